@@ -1,0 +1,67 @@
+"""layerpeek: dissect network captures layer by layer.
+
+>>> import layerpeek
+>>> from layerpeek import TCP
+>>> for packet in layerpeek.read("captures/tcp_3040_greeting.pcap"):  # doctest: +SKIP
+...     print(packet.index, packet.protocols, packet.get(TCP))
+"""
+
+from __future__ import annotations
+
+from layerpeek.capture import CaptureReader, open_capture
+from layerpeek.capture.frame import RawFrame
+from layerpeek.errors import CaptureFormatError, LayerpeekError
+from layerpeek.layers import (
+    ARP,
+    DNS,
+    HTTP,
+    ICMP,
+    SLL,
+    SLL2,
+    TCP,
+    UDP,
+    VLAN,
+    Ethernet,
+    ICMPv6,
+    IPv4,
+    IPv6,
+    Null,
+)
+from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.reader import PacketReader, decode, read
+from layerpeek.registry import Dissector, Registry, default_registry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARP",
+    "DNS",
+    "HTTP",
+    "ICMP",
+    "SLL",
+    "SLL2",
+    "TCP",
+    "UDP",
+    "VLAN",
+    "CaptureFormatError",
+    "CaptureReader",
+    "Dissector",
+    "Ethernet",
+    "ICMPv6",
+    "IPv4",
+    "IPv6",
+    "Layer",
+    "LayerpeekError",
+    "Malformed",
+    "Null",
+    "Packet",
+    "PacketReader",
+    "Payload",
+    "RawFrame",
+    "Registry",
+    "__version__",
+    "decode",
+    "default_registry",
+    "open_capture",
+    "read",
+]

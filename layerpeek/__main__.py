@@ -1,0 +1,5 @@
+"""``python -m layerpeek`` is the ``layerpeek`` command."""
+
+from layerpeek.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Classic libpcap files: a sans-IO parser.
+
+File header (24 bytes), then records of a 16-byte header plus the captured bytes::
+
+    magic  version  thiszone  sigfigs  snaplen  linktype      (file header)
+    ts_sec  ts_frac  incl_len  orig_len  data[incl_len]        (each record)
+
+The magic gives both the byte order and the timestamp unit: ``a1b2c3d4`` is
+microseconds, ``a1b23c4d`` nanoseconds (either byte order).  The parser is fed
+chunks and never seeks, so pipes and ``tcpdump -U -w -`` work; a record cut by
+the end of the input is reported in :attr:`PcapParser.problems`, after every
+whole record has been returned.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from layerpeek.capture.frame import RawFrame
+from layerpeek.errors import CaptureFormatError
+
+MAGIC_USEC = 0xA1B2C3D4
+MAGIC_NSEC = 0xA1B23C4D
+_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1000),
+    b"\xa1\xb2\xc3\xd4": (">", 1000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1),
+    b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+#: A record claiming more than this is a corrupt file, not a frame to allocate.
+MAX_RECORD = 256 * 1024 * 1024
+#: Compact the buffer once this much of it has been consumed (avoids O(n²) copying).
+_COMPACT_AT = 1 << 20
+
+
+def is_pcap_magic(head: bytes) -> bool:
+    return head[:4] in _MAGICS
+
+
+class PcapParser:
+    """Feed bytes, get :class:`RawFrame` records; ``finish()`` at end of input."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._consumed = 0  #: bytes dropped from the front of _buf (for offsets in messages)
+        self._record = struct.Struct("<IIII")
+        self._tick_ns = 1000
+        self.header_done = False
+        self.linktype = -1
+        self.snaplen = 0
+        self.version = (0, 0)
+        self.nanosecond = False
+        self.byte_order = "<"
+        self.records = 0
+        self.problems: list[str] = []
+        self._dead = False
+
+    def _header(self) -> bool:
+        buf = self._buf
+        if len(buf) < 24:
+            return False
+        order_unit = _MAGICS.get(buf[:4])
+        if order_unit is None:
+            raise CaptureFormatError(f"not a pcap file (magic {buf[:4].hex(' ')})")
+        order, self._tick_ns = order_unit
+        self.byte_order = order
+        self.nanosecond = self._tick_ns == 1
+        major, minor, _zone, _sigfigs, snaplen, linktype = struct.unpack_from(
+            order + "HHiIII", buf, 4
+        )
+        self.version = (major, minor)
+        self.snaplen = snaplen
+        # The upper bits of the link-type field may carry FCS information (pcap-linktype(7)).
+        self.linktype = linktype & 0x03FFFFFF
+        self._record = struct.Struct(order + "IIII")
+        self._pos = 24
+        self.header_done = True
+        return True
+
+    def feed(self, chunk: bytes) -> list[RawFrame]:
+        if self._dead:
+            return []
+        if self._pos >= _COMPACT_AT:
+            self._consumed += self._pos
+            self._buf = self._buf[self._pos :] + chunk
+            self._pos = 0
+        elif chunk:
+            self._buf = self._buf + chunk if self._buf else chunk
+        if not self.header_done and not self._header():
+            return []
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        unpack = self._record.unpack_from
+        tick = self._tick_ns
+        linktype = self.linktype
+        out: list[RawFrame] = []
+        append = out.append
+        while pos + 16 <= size:
+            sec, frac, incl, orig = unpack(buf, pos)
+            if incl > MAX_RECORD:
+                self.problems.append(
+                    f"record {self.records + len(out) + 1} at byte {self._consumed + pos}: "
+                    f"captured length {incl} is impossible; stopped reading"
+                )
+                self._dead = True
+                break
+            end = pos + 16 + incl
+            if end > size:
+                break
+            append(RawFrame(sec * 1_000_000_000 + frac * tick, orig, buf[pos + 16 : end], linktype))
+            pos = end
+        self._pos = pos
+        self.records += len(out)
+        return out
+
+    def finish(self) -> None:
+        """Record a problem if the input ended inside a header or a record."""
+        left = len(self._buf) - self._pos
+        if self._dead or left == 0:
+            return
+        at = self._consumed + self._pos
+        if not self.header_done:
+            self.problems.append(f"file ends inside the 24-byte pcap header ({left} bytes)")
+        elif left < 16:
+            self.problems.append(
+                f"record {self.records + 1} at byte {at} cut by end of file: "
+                f"{left} of 16 header bytes present"
+            )
+        else:
+            incl = self._record.unpack_from(self._buf, self._pos)[2]
+            self.problems.append(
+                f"record {self.records + 1} at byte {at} cut by end of file: "
+                f"header says {incl} bytes, {left - 16} present"
+            )

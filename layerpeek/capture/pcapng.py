@@ -1,0 +1,230 @@
+"""pcapng files: a sans-IO block parser.
+
+Every block is ``type(4) length(4) body … length(4)``.  A Section Header Block
+(type 0x0A0D0D0A) starts a section and fixes its byte order with the magic
+1A2B3C4D; interface ids restart in each section.  Interface Description Blocks
+(1) give each interface its link type, snaplen and options (``if_name``,
+``if_tsresol``, ``if_tsoffset``); Enhanced (6), Simple (3) and the obsolete
+Packet (2) blocks carry frames.  Anything else is skipped by its length.
+
+Each frame keeps *its own* interface's link type: a file mixing Ethernet and
+Linux cooked interfaces decodes correctly (dpkt does not: its issue #681).
+Block lengths that lie stop the parser with a problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from layerpeek.capture.frame import RawFrame
+from layerpeek.errors import CaptureFormatError
+
+SHB = 0x0A0D0D0A
+IDB, PB, SPB, EPB = 1, 2, 3, 6
+_BOM = 0x1A2B3C4D
+_COMPACT_AT = 1 << 20
+MAX_BLOCK = 256 * 1024 * 1024
+
+
+def is_pcapng_magic(head: bytes) -> bool:
+    return head[:4] == b"\x0a\x0d\x0d\x0a"
+
+
+@dataclass(slots=True)
+class Interface:
+    """One Interface Description Block."""
+
+    id: int  #: index within its section
+    linktype: int
+    snaplen: int
+    name: str | None = None
+    tsresol_ns: float = 1000.0  #: nanoseconds per timestamp unit (default 10^-6 s)
+    tsoffset_s: int = 0  #: seconds added to every timestamp (if_tsoffset)
+    section: int = 0
+
+
+def _options(body: bytes, start: int, end: int, order: str) -> list[tuple[int, bytes]]:
+    """Parse an options list (code, length, value padded to 32 bits)."""
+    out: list[tuple[int, bytes]] = []
+    head = struct.Struct(order + "HH")
+    pos = start
+    while pos + 4 <= end:
+        code, length = head.unpack_from(body, pos)
+        if code == 0:
+            break
+        value_end = pos + 4 + length
+        if value_end > end:
+            break
+        out.append((code, body[pos + 4 : value_end]))
+        pos = value_end + (-length % 4)
+    return out
+
+
+class PcapngParser:
+    """Feed bytes, get :class:`RawFrame` records; ``finish()`` at end of input."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._consumed = 0
+        self.order = "<"
+        self.section = -1
+        self.interfaces: list[Interface] = []  #: current section's interfaces
+        self.all_interfaces: list[Interface] = []  #: every IDB seen, in file order
+        self._global_base = 0  #: index in all_interfaces of this section's interface 0
+        self.records = 0
+        self.problems: list[str] = []
+        self._dead = False
+
+    def _stop(self, message: str) -> None:
+        self.problems.append(message)
+        self._dead = True
+
+    def feed(self, chunk: bytes) -> list[RawFrame]:
+        if self._dead:
+            return []
+        if self._pos >= _COMPACT_AT:
+            self._consumed += self._pos
+            self._buf = self._buf[self._pos :] + chunk
+            self._pos = 0
+        elif chunk:
+            self._buf = self._buf + chunk if self._buf else chunk
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        out: list[RawFrame] = []
+        while pos + 12 <= size and not self._dead:
+            at = self._consumed + pos
+            if buf[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
+                bom = buf[pos + 8 : pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    order = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    order = ">"
+                else:
+                    self._stop(f"section header at byte {at}: bad byte-order magic {bom.hex(' ')}")
+                    break
+                length = struct.unpack_from(order + "I", buf, pos + 4)[0]
+                btype = SHB
+            else:
+                order = self.order
+                if self.section < 0:
+                    raise CaptureFormatError("not a pcapng file (no section header block)")
+                btype, length = struct.unpack_from(order + "II", buf, pos)
+            if length < 12 or length % 4 or length > MAX_BLOCK:
+                self._stop(f"block type 0x{btype:x} at byte {at}: impossible length {length}")
+                break
+            end = pos + length
+            if end > size:
+                break
+            trailer = struct.unpack_from(order + "I", buf, end - 4)[0]
+            if trailer != length:
+                self._stop(
+                    f"block type 0x{btype:x} at byte {at}: trailing length {trailer} "
+                    f"differs from {length}"
+                )
+                break
+            if btype == SHB:
+                self.order = order
+                self.section += 1
+                self._global_base = len(self.all_interfaces)
+                self.interfaces = []
+            elif btype == IDB:
+                self._interface(buf, pos, end, at)
+            elif btype in (EPB, PB):
+                frame = self._packet(buf, pos, end, at, btype)
+                if frame is not None:
+                    out.append(frame)
+            elif btype == SPB:
+                frame = self._simple(buf, pos, end, at)
+                if frame is not None:
+                    out.append(frame)
+            pos = end
+        self._pos = pos
+        self.records += len(out)
+        return out
+
+    def _interface(self, buf: bytes, pos: int, end: int, at: int) -> None:
+        if end - pos < 20:
+            self.problems.append(f"interface block at byte {at} too short; skipped")
+            return
+        linktype, _reserved, snaplen = struct.unpack_from(self.order + "HHI", buf, pos + 8)
+        iface = Interface(len(self.interfaces), linktype, snaplen, section=self.section)
+        for code, value in _options(buf, pos + 16, end - 4, self.order):
+            if code == 2:
+                iface.name = value.rstrip(b"\x00").decode("utf-8", "replace")
+            elif code == 9 and value:
+                r = value[0]
+                unit_s = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -(r & 0x7F)
+                iface.tsresol_ns = unit_s * 1e9
+            elif code == 14 and len(value) == 8:
+                iface.tsoffset_s = struct.unpack(self.order + "q", value)[0]
+        self.interfaces.append(iface)
+        self.all_interfaces.append(iface)
+
+    def _timestamp(self, iface: Interface, high: int, low: int) -> int:
+        units = (high << 32) | low
+        res = iface.tsresol_ns
+        if res == 1000.0:
+            ns = units * 1000
+        elif res == 1.0:
+            ns = units
+        elif res >= 1.0 and res == int(res):
+            ns = units * int(res)
+        else:
+            # 2^-n or sub-nanosecond units: exact rational scaling, no float drift.
+            ns = round(units * res)
+        return ns + iface.tsoffset_s * 1_000_000_000
+
+    def _packet(self, buf: bytes, pos: int, end: int, at: int, btype: int) -> RawFrame | None:
+        if end - pos < 32:
+            self.problems.append(f"packet block at byte {at} too short; skipped")
+            return None
+        if btype == EPB:
+            iface_id, high, low, cap, orig = struct.unpack_from(self.order + "IIIII", buf, pos + 8)
+        else:  # obsolete Packet Block: 16-bit interface id and drops count
+            iface_id, _drops, high, low, cap, orig = struct.unpack_from(
+                self.order + "HHIIII", buf, pos + 8
+            )
+        if iface_id >= len(self.interfaces):
+            self.problems.append(
+                f"packet block at byte {at}: undefined interface {iface_id}; skipped"
+            )
+            return None
+        data_start = pos + 28
+        room = end - 4 - data_start
+        if cap > room:
+            self.problems.append(
+                f"packet block at byte {at}: captured length {cap} exceeds the block; cut to {room}"
+            )
+            cap = room
+        iface = self.interfaces[iface_id]
+        return RawFrame(
+            self._timestamp(iface, high, low),
+            orig,
+            buf[data_start : data_start + cap],
+            iface.linktype,
+            self._global_base + iface_id,
+            iface.name,
+        )
+
+    def _simple(self, buf: bytes, pos: int, end: int, at: int) -> RawFrame | None:
+        if not self.interfaces:
+            self.problems.append(f"simple packet block at byte {at} before any interface; skipped")
+            return None
+        orig = struct.unpack_from(self.order + "I", buf, pos + 8)[0]
+        iface = self.interfaces[0]
+        room = end - 4 - (pos + 12)
+        cap = min(orig, room, iface.snaplen or orig)
+        return RawFrame(
+            0, orig, buf[pos + 12 : pos + 12 + cap], iface.linktype, self._global_base, iface.name
+        )
+
+    def finish(self) -> None:
+        left = len(self._buf) - self._pos
+        if self._dead or left == 0:
+            return
+        self.problems.append(
+            f"block at byte {self._consumed + self._pos} cut by end of file ({left} bytes present)"
+        )

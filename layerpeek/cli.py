@@ -1,0 +1,100 @@
+"""The ``layerpeek`` command: argument parsing and the edges, nothing else.
+
+Each subcommand lives in ``layerpeek/commands/<name>.py`` and is listed in
+:data:`COMMAND_MODULES`; this module only builds the parser, dispatches, and
+keeps the CLI's promises in one place:
+
+* exit codes (see :data:`EPILOG`), with argparse's usage errors returned as 2
+  rather than raised, so ``main([...])`` is easy to test;
+* a closed stdout pipe (``layerpeek dump f | head``) ends the command quietly
+  with exit code 0: the reader asked for no more, which is not a failure
+  (and ``set -o pipefail`` scripts must not break on it);
+* Ctrl-C ends quietly with 130.
+
+Command modules are imported by name when the parser is built; they keep
+their own imports lazy, so ``layerpeek --help`` does not load the decoders'
+renderers or json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+
+from layerpeek.commands import common
+
+#: The subcommands, in the order ``--help`` lists them.  One module each in
+#: ``layerpeek/commands/``.
+COMMAND_MODULES: tuple[str, ...] = ("dump", "live", "flows", "follow", "handshake")
+
+EPILOG = """\
+exit codes:
+  0    success (malformed packets are shown inline, not errors)
+  1    the capture file could not be read or is not a pcap/pcapng file
+  2    usage error
+  130  interrupted (Ctrl-C)
+
+Colour is used on a terminal only, and never when NO_COLOR is set."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from layerpeek import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=common.PROG,
+        description="Dissect network captures (pcap, pcapng) layer by layer.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", required=True
+    )
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"layerpeek.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    print(e.code, file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        run: Callable[[argparse.Namespace], int] = args.func
+        code = run(args)
+        common.flush_stdout()  # inside the try: a closed pipe surfaces here
+        return code
+    except SystemExit as e:  # argparse usage errors (2), --help and --version (0)
+        return _exit_code(e)
+    except common.CommandError as e:
+        try:
+            common.flush_stdout()  # what was listed before the error comes first
+        except BrokenPipeError:
+            common.silence_stdout()
+        common.error(e.message)
+        return e.code
+    except BrokenPipeError:
+        common.silence_stdout()
+        return common.EXIT_OK
+    except KeyboardInterrupt:
+        try:
+            common.flush_stdout()
+        except (BrokenPipeError, KeyboardInterrupt):
+            common.silence_stdout()
+        return common.EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

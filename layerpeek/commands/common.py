@@ -1,0 +1,184 @@
+"""What every command shares: opening a capture, stdout in pipes, colour, warnings.
+
+The CLI's promises live here so each command keeps them without thinking:
+
+* A file that cannot be read, or is not a capture, is **one line** on stderr
+  (``layerpeek: x.txt: not a pcap or pcapng file …``) and exit code 1, never a
+  traceback.  Commands raise :class:`CommandError`; :func:`layerpeek.cli.main`
+  prints it.
+* File-level problems the reader met (a record cut by the end of the file)
+  are warnings printed *after* the listing: every whole record is still shown.
+* ``| head`` closing the pipe early is not an error (see :func:`silence_stdout`).
+* Colour only on a terminal, and never with ``NO_COLOR`` (https://no-color.org)
+  or ``TERM=dumb``.
+
+This module is imported by ``cli.py`` for every command, so it imports nothing
+heavy at module level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from layerpeek.packet import Packet
+    from layerpeek.reader import PacketReader
+
+PROG = "layerpeek"
+
+#: Exit codes (documented in ``layerpeek --help``).
+EXIT_OK = 0  #: success, including captures with malformed packets (shown inline)
+EXIT_FILE = 1  #: the capture could not be opened or is not a pcap/pcapng file
+EXIT_USAGE = 2  #: bad command line (argparse's own code)
+EXIT_INTERRUPTED = 130  #: Ctrl-C (128 + SIGINT, the shell convention)
+
+
+class CommandError(Exception):
+    """A failure reported as one ``layerpeek: <message>`` line on stderr."""
+
+    def __init__(self, message: str, code: int = EXIT_FILE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def display_name(path: str) -> str:
+    """How a capture argument is named in messages (``-`` is standard input)."""
+    return "<stdin>" if path == "-" else path
+
+
+def _reason(error: BaseException, path: str) -> str:
+    """The error's own text without a repeated path prefix."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error) or type(error).__name__
+    for prefix in (f"{path}: ", f"'{path}': "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text
+
+
+def open_packets(path: str) -> PacketReader:
+    """Open ``path`` (``-`` for stdin) as a stream of decoded packets.
+
+    Raises :class:`CommandError` with a one-line message when the file is
+    missing, unreadable or not a capture.
+    """
+    from layerpeek.errors import CaptureFormatError
+    from layerpeek.reader import read
+
+    name = display_name(path)
+    try:
+        if path == "-":
+            return read(sys.stdin.buffer)
+        return read(path)
+    except CaptureFormatError as e:
+        raise CommandError(f"{name}: {_reason(e, path)}") from None
+    except IsADirectoryError:
+        raise CommandError(f"{name}: is a directory, not a capture file") from None
+    except (OSError, EOFError) as e:
+        raise CommandError(f"{name}: {_reason(e, path)}") from None
+
+
+def iter_packets(reader: PacketReader, path: str) -> Iterator[Packet]:
+    """Iterate ``reader``, turning a read error mid-file into :class:`CommandError`.
+
+    Only errors raised while *reading* are caught here (the command's own
+    writes to stdout stay outside the ``try``), so a closed stdout pipe is
+    never mistaken for an unreadable capture.
+    """
+    from layerpeek.errors import CaptureFormatError
+
+    it = iter(reader)
+    while True:
+        try:
+            packet = next(it)
+        except StopIteration:
+            return
+        except CaptureFormatError as e:
+            raise CommandError(f"{display_name(path)}: {_reason(e, path)}") from None
+        except (OSError, EOFError) as e:
+            raise CommandError(f"{display_name(path)}: read error: {_reason(e, path)}") from None
+        yield packet
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, never with NO_COLOR set (non-empty) or TERM=dumb."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real stream
+        return False
+    env = os.environ
+    return tty and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+
+
+def prepare_stdout() -> TextIO:
+    """sys.stdout, made unable to fail on characters its encoding lacks.
+
+    Lines contain "→" and latin-1 text from packets; on a stdout whose encoding
+    cannot show them (``PYTHONIOENCODING=ascii``, a legacy Windows console) they
+    are written as backslash escapes instead of raising UnicodeEncodeError in
+    the middle of a listing.
+    """
+    out = sys.stdout
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
+    if encoding not in ("utf8", "utf16", "utf32"):
+        reconfigure = getattr(out, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+    return out
+
+
+def warn(message: str) -> None:
+    """``layerpeek: warning: <message>`` on stderr."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def error(message: str) -> None:
+    """``layerpeek: <message>`` on stderr."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def print_problems(reader: PacketReader, path: str) -> int:
+    """Print the reader's file-level problems as warnings; return how many.
+
+    stdout is flushed first so that, on a terminal, the warnings come after
+    the listing they are about.
+    """
+    problems = list(reader.problems)
+    if problems:
+        flush_stdout()
+        name = display_name(path)
+        for problem in problems:
+            warn(f"{name}: {problem}")
+    return len(problems)
+
+
+def flush_stdout() -> None:
+    """Flush stdout (a BrokenPipeError propagates to :func:`layerpeek.cli.main`)."""
+    out = sys.stdout
+    if out is not None:
+        out.flush()
+
+
+def silence_stdout() -> None:
+    """After the reader of our stdout went away (``| head``): stop writing there.
+
+    The recipe from the Python docs (library/signal.html, "Note on SIGPIPE"):
+    point the stdout file descriptor at /dev/null so the interpreter's final
+    flush does not raise again and print "Exception ignored …" on stderr.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a real file (tests capture stdout): nothing to redirect
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -1,0 +1,163 @@
+"""``layerpeek flows``: one row per TCP or UDP conversation.
+
+Columns: the stream id (tshark's ``tcp.stream`` / ``udp.stream``; TCP and
+UDP are numbered separately), protocol, client and server (the SYN sender
+is the client; see :mod:`layerpeek.flows.tracker`), packets and payload
+bytes each way, duration, the handshake's round-trip time, Zeek's
+``conn_state`` and ``history``, and how the conversation ended.
+
+``--json`` writes JSON Lines, one object per conversation, with these keys:
+
+===================== =======================================================
+id                    stream number (separate counters for tcp and udp)
+proto                 "tcp" or "udp"
+client, server        "addr:port" ("[v6]:port" for IPv6)
+client_by             how the client was chosen: syn, synack, port, first packet
+first_frame,          first and last frame numbers (1-based)
+last_frame
+start, duration       seconds since the epoch / seconds
+packets               total packets; also packets_client, packets_server
+bytes_client,         payload bytes each side sent (retransmissions included)
+bytes_server
+conn_state, history   Zeek's fields (see layerpeek/flows/zeek.py)
+handshake             TCP: {complete, client_isn, server_isn, syn_frame,
+                      synack_frame, ack_frame, syn_count, rtt_ms,
+                      rtt_server_ms, rtt_client_ms, client_options,
+                      server_options, window_scaling, sack, timestamps};
+                      UDP: null
+close                 TCP: {kind (four-way, simultaneous, half-close, rst,
+                      refused, open), initiator, client_fin_frame,
+                      server_fin_frame, rst_frame, rst_by, half_closed,
+                      description}; UDP: null
+===================== =======================================================
+
+TCP records also carry ``stream_bytes_client/server`` (unique bytes
+reassembled), ``missed_bytes_client/server`` (bytes in gaps),
+``client_state``/``server_state`` (final RFC 9293 states), ``analysis``
+(counts per ``tcp.analysis.*`` flag), ``transitions`` (every state change:
+frame, endpoint, from, to, why), ``anomalies`` and ``inconsistencies``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    from layerpeek.flows.conversations import Conversation
+
+DESCRIPTION = """\
+List the TCP and UDP conversations of a capture, one row each:
+
+  ID PROTO CLIENT SERVER PACKETS BYTES DURATION RTT STATE HISTORY END
+
+PACKETS and BYTES are client→server/server→client; BYTES counts TCP or UDP
+payload.  RTT is the handshake's SYN → SYN-ACK → ACK time.  STATE and
+HISTORY are Zeek's conn_state and history (upper case: client, lower case:
+server).  END says how a TCP conversation ended."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "flows",
+        help="list TCP and UDP conversations (one row each, or JSON Lines)",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument("--json", action="store_true", help="one JSON object per conversation")
+    parser.add_argument(
+        "--proto", choices=("tcp", "udp"), help="only TCP or only UDP conversations"
+    )
+    parser.add_argument(
+        "--no-defrag", dest="defrag", action="store_false",
+        help="do not reassemble fragmented IP datagrams",
+    )
+    parser.set_defaults(func=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerpeek.flows.conversations import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+
+    path: str = args.file
+    reader = common.open_packets(path)
+    try:
+        # Reassembly stays on: gaps and retransmitted bytes feed the history
+        # letters (g, t) and the missed-byte counts, and a close is complete
+        # only when both directions were delivered up to their FIN.
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker())
+        for packet in common.iter_packets(reader, path):
+            pipe.process(packet)
+        pipe.finish()
+        convs = [c for c in pipe.conversations() if args.proto in (None, c.proto)]
+        out = common.prepare_stdout()
+        if args.json:
+            for conv in convs:
+                out.write(json.dumps(conv.to_dict(), separators=(",", ":")) + "\n")
+        else:
+            out.write(table(convs))
+        common.print_problems(reader, path)
+    finally:
+        reader.close()
+    return common.EXIT_OK
+
+
+def _end(conv: Conversation) -> str:
+    if conv.proto != "tcp":
+        return ""
+    close = conv.close  # type: ignore[union-attr]
+    kind = close.kind
+    if kind == "rst":
+        return f"RST by {close.rst_by}"
+    if kind == "refused":
+        return "refused"
+    if kind in ("four-way", "half-close") and close.initiator:
+        return f"{kind} ({close.initiator})"
+    if kind == "open" and close.fins:
+        return f"open ({close.initiator} FIN)"
+    return kind
+
+
+def _rtt(conv: Conversation) -> str:
+    if conv.proto != "tcp":
+        return "-"
+    rtt = conv.handshake.rtt_ns  # type: ignore[union-attr]
+    return "-" if rtt is None else f"{rtt / 1e6:.3f}ms"
+
+
+def rows(convs: list[Conversation]) -> list[list[str]]:
+    """The table's cells, header first (exposed for tests)."""
+    out = [["ID", "PROTO", "CLIENT", "SERVER", "PACKETS", "BYTES", "DURATION", "RTT",
+            "STATE", "HISTORY", "END"]]
+    for c in convs:
+        out.append([
+            str(c.id),
+            c.proto,
+            str(c.client),
+            str(c.server),
+            f"{c.packets_client}/{c.packets_server}",
+            f"{c.bytes_client}/{c.bytes_server}",
+            f"{c.duration_ns / 1e9:.6f}",
+            _rtt(c),
+            c.conn_state,
+            c.history or "-",
+            _end(c),
+        ])
+    return out
+
+
+def table(convs: list[Conversation]) -> str:
+    """Aligned text table (numbers right-aligned), one line per conversation."""
+    cells = rows(convs)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    right = {0, 4, 5, 6, 7}
+    lines = []
+    for r in cells:
+        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,236 @@
+"""``layerpeek follow``: a conversation's reassembled bytes, like Wireshark's Follow TCP Stream.
+
+Both directions are interleaved in the order the bytes became deliverable
+(the order a receiving application would have read them), each run headed
+by who sent it; bytes the capture never showed are marked
+``[12 bytes missing]``, never invented.  Non-printable bytes are shown as
+``.`` except newlines and tabs (Wireshark's ASCII view).
+
+``--raw --direction client|server`` writes the exact bytes of one direction
+to stdout (binary), for piping into another tool; holes are skipped and
+reported on stderr.  ``--udp`` follows a UDP stream instead (each datagram
+is one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    from layerpeek.flows.conversations import FlowPipeline
+
+DESCRIPTION = """\
+Print one TCP conversation's data like Wireshark's "Follow TCP Stream":
+both directions in stream order, gaps marked as [N bytes missing].
+STREAM is the id from `layerpeek flows` (tshark's tcp.stream)."""
+
+_PRINTABLE = bytes(range(32, 127)) + b"\n\t"
+_TO_DOTS = bytes(b if bytes([b]) in _PRINTABLE else ord(".") for b in range(256))
+
+_RED = "\x1b[31m"
+_BLUE = "\x1b[34m"
+_DIM = "\x1b[2m"
+_RESET = "\x1b[0m"
+
+
+def _stream_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a stream number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"stream numbers start at 0, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "follow",
+        help="print a TCP (or UDP) conversation's reassembled data",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error "
+        "(including a stream the capture does not have)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument("stream", metavar="STREAM", type=_stream_id, help="stream number")
+    parser.add_argument(
+        "--raw", action="store_true",
+        help="write the exact bytes of one direction to stdout (needs --direction)",
+    )
+    parser.add_argument(
+        "--direction", choices=("client", "server"),
+        help="only the bytes this side sent",
+    )
+    parser.add_argument("--udp", action="store_true", help="follow a UDP stream")
+    parser.add_argument(
+        "--no-defrag", dest="defrag", action="store_false",
+        help="do not reassemble fragmented IP datagrams",
+    )
+    parser.set_defaults(func=run, parser=parser)
+
+
+class _Text:
+    """Writes runs of one direction at a time, with a header per run."""
+
+    def __init__(self, out: TextIO, color: bool, direction: str | None) -> None:
+        self.out = out
+        self.color = color
+        self.only = direction
+        self.current: str | None = None
+
+    def _head(self, direction: str, arrow: str) -> None:
+        if direction != self.current:
+            if self.current is not None:
+                self.out.write("\n")
+            self.current = direction
+            label = f"── {direction} {arrow} ──"
+            self.out.write(f"{_DIM}{label}{_RESET}\n" if self.color else f"{label}\n")
+
+    def data(self, direction: str, data: bytes, datagram: bool = False) -> None:
+        if self.only not in (None, direction):
+            return
+        arrow = "→ server" if direction == "client" else "→ client"
+        self._head(direction, arrow)
+        # CR LF reads as a line end; any other control byte is a dot (never sent
+        # raw to the terminal: a capture must not be able to drive it).
+        text = data.replace(b"\r\n", b"\n").translate(_TO_DOTS).decode("ascii")
+        if datagram:
+            text += "\n"  # one datagram per line block, as Wireshark's UDP follow
+        if self.color:
+            text = f"{_RED if direction == 'client' else _BLUE}{text}{_RESET}"
+        self.out.write(text)
+
+    def gap(self, direction: str, length: int, reason: str) -> None:
+        if self.only not in (None, direction):
+            return
+        arrow = "→ server" if direction == "client" else "→ client"
+        self._head(direction, arrow)
+        mark = f"[{length} bytes missing]"
+        self.out.write(f"{_DIM}{mark}{_RESET}" if self.color else mark)
+
+    def end(self) -> None:
+        if self.current is not None:
+            self.out.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerpeek.flows.conversations import FlowPipeline
+    from layerpeek.flows.events import Event, StreamData, StreamGap
+    from layerpeek.flows.udp import udp_payload
+
+    parser: argparse.ArgumentParser = args.parser
+    if args.raw and args.direction is None:
+        parser.error("--raw needs --direction client or --direction server")
+    path: str = args.file
+    stream: int = args.stream
+    reader = common.open_packets(path)
+    try:
+        pipe = FlowPipeline(defrag=args.defrag)
+        out: TextIO = sys.stdout if args.raw else common.prepare_stdout()
+        sink: _Raw | _Text
+        if args.raw:
+            sink = _Raw(sys.stdout.buffer, args.direction)
+        else:
+            sink = _Text(out, common.use_color(out), args.direction)
+        started = False
+
+        def begin() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                if not args.raw:
+                    _header(pipe, stream, args.udp, out)
+
+        def tcp_events(events: list[Event]) -> None:
+            for e in events:
+                if isinstance(e, StreamData) and e.conversation == stream:
+                    begin()
+                    sink.data(e.direction, e.data)
+                elif isinstance(e, StreamGap) and e.conversation == stream:
+                    begin()
+                    sink.gap(e.direction, e.length, e.reason)
+
+        for packet in common.iter_packets(reader, path):
+            packet, info, events = pipe.process(packet)
+            if not args.udp:
+                tcp_events(events)
+            elif info is not None and info.proto == "udp" and info.stream == stream:
+                begin()
+                sink.data(info.direction, udp_payload(packet), datagram=True)
+        tcp_events(pipe.finish())
+        known = pipe.udp.conversations if args.udp else pipe.tcp.conversations
+        if stream not in known:
+            proto = "UDP" if args.udp else "TCP"
+            have = f"it has streams 0-{len(known) - 1}" if known else "it has none"
+            raise common.CommandError(
+                f"{common.display_name(path)}: no {proto} stream {stream} ({have})",
+                common.EXIT_USAGE,
+            )
+        begin()
+        sink.end()
+        if not args.raw:
+            _footer(pipe, stream, args.udp, out)
+        common.print_problems(reader, path)
+    finally:
+        reader.close()
+    return common.EXIT_OK
+
+
+class _Raw:
+    """Exact bytes of one direction to a binary stream; holes reported on stderr."""
+
+    def __init__(self, out: BinaryIO, direction: str) -> None:
+        self.out = out
+        self.only = direction
+        self.missing: list[tuple[int, str]] = []
+
+    def data(self, direction: str, data: bytes, datagram: bool = False) -> None:
+        if direction == self.only:
+            self.out.write(data)
+
+    def gap(self, direction: str, length: int, reason: str) -> None:
+        if direction == self.only:
+            self.missing.append((length, reason))
+
+    def end(self) -> None:
+        self.out.flush()
+        for length, reason in self.missing:
+            common.warn(f"{self.only} data: {length} bytes missing ({reason}), not written")
+
+
+def _header(pipe: FlowPipeline, stream: int, udp: bool, out: TextIO) -> None:
+    conv = (pipe.udp.conversations if udp else pipe.tcp.conversations).get(stream)
+    if conv is None:
+        return
+    proto = "UDP" if udp else "TCP"
+    out.write(f"Follow {proto} stream {stream}: client {conv.client}, server {conv.server}\n")
+    out.write("=" * 67 + "\n")
+
+
+def _footer(pipe: FlowPipeline, stream: int, udp: bool, out: TextIO) -> None:
+    if udp:
+        uconv = pipe.udp.conversations.get(stream)
+        if uconv is not None:
+            out.write("=" * 67 + "\n")
+            out.write(f"client sent {uconv.bytes_client} bytes in {uconv.packets_client} "
+                      f"datagrams, server {uconv.bytes_server} bytes in "
+                      f"{uconv.packets_server} datagrams\n")
+        return
+    conv = pipe.tcp.conversations.get(stream)
+    if conv is None:
+        return
+    out.write("=" * 67 + "\n")
+    out.write(
+        f"client sent {conv.stream_bytes_client} bytes"
+        f"{_missing(conv.missed_bytes_client)}, server {conv.stream_bytes_server} bytes"
+        f"{_missing(conv.missed_bytes_server)}; {conv.close.describe()}\n"
+    )
+
+
+def _missing(n: int) -> str:
+    return f" ({n} missing)" if n else ""

@@ -1,0 +1,227 @@
+"""``layerpeek handshake``: a TCP conversation as a ladder diagram, from real packets.
+
+The explainer's figure of the three-way handshake and the four-way
+teardown, drawn from a capture: the client on the left, the server on the
+right, one arrow per segment with its flags, relative seq/ack and length,
+and each side's RFC 9293 state printed under its column whenever it
+changes::
+
+    frame  time       client 10.0.0.1:40000                  server 10.0.0.2:3040
+                      CLOSED                                               CLOSED
+        1  0.000000   |---- SYN seq=0 len=0 -------------------------------->| handshake 1/3
+                      SYN_SENT                                             LISTEN
+
+A side that passes through two states in one packet shows both
+(``CLOSE_WAIT > LAST_ACK``: it acknowledged the FIN and sent its own).
+
+Handshake packets and the FINs/RSTs of the teardown are labelled at the
+right; Wireshark's analysis labels (``[TCP Retransmission]`` …) follow.
+Without STREAM every TCP stream of the capture is drawn, one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
+
+DESCRIPTION = """\
+Draw TCP conversations as ladder diagrams: client on the left, server on the
+right, one arrow per segment (flags, relative seq/ack, length), and each
+side's TCP state as it changes.  STREAM is the id from `layerpeek flows`;
+without it every TCP stream is drawn."""
+
+#: Width of the arrow between the two columns.
+ARROW = 56
+_FLAG_NAMES = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
+               (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"))
+
+
+def _stream_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a stream number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"stream numbers start at 0, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "handshake",
+        help="draw a TCP conversation as a ladder diagram with each side's state",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error "
+        "(including a stream the capture does not have)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument(
+        "stream", metavar="STREAM", type=_stream_id, nargs="?", help="stream number (default: all)"
+    )
+    parser.add_argument(
+        "--no-defrag", dest="defrag", action="store_false",
+        help="do not reassemble fragmented IP datagrams",
+    )
+    parser.set_defaults(func=run, parser=parser)
+
+
+@dataclass(slots=True)
+class _Row:
+    frame: int
+    ts_ns: int
+    from_client: bool
+    label: str
+    notes: str
+    client_states: list[str]  #: states the client went through in this packet
+    server_states: list[str]
+
+
+def flag_names(flags: int) -> str:
+    """``0x12`` → ``"SYN, ACK"`` (Wireshark's order and spelling)."""
+    return ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) or "<none>"
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerpeek.flows.conversations import FlowPipeline
+    from layerpeek.flows.events import StateChanged
+    from layerpeek.layers.tcp import TCP
+
+    path: str = args.file
+    wanted: int | None = args.stream
+    reader = common.open_packets(path)
+    try:
+        pipe = FlowPipeline(defrag=args.defrag)
+        rows: dict[int, list[_Row]] = {}
+        for packet in common.iter_packets(reader, path):
+            packet, info, events = pipe.process(packet)
+            if info is None or info.proto != "tcp":
+                continue
+            if wanted is not None and info.stream != wanted:
+                continue
+            tcp = next(x for x in reversed(packet.layers) if isinstance(x, TCP))
+            row = _row(packet.index, packet.ts_ns, tcp.flags, info)
+            for e in events:
+                if isinstance(e, StateChanged) and e.conversation == info.stream:
+                    side = row.client_states if e.endpoint == "client" else row.server_states
+                    side.append(e.new.value)
+            rows.setdefault(info.stream, []).append(row)
+        pipe.finish()
+        convs = pipe.tcp.conversations
+        if wanted is not None and wanted not in convs:
+            have = f"it has streams 0-{len(convs) - 1}" if convs else "it has no TCP streams"
+            raise common.CommandError(
+                f"{common.display_name(path)}: no TCP stream {wanted} ({have})", common.EXIT_USAGE
+            )
+        out = common.prepare_stdout()
+        first = True
+        for sid in sorted(rows):
+            if not first:
+                out.write("\n")
+            first = False
+            ladder(convs[sid], rows[sid], out)
+        common.print_problems(reader, path)
+    finally:
+        reader.close()
+    return common.EXIT_OK
+
+
+def _row(frame: int, ts: int, flags: int, info: PacketFlowInfo) -> _Row:
+    parts = [f"{flag_names(flags & 0xFF)} seq={info.seq}"]
+    if info.ack is not None:
+        parts.append(f"ack={info.ack}")
+    parts.append(f"len={info.seglen}")
+    notes = "" if info.analysis is None else " ".join(f"[{x}]" for x in info.analysis.labels())
+    return _Row(frame, ts, info.direction == "client", " ".join(parts), notes, [], [])
+
+
+def _arrow(label: str, to_right: bool) -> str:
+    body = f" {label} "
+    fill = max(ARROW - len(body) - 6, 2)
+    if to_right:
+        return f"|----{body}{'-' * fill}>|"
+    return f"|<{'-' * fill}{body}----|"
+
+
+#: Columns before the arrow: "frame  time       ".
+_MARGIN = 18
+
+
+def _columns(left: str, right: str) -> str:
+    """``left`` under the client's end of the arrows, ``right`` ending under the server's."""
+    width = ARROW + 1
+    gap = max(width - len(left) - len(right), 1)
+    return f"{'':<{_MARGIN}}{left}{' ' * gap}{right}"
+
+
+def _phase(conv: TCPConversation, row: _Row) -> str:
+    hs = conv.handshake
+    close = conv.close
+    marks = {
+        hs.syn_frame: "handshake 1/3",
+        hs.synack_frame: "handshake 2/3",
+        hs.ack_frame: "handshake 3/3",
+        close.client_fin_frame: "teardown: client FIN",
+        close.server_fin_frame: "teardown: server FIN",
+        close.rst_frame: f"abort: {close.rst_by} RST" if close.kind != "refused" else "refused",
+    }
+    marks.pop(None, None)
+    return marks.get(row.frame, "")
+
+
+def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO) -> None:
+    """Write one conversation's ladder diagram."""
+    hs = conv.handshake
+    out.write(f"TCP stream {conv.id}: client {conv.client}, server {conv.server}\n")
+    if hs.syn_frame is not None or hs.synack_frame is not None:
+        out.write(f"  {_handshake_text(conv)}\n")
+    out.write(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n\n")
+    head = _columns(f"client {conv.client}", f"server {conv.server}")
+    out.write(f"{'frame':>5}  {'time':<9}  {head[_MARGIN:]}\n")
+    t0 = rows[0].ts_ns if rows else 0
+    client, server = "CLOSED", "CLOSED"
+    out.write(_columns(client, server) + "\n")
+    for row in rows:
+        mark = _phase(conv, row)
+        notes = " ".join(x for x in (mark, row.notes) if x)
+        when = (row.ts_ns - t0) / 1e9
+        line = f"{row.frame:>5}  {when:<9.6f}  {_arrow(row.label, row.from_client)}"
+        out.write(f"{line} {notes}".rstrip() + "\n")
+        if row.client_states or row.server_states:
+            # Every state a side went through in this packet, e.g. CLOSE_WAIT > LAST_ACK.
+            client = " > ".join(row.client_states) if row.client_states else client
+            server = " > ".join(row.server_states) if row.server_states else server
+            out.write(_columns(client, server) + "\n")
+            client = row.client_states[-1] if row.client_states else client
+            server = row.server_states[-1] if row.server_states else server
+
+
+def _handshake_text(conv: TCPConversation) -> str:
+    hs = conv.handshake
+    parts = []
+    total, server_leg, client_leg = hs.rtt_ns, hs.rtt_server_ns, hs.rtt_client_ns
+    if total is not None and server_leg is not None and client_leg is not None:
+        parts.append(
+            f"RTT {total / 1e6:.3f} ms (SYN→SYN-ACK {server_leg / 1e6:.3f} ms, "
+            f"SYN-ACK→ACK {client_leg / 1e6:.3f} ms)"
+        )
+    elif not hs.complete:
+        parts.append("handshake not fully captured")
+    c, s = hs.client_options, hs.server_options
+    if c is not None and s is not None:
+        parts.append(f"MSS {c.mss or '-'}/{s.mss or '-'}")
+        if hs.window_scaling:
+            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
+        if hs.sack:
+            parts.append("SACK")
+        if hs.timestamps:
+            parts.append("timestamps")
+    if hs.client_isn is not None or hs.server_isn is not None:
+        parts.append(f"ISN client {hs.client_isn} server {hs.server_isn}")
+    return "; ".join(parts)

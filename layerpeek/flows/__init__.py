@@ -1,0 +1,98 @@
+"""TCP and UDP conversations, TCP reassembly and IP defragmentation (sans-IO stages).
+
+The stages take decoded :class:`~layerpeek.packet.Packet` objects and return
+events or summaries; none of them reads files or clocks.  Start with
+:func:`conversations` (a capture → its conversations) or :func:`annotate`
+(packets → packets with per-packet flow facts).  Submodules are imported on
+first use so ``import layerpeek.flows`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from layerpeek.flows.conversations import FlowPipeline, annotate, conversations
+    from layerpeek.flows.defrag import Defragmenter, FragmentInfo
+    from layerpeek.flows.events import (
+        ConnectionClosed,
+        ConnectionOpened,
+        Event,
+        StateChanged,
+        StreamData,
+        StreamGap,
+        StreamInconsistency,
+        UnexpectedSegment,
+    )
+    from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
+    from layerpeek.flows.tracker import (
+        Handshake,
+        PacketFlowInfo,
+        TCPConversation,
+        TCPTracker,
+        Teardown,
+    )
+    from layerpeek.flows.udp import UDPConversation, UDPTracker
+
+_WHERE = {
+    "FlowPipeline": "conversations",
+    "annotate": "conversations",
+    "conversations": "conversations",
+    "Defragmenter": "defrag",
+    "FragmentInfo": "defrag",
+    "ConnectionClosed": "events",
+    "ConnectionOpened": "events",
+    "Event": "events",
+    "StateChanged": "events",
+    "StreamData": "events",
+    "StreamGap": "events",
+    "StreamInconsistency": "events",
+    "UnexpectedSegment": "events",
+    "TRANSITIONS": "tcp_state",
+    "Segment": "tcp_state",
+    "TCPState": "tcp_state",
+    "Handshake": "tracker",
+    "PacketFlowInfo": "tracker",
+    "TCPConversation": "tracker",
+    "TCPTracker": "tracker",
+    "Teardown": "tracker",
+    "UDPConversation": "udp",
+    "UDPTracker": "udp",
+}
+
+__all__ = [
+    "TRANSITIONS",
+    "ConnectionClosed",
+    "ConnectionOpened",
+    "Defragmenter",
+    "Event",
+    "FlowPipeline",
+    "FragmentInfo",
+    "Handshake",
+    "PacketFlowInfo",
+    "Segment",
+    "StateChanged",
+    "StreamData",
+    "StreamGap",
+    "StreamInconsistency",
+    "TCPConversation",
+    "TCPState",
+    "TCPTracker",
+    "Teardown",
+    "UDPConversation",
+    "UDPTracker",
+    "UnexpectedSegment",
+    "annotate",
+    "conversations",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layerpeek.flows' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"layerpeek.flows.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,138 @@
+"""What the flow stages tell their consumers: small, past-tense event records.
+
+The TCP tracker is sans-IO (h11's model): ``feed(packet)`` returns a list of
+these, ``finish()`` flushes the rest.  A consumer (the HTTP/DNS transaction
+layer, the ``follow`` command) keys its per-connection state on
+``(conversation, direction)`` and dispatches with ``isinstance``; event types
+it does not know about can be ignored safely, which is why the inconsistency
+and anomaly reports below are events of their own rather than fields bolted
+onto :class:`StreamData`.
+
+``conversation`` is always the integer stream id (0-based, in order of first
+packet, as tshark's ``tcp.stream``).  ``direction`` is ``"client"`` or
+``"server"``: the endpoint that *sent* the bytes or the segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from layerpeek.flows.tcp_state import Segment, TCPState
+
+
+@dataclass(slots=True)
+class ConnectionOpened:
+    """The first packet of a conversation was seen.
+
+    ``how`` is ``"handshake"`` (it began with a SYN), ``"synack"`` (the first
+    packet was the server's SYN-ACK: the SYN was not captured) or
+    ``"midstream"`` (picked up after the handshake).
+    """
+
+    conversation: int
+    how: str
+    ts_ns: int
+    frame: int = 0  #: the frame that opened it
+
+
+@dataclass(slots=True)
+class StateChanged:
+    """One endpoint's TCP state moved (an entry of the ``TRANSITIONS`` table fired)."""
+
+    conversation: int
+    endpoint: str  #: "client" or "server"
+    frame: int
+    ts_ns: int
+    old: TCPState
+    new: TCPState
+    why: str  #: plain language, e.g. "received FIN (frame 7)"
+
+
+@dataclass(slots=True)
+class UnexpectedSegment:
+    """A segment the state table has no entry for: recorded, never raised.
+
+    Captures contain odd things (a FIN before any SYN-ACK, a SYN on an
+    established connection); the endpoint's state is left as it was.
+    """
+
+    conversation: int
+    endpoint: str
+    frame: int
+    ts_ns: int
+    state: TCPState
+    segment: Segment
+
+
+@dataclass(slots=True)
+class StreamData:
+    """Bytes of one direction's stream, in order, each byte delivered exactly once."""
+
+    conversation: int
+    direction: str  #: who SENT the bytes
+    offset: int  #: byte offset in that direction's stream (0 = first byte after the SYN)
+    data: bytes = field(repr=False)
+    frames: tuple[int, ...] = ()  #: frames that carried these bytes
+    ts_ns: int = 0  #: time of the frame that made them deliverable
+
+
+@dataclass(slots=True)
+class StreamGap:
+    """Bytes of a stream that were never captured: a hole, never zero-filled.
+
+    ``reason`` says why the stream moved on past it: ``"acked"`` (the receiver
+    acknowledged bytes the capture never showed), ``"fin"``, ``"rst"``,
+    ``"end of capture"`` or ``"buffer cap"`` (too much out-of-order data was
+    waiting behind the hole).
+    """
+
+    conversation: int
+    direction: str
+    offset: int
+    length: int
+    reason: str
+    ts_ns: int
+
+
+@dataclass(slots=True)
+class StreamInconsistency:
+    """A retransmission or overlap carried *different* bytes than the first copy.
+
+    Reassembly keeps the first copy (see :mod:`layerpeek.flows.reassembly`);
+    this reports the disagreement so it is not silently hidden.
+    """
+
+    conversation: int
+    direction: str
+    offset: int
+    length: int
+    frame: int
+    ts_ns: int
+
+
+@dataclass(slots=True)
+class ConnectionClosed:
+    """The conversation ended (or the capture did).
+
+    ``how``: ``"fin"`` (both directions closed with FIN), ``"rst"`` (aborted),
+    ``"refused"`` (SYN answered by RST), ``"reused"`` (a new connection took
+    over the same addresses and ports) or ``"eof"`` (still open when the
+    capture ended, from ``finish()``).  The detailed teardown classification
+    is on the conversation object (``tracker.conversations[n].close``).
+    """
+
+    conversation: int
+    how: str
+    ts_ns: int
+
+
+#: Everything ``TCPTracker.feed`` may return.
+Event = (
+    ConnectionOpened
+    | StateChanged
+    | UnexpectedSegment
+    | StreamData
+    | StreamGap
+    | StreamInconsistency
+    | ConnectionClosed
+)

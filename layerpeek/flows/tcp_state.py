@@ -1,0 +1,182 @@
+"""TCP endpoint states as a capture shows them, driven by one readable table.
+
+Theory of operation
+===================
+
+RFC 9293 §3.3.2 describes the TCP state machine from *inside* one endpoint:
+it moves on user calls (OPEN, CLOSE), on segments it receives and on timers.
+A capture sees none of the calls and timers, only segments on the wire.  So
+this module keeps, like h11's ``_state.py`` keeps CLIENT and SERVER, one
+state per endpoint and moves it only on *wire evidence*: a segment that
+endpoint was seen to send, or a segment it was seen to be sent.
+
+We assume a segment on the wire reaches its destination (the capture point
+is usually next to one of the two hosts).  When that is wrong (a SYN-ACK lost
+after our capture point) the segment is retransmitted, and the retransmission
+is a self-loop in the table.
+
+Each packet is turned into at most a few :class:`Segment` kinds per endpoint
+(see ``TCPTracker``): for the sender ``SEND_SYN``, ``SEND_SYN_ACK``,
+``SEND_FIN``, ``SEND_RST``; for the receiver ``RECV_SYN``, ``RECV_SYN_ACK``,
+``RECV_ACK_OF_SYN`` and ``RECV_ACK_OF_FIN`` (the *first* acknowledgement
+covering its SYN or FIN), ``RECV_RST``.  Within a received segment the RFC's
+processing order holds: RST, then SYN, then the ACK field (RFC 9293
+§3.10.7.4).
+
+**A FIN counts as received when it is acknowledged.**  The RFC's own label
+for these transitions is "rcv FIN / snd ACK", and the acknowledgement is
+the only wire evidence that the FIN arrived.  It is also the only way to
+tell a simultaneous close (both FINs sent before either arrived: the second
+FIN does not acknowledge the first, and its sender goes FIN_WAIT_1 →
+CLOSING) from an ordinary one (the second FIN acknowledges the first: its
+sender went ESTABLISHED → CLOSE_WAIT → LAST_ACK).  So the endpoint that
+sends an ACK covering the peer's FIN takes ``RECV_FIN`` *before* its own
+kinds in that packet: a FIN+ACK answering a FIN goes CLOSE_WAIT, then
+LAST_ACK; the final ACK of a close takes FIN_WAIT_2 to TIME_WAIT.  A FIN
+never acknowledged in the capture leaves its receiver where it was.
+
+Where the RFC moves on receipt of a SYN, the first evidence is used too:
+the responder enters SYN_RCVD when its SYN-ACK is seen, because a SYN on the
+wire proves nothing about the responder.  Before that it is shown as
+LISTEN: a SYN was sent to it, and we assume something listens, until a RST
+says the port was closed ("refused").  Acknowledgements themselves need no
+reply, so they are taken as received when they appear on the wire.
+
+Two pseudo-segments start conversations the capture joined late:
+``MIDSTREAM`` puts both endpoints in ESTABLISHED (the first packet was
+neither SYN nor SYN-ACK), and ``RECV_SYN_ACK`` from CLOSED covers a SYN that
+was not captured.
+
+A (state, segment) pair missing from :data:`TRANSITIONS` is *unexpected*:
+the tracker reports it as an :class:`~layerpeek.flows.events.UnexpectedSegment`
+event and leaves the state alone.  Nothing here raises on packet content.
+
+TIME_WAIT has no visible end (it is a 2×MSL timer), so an endpoint that
+reached it stays there in the capture's view; TIME_WAIT and CLOSED both
+count as "closed" for the conversation.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class TCPState(enum.Enum):
+    """RFC 9293 connection states, with the RFC's names (underscored)."""
+
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    SYN_RCVD = "SYN_RCVD"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"
+    CLOSED = "CLOSED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Segment(enum.Enum):
+    """What the wire showed, from one endpoint's point of view (the value is the 'why')."""
+
+    SEND_SYN = "sent SYN"
+    SEND_SYN_ACK = "sent SYN-ACK"
+    SEND_FIN = "sent FIN"
+    SEND_RST = "sent RST"
+    RECV_SYN = "received SYN"
+    RECV_SYN_ACK = "received SYN-ACK"
+    RECV_ACK_OF_SYN = "its SYN was acknowledged"
+    RECV_ACK_OF_FIN = "its FIN was acknowledged"
+    RECV_FIN = "acknowledged the peer's FIN"
+    RECV_RST = "received RST"
+    MIDSTREAM = "connection picked up mid-stream"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+S = TCPState
+G = Segment
+
+#: (state, what the wire showed) → next state.  Read it top to bottom as the
+#: life of a connection; self-loops are retransmissions or repeats the wire
+#: legitimately shows.  Anything missing is reported as unexpected.
+TRANSITIONS: dict[tuple[TCPState, Segment], TCPState] = {
+    # --- opening, active side (the client) ---------------------------------
+    (S.CLOSED, G.SEND_SYN): S.SYN_SENT,
+    (S.SYN_SENT, G.SEND_SYN): S.SYN_SENT,  # SYN retransmitted
+    (S.SYN_SENT, G.RECV_SYN_ACK): S.ESTABLISHED,
+    (S.SYN_SENT, G.RECV_SYN): S.SYN_RCVD,  # simultaneous open (RFC 9293 fig. 7)
+    (S.SYN_SENT, G.SEND_SYN_ACK): S.SYN_RCVD,  # simultaneous open: answering the peer's SYN
+    (S.SYN_SENT, G.RECV_RST): S.CLOSED,  # refused
+    (S.SYN_SENT, G.SEND_RST): S.CLOSED,  # the client gave up
+    (S.CLOSED, G.RECV_SYN_ACK): S.ESTABLISHED,  # its SYN was not captured
+    # --- opening, passive side (the server) --------------------------------
+    (S.CLOSED, G.RECV_SYN): S.LISTEN,  # assumed listening until it answers
+    (S.LISTEN, G.RECV_SYN): S.LISTEN,  # SYN retransmitted, no answer yet
+    (S.LISTEN, G.RECV_RST): S.LISTEN,  # a listener ignores RST (RFC 9293 §3.10.7.2)
+    (S.LISTEN, G.SEND_SYN_ACK): S.SYN_RCVD,
+    (S.LISTEN, G.SEND_SYN): S.SYN_SENT,  # it opened actively instead (simultaneous open)
+    (S.LISTEN, G.SEND_RST): S.CLOSED,  # refused: nothing was listening
+    (S.CLOSED, G.SEND_SYN_ACK): S.SYN_RCVD,  # the client's SYN was not captured
+    (S.SYN_RCVD, G.SEND_SYN_ACK): S.SYN_RCVD,  # SYN-ACK retransmitted
+    (S.SYN_RCVD, G.RECV_SYN): S.SYN_RCVD,  # SYN retransmitted (our SYN-ACK was lost)
+    (S.SYN_RCVD, G.RECV_ACK_OF_SYN): S.ESTABLISHED,
+    (S.SYN_RCVD, G.RECV_SYN_ACK): S.ESTABLISHED,  # simultaneous open completes
+    (S.SYN_RCVD, G.SEND_FIN): S.FIN_WAIT_1,
+    (S.SYN_RCVD, G.RECV_FIN): S.CLOSE_WAIT,
+    (S.SYN_RCVD, G.SEND_RST): S.CLOSED,
+    # RFC 9293 returns a passively opened SYN_RCVD to LISTEN on RST; the
+    # listening socket lives on, but this connection is over.
+    (S.SYN_RCVD, G.RECV_RST): S.CLOSED,
+    # --- data transfer -----------------------------------------------------
+    (S.CLOSED, G.MIDSTREAM): S.ESTABLISHED,
+    (S.ESTABLISHED, G.RECV_SYN_ACK): S.ESTABLISHED,  # SYN-ACK resent: our ACK was lost
+    (S.ESTABLISHED, G.SEND_SYN_ACK): S.ESTABLISHED,  # ... and the server resending it
+    (S.ESTABLISHED, G.SEND_FIN): S.FIN_WAIT_1,  # active close
+    (S.ESTABLISHED, G.RECV_FIN): S.CLOSE_WAIT,  # passive close: it ACKed the peer's FIN
+    (S.ESTABLISHED, G.SEND_RST): S.CLOSED,
+    (S.ESTABLISHED, G.RECV_RST): S.CLOSED,
+    # --- active close ------------------------------------------------------
+    (S.FIN_WAIT_1, G.SEND_FIN): S.FIN_WAIT_1,  # FIN retransmitted
+    (S.FIN_WAIT_1, G.RECV_ACK_OF_FIN): S.FIN_WAIT_2,
+    (S.FIN_WAIT_1, G.RECV_FIN): S.CLOSING,  # simultaneous close: FINs crossed
+    (S.FIN_WAIT_1, G.SEND_RST): S.CLOSED,
+    (S.FIN_WAIT_1, G.RECV_RST): S.CLOSED,
+    (S.FIN_WAIT_2, G.RECV_FIN): S.TIME_WAIT,
+    (S.FIN_WAIT_2, G.SEND_FIN): S.FIN_WAIT_2,  # spurious FIN retransmission
+    (S.FIN_WAIT_2, G.SEND_RST): S.CLOSED,
+    (S.FIN_WAIT_2, G.RECV_RST): S.CLOSED,
+    (S.CLOSING, G.RECV_ACK_OF_FIN): S.TIME_WAIT,
+    (S.CLOSING, G.SEND_FIN): S.CLOSING,
+    (S.CLOSING, G.SEND_RST): S.CLOSED,
+    (S.CLOSING, G.RECV_RST): S.CLOSED,
+    (S.TIME_WAIT, G.SEND_FIN): S.TIME_WAIT,
+    (S.TIME_WAIT, G.SEND_RST): S.CLOSED,
+    (S.TIME_WAIT, G.RECV_RST): S.CLOSED,  # TIME-WAIT assassination (RFC 1337)
+    # --- passive close -----------------------------------------------------
+    (S.CLOSE_WAIT, G.SEND_FIN): S.LAST_ACK,
+    (S.CLOSE_WAIT, G.SEND_RST): S.CLOSED,
+    (S.CLOSE_WAIT, G.RECV_RST): S.CLOSED,
+    (S.LAST_ACK, G.SEND_FIN): S.LAST_ACK,  # FIN retransmitted
+    (S.LAST_ACK, G.RECV_ACK_OF_FIN): S.CLOSED,
+    (S.LAST_ACK, G.SEND_RST): S.CLOSED,
+    (S.LAST_ACK, G.RECV_RST): S.CLOSED,
+    # --- after the end -----------------------------------------------------
+    (S.CLOSED, G.SEND_RST): S.CLOSED,  # RST answering a late segment
+    (S.CLOSED, G.RECV_RST): S.CLOSED,
+}
+
+del S, G
+
+#: States in which an endpoint has finished with the connection.
+FINISHED = frozenset({TCPState.CLOSED, TCPState.TIME_WAIT})
+
+
+def next_state(state: TCPState, segment: Segment) -> TCPState | None:
+    """The state after ``segment``, or None when the table has no such transition."""
+    return TRANSITIONS.get((state, segment))

@@ -1,0 +1,1063 @@
+"""The TCP conversation tracker: packets in, conversation events out (sans-IO).
+
+Theory of operation
+===================
+
+``TCPTracker.feed(packet)`` looks at the innermost TCP header of a decoded
+packet and the IP header right before it, and returns what happened as
+:mod:`~layerpeek.flows.events`.  It never reads a clock (time is the
+packet's ``ts_ns``) and never does I/O; ``finish()`` flushes what is still
+open when the capture ends.  ``process(packet)`` returns the same events
+plus a :class:`PacketFlowInfo` for the packet (stream index, relative
+numbers, states, analysis), which is what ``dump`` shows.
+
+Conversations
+-------------
+Packets are grouped by the 5-tuple, both directions together
+(:func:`~layerpeek.flows.key.flow_key`), and numbered from 0 in order of
+their first packet, as tshark numbers ``tcp.stream``.  The *client* is the
+sender of the SYN; a conversation whose first packet is a SYN-ACK has the
+receiver as client; one picked up mid-stream has the higher port as client
+(clients use ephemeral ports), or the first sender when the ports are equal.
+
+A SYN (without ACK) whose sequence number differs from the one its sender
+used before on the same 5-tuple starts a new conversation (port reuse);
+Wireshark does the same and flags the SYN ``tcp.analysis.reused_ports``.
+The same SYN again is a retransmission, not a new connection.
+
+Per packet, in this order
+-------------------------
+1. relative sequence and acknowledgement numbers, with Wireshark's
+   semantics (relative to the ISN, the SYN counting one; without a SYN the
+   first segment seen is number 1);
+2. the handshake facts (ISNs, options, SYN → SYN-ACK → ACK times);
+3. the sequence analysis (:mod:`~layerpeek.flows.analysis`);
+4. each endpoint's state (:mod:`~layerpeek.flows.tcp_state`), recording
+   every transition as a :class:`~layerpeek.flows.events.StateChanged`;
+5. Zeek's endpoint states and history letters (:mod:`~layerpeek.flows.zeek`);
+6. reassembly of the sender's bytes, and the receiver's acknowledgement
+   (which turns holes the receiver acknowledged into reported gaps);
+7. the close: both directions delivered up to their FIN, or a RST.
+
+Memory
+------
+Out-of-order bytes are capped per direction and in total (see
+:mod:`~layerpeek.flows.reassembly`).  When a conversation closes its buffers
+are released; only the :class:`TCPConversation` summary stays (a few
+hundred bytes), so memory stays flat however long the capture is, unless
+``keep_frames`` or ``keep_data`` ask to keep more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerpeek.flows.analysis import (
+    Flag,
+    SeqState,
+    Verdict,
+    analyze,
+    handshake_scaling,
+)
+from layerpeek.flows.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    StateChanged,
+    StreamData,
+    StreamGap,
+    StreamInconsistency,
+    UnexpectedSegment,
+)
+from layerpeek.flows.key import Endpoint, FlowKey, flow_key
+from layerpeek.flows.reassembly import (
+    DEFAULT_CAP,
+    DEFAULT_COMPARE_WINDOW,
+    DEFAULT_TOTAL_CAP,
+    OLD_DATA,
+    Budget,
+    StreamReassembler,
+)
+from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
+from layerpeek.flows.zeek import ZeekTracker
+from layerpeek.layers.icmp import ICMP
+from layerpeek.layers.icmpv6 import ICMPv6
+from layerpeek.layers.ipv4 import IPv4
+from layerpeek.layers.ipv6 import IPv6
+from layerpeek.layers.tcp import MSS, TCP, SACKPermitted, Timestamps, WindowScale
+from layerpeek.packet import Packet
+
+_MASK = 0xFFFFFFFF
+_FIN, _SYN, _RST, _PSH, _ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+#: Unexpected segments kept per conversation (the count is always exact).
+MAX_ANOMALIES = 64
+
+#: Verdicts meaning "not new data": such a segment after the peer's FIN is no half-close.
+_NOT_NEW = (
+    Flag.RETRANSMISSION
+    | Flag.FAST_RETRANSMISSION
+    | Flag.SPURIOUS_RETRANSMISSION
+    | Flag.OUT_OF_ORDER
+    | Flag.KEEP_ALIVE
+    | Flag.ZERO_WINDOW_PROBE
+)
+
+
+# ---------------------------------------------------------------------------
+# Public records
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SynOptions:
+    """What one side announced in its SYN or SYN-ACK."""
+
+    mss: int | None = None
+    window_scale: int | None = None  #: the shift count, None if the option was absent
+    sack_permitted: bool = False
+    timestamps: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mss": self.mss,
+            "window_scale": self.window_scale,
+            "sack_permitted": self.sack_permitted,
+            "timestamps": self.timestamps,
+        }
+
+
+@dataclass(slots=True)
+class Handshake:
+    """The three-way handshake as captured (any part may be missing).
+
+    Times are the capture's: ``rtt_server_ns`` is SYN → SYN-ACK (the round
+    trip from the capture point to the server and back), ``rtt_client_ns``
+    SYN-ACK → ACK (to the client and back), and ``rtt_ns`` their sum, SYN →
+    ACK, which is Wireshark's ``tcp.analysis.initial_rtt``.  When the SYN was
+    retransmitted, the last copy counts (as in Wireshark).
+    """
+
+    client_isn: int | None = None
+    server_isn: int | None = None
+    syn_frame: int | None = None  #: the first SYN
+    synack_frame: int | None = None
+    ack_frame: int | None = None  #: the client's ACK completing the handshake
+    syn_ts_ns: int | None = None  #: the most recent SYN's time
+    synack_ts_ns: int | None = None
+    ack_ts_ns: int | None = None
+    syn_count: int = 0  #: SYNs sent (more than 1: retransmitted)
+    synack_count: int = 0
+    client_options: SynOptions | None = None
+    server_options: SynOptions | None = None
+
+    @property
+    def complete(self) -> bool:
+        """SYN, SYN-ACK and the final ACK were all captured."""
+        return self.ack_frame is not None and self.synack_frame is not None
+
+    @property
+    def rtt_server_ns(self) -> int | None:
+        if self.syn_ts_ns is None or self.synack_ts_ns is None:
+            return None
+        return self.synack_ts_ns - self.syn_ts_ns
+
+    @property
+    def rtt_client_ns(self) -> int | None:
+        if self.synack_ts_ns is None or self.ack_ts_ns is None:
+            return None
+        return self.ack_ts_ns - self.synack_ts_ns
+
+    @property
+    def rtt_ns(self) -> int | None:
+        if self.syn_ts_ns is None or self.ack_ts_ns is None or self.synack_ts_ns is None:
+            return None
+        return self.ack_ts_ns - self.syn_ts_ns
+
+    @property
+    def window_scaling(self) -> bool:
+        """Both SYNs carried the window scale option, so scaling is in use (RFC 7323)."""
+        c, s = self.client_options, self.server_options
+        return bool(c and s and c.window_scale is not None and s.window_scale is not None)
+
+    @property
+    def sack(self) -> bool:
+        c, s = self.client_options, self.server_options
+        return bool(c and s and c.sack_permitted and s.sack_permitted)
+
+    @property
+    def timestamps(self) -> bool:
+        c, s = self.client_options, self.server_options
+        return bool(c and s and c.timestamps and s.timestamps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "client_isn": self.client_isn,
+            "server_isn": self.server_isn,
+            "syn_frame": self.syn_frame,
+            "synack_frame": self.synack_frame,
+            "ack_frame": self.ack_frame,
+            "syn_count": self.syn_count,
+            "rtt_ms": _ms(self.rtt_ns),
+            "rtt_server_ms": _ms(self.rtt_server_ns),
+            "rtt_client_ms": _ms(self.rtt_client_ns),
+            "client_options": _options(self.client_options),
+            "server_options": _options(self.server_options),
+            "window_scaling": self.window_scaling,
+            "sack": self.sack,
+            "timestamps": self.timestamps,
+        }
+
+
+def _options(options: SynOptions | None) -> dict[str, Any] | None:
+    return None if options is None else options.to_dict()
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e6, 6)
+
+
+@dataclass(slots=True)
+class Teardown:
+    """How the conversation ended, in the explainer's words.
+
+    ``kind``:
+
+    * ``"four-way"``: one side sent FIN, the other acknowledged it and later
+      sent its own FIN (the ACK and the second FIN may share a segment);
+    * ``"simultaneous"``: both FINs were sent before either was received
+      (an endpoint went through CLOSING);
+    * ``"half-close"``: after one side's FIN the other side still sent data
+      (the ``shutdown(SHUT_WR)`` pattern); ended with both FINs or still open;
+    * ``"rst"``: aborted by a RST (``initiator`` says who sent it);
+    * ``"refused"``: the SYN was answered by a RST;
+    * ``"open"``: the capture ended first (``fins`` says how many FINs were seen).
+    """
+
+    kind: str = "open"
+    initiator: str | None = None  #: "client" or "server": who sent the first FIN or the RST
+    client_fin_frame: int | None = None
+    server_fin_frame: int | None = None
+    rst_frame: int | None = None
+    rst_by: str | None = None
+    half_closed: bool = False  #: data flowed toward a side after it sent FIN
+    fins: int = 0
+    ts_ns: int | None = None  #: when it closed (the packet that completed the close)
+
+    def describe(self) -> str:
+        """One sentence for the ``flows`` table and the ladder diagram."""
+        k = self.kind
+        if k == "refused":
+            return f"refused: the {self.rst_by} answered the SYN with RST (frame {self.rst_frame})"
+        if k == "rst":
+            half = " after a half-close" if self.half_closed else ""
+            return f"aborted{half}: {self.rst_by} sent RST (frame {self.rst_frame})"
+        if k == "open":
+            if self.fins:
+                return f"still open at end of capture ({self.initiator} sent FIN)"
+            return "still open at end of capture"
+        other = "server" if self.initiator == "client" else "client"
+        if k == "simultaneous":
+            return "simultaneous close: both sides sent FIN before receiving the other's"
+        if k == "half-close":
+            return (
+                f"half-close: the {self.initiator} sent FIN, the {other} kept sending, "
+                f"then closed"
+            )
+        return f"four-way close begun by the {self.initiator}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "initiator": self.initiator,
+            "client_fin_frame": self.client_fin_frame,
+            "server_fin_frame": self.server_fin_frame,
+            "rst_frame": self.rst_frame,
+            "rst_by": self.rst_by,
+            "half_closed": self.half_closed,
+            "description": self.describe(),
+        }
+
+
+@dataclass(slots=True)
+class StreamContent:
+    """One direction's reassembled bytes and the holes in it (when ``keep_data``)."""
+
+    chunks: list[tuple[int, bytes]] = field(default_factory=list)  #: (offset, bytes)
+    gaps: list[tuple[int, int, str]] = field(default_factory=list)  #: (offset, length, reason)
+
+    @property
+    def data(self) -> bytes:
+        """The bytes that were captured, in order (holes are *not* filled)."""
+        return b"".join(c for _, c in self.chunks)
+
+
+@dataclass(slots=True, eq=False)
+class TCPConversation:
+    """One TCP connection: its endpoints, handshake, states, teardown and counters."""
+
+    id: int
+    client: Endpoint
+    server: Endpoint
+    client_by: str  #: how the client was chosen: "syn", "synack", "port" or "first packet"
+    first_frame: int
+    first_ts_ns: int
+    last_frame: int = 0
+    last_ts_ns: int = 0
+    packets_client: int = 0
+    packets_server: int = 0
+    bytes_client: int = 0  #: TCP payload bytes the client sent, retransmissions included
+    bytes_server: int = 0
+    handshake: Handshake = field(default_factory=Handshake)
+    close: Teardown = field(default_factory=Teardown)
+    client_state: TCPState = TCPState.CLOSED
+    server_state: TCPState = TCPState.CLOSED
+    transitions: list[StateChanged] = field(default_factory=list)
+    anomalies: list[UnexpectedSegment] = field(default_factory=list)
+    anomaly_count: int = 0
+    inconsistencies: int = 0  #: overlaps that carried different bytes
+    analysis: dict[str, int] = field(default_factory=dict)  #: tcp.analysis.* name → count
+    stream_bytes_client: int = 0  #: unique bytes delivered by reassembly
+    stream_bytes_server: int = 0
+    missed_bytes_client: int = 0  #: bytes reported as gaps
+    missed_bytes_server: int = 0
+    frames: list[int] | None = None  #: every frame of it, when ``keep_frames``
+    client_stream: StreamContent | None = None  #: when ``keep_data``
+    server_stream: StreamContent | None = None
+    zeek: ZeekTracker = field(default_factory=ZeekTracker, repr=False)
+
+    proto = "tcp"
+
+    @property
+    def packets(self) -> int:
+        return self.packets_client + self.packets_server
+
+    @property
+    def duration_ns(self) -> int:
+        return self.last_ts_ns - self.first_ts_ns
+
+    @property
+    def conn_state(self) -> str:
+        """Zeek's ``conn_state`` (S0, S1, SF, REJ, …)."""
+        return self.zeek.conn_state()
+
+    @property
+    def history(self) -> str:
+        """Zeek's ``history`` letters."""
+        return self.zeek.history_string
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented ``flows --json`` record (see ``layerpeek/commands/flows.py``)."""
+        return {
+            "id": self.id,
+            "proto": "tcp",
+            "client": str(self.client),
+            "server": str(self.server),
+            "client_by": self.client_by,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start": self.first_ts_ns / 1e9,
+            "duration": round(self.duration_ns / 1e9, 9),
+            "packets": self.packets,
+            "packets_client": self.packets_client,
+            "packets_server": self.packets_server,
+            "bytes_client": self.bytes_client,
+            "bytes_server": self.bytes_server,
+            "stream_bytes_client": self.stream_bytes_client,
+            "stream_bytes_server": self.stream_bytes_server,
+            "missed_bytes_client": self.missed_bytes_client,
+            "missed_bytes_server": self.missed_bytes_server,
+            "conn_state": self.conn_state,
+            "history": self.history,
+            "client_state": self.client_state.value,
+            "server_state": self.server_state.value,
+            "handshake": self.handshake.to_dict(),
+            "close": self.close.to_dict(),
+            "analysis": dict(sorted(self.analysis.items())),
+            "transitions": [
+                {
+                    "frame": t.frame,
+                    "endpoint": t.endpoint,
+                    "from": t.old.value,
+                    "to": t.new.value,
+                    "why": t.why,
+                }
+                for t in self.transitions
+            ],
+            "anomalies": self.anomaly_count,
+            "inconsistencies": self.inconsistencies,
+        }
+
+
+@dataclass(slots=True)
+class PacketFlowInfo:
+    """What the flow stages know about one packet (``dump`` shows it).
+
+    For TCP: the stream index, who sent it, Wireshark-style relative
+    numbers next to the raw ones, each endpoint's state *after* the packet,
+    and the analysis verdict.  For UDP only the stream and direction.
+    ``defrag`` is set on IP fragments and on the frame that completed a
+    datagram.
+    """
+
+    proto: str  #: "tcp", "udp" or "" (not a TCP/UDP packet; defrag info only)
+    stream: int = -1
+    direction: str = ""  #: "client" or "server": the sender
+    seq: int | None = None  #: relative sequence number (tcp.seq)
+    ack: int | None = None  #: relative acknowledgement number, None without ACK (tcp.ack)
+    next_seq: int | None = None  #: relative seq + length (+1 for SYN/FIN) (tcp.nxtseq)
+    seglen: int = 0  #: payload length on the wire (tcp.len)
+    client_state: TCPState | None = None
+    server_state: TCPState | None = None
+    analysis: Verdict | None = None
+    defrag: Any = None  #: a :class:`~layerpeek.flows.defrag.FragmentInfo` or None
+
+    @property
+    def flags(self) -> int:
+        """The analysis flags (``Flag`` bits), 0 if none."""
+        return 0 if self.analysis is None else self.analysis.flags
+
+    def summary(self) -> str:
+        """A compact suffix for one-line listings.
+
+        ``[tcp 0 seq=1 ack=1 len=12 ESTABLISHED/ESTABLISHED] [TCP Retransmission]``
+        """
+        parts: list[str] = []
+        if self.proto == "tcp":
+            ack = "" if self.ack is None else f" ack={self.ack}"
+            states = ""
+            if self.client_state is not None and self.server_state is not None:
+                states = f" {self.client_state.value}/{self.server_state.value}"
+            numbers = f"seq={self.seq}{ack} len={self.seglen}"
+            parts.append(f"[tcp.stream {self.stream} {numbers}{states}]")
+            if self.analysis is not None and self.analysis.flags:
+                parts.extend(f"[{label}]" for label in self.analysis.labels())
+        elif self.proto == "udp":
+            parts.append(f"[udp.stream {self.stream}]")
+        if self.defrag is not None:
+            parts.append(f"[{self.defrag.summary()}]")
+        return " ".join(parts)
+
+    def tree_lines(self) -> list[str]:
+        """Indented detail lines for ``dump -V`` (after the TCP/UDP layer)."""
+        lines: list[str] = []
+        if self.proto == "tcp":
+            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
+            lines.append(
+                f"Relative seq: {self.seq}  next: {self.next_seq}  "
+                f"ack: {'-' if self.ack is None else self.ack}  len: {self.seglen}"
+            )
+            if self.client_state is not None and self.server_state is not None:
+                lines.append(
+                    f"State after: client {self.client_state.value}, "
+                    f"server {self.server_state.value}"
+                )
+            if self.analysis is not None:
+                for name, reason in self.analysis.reasons():
+                    lines.append(f"{name}: {reason}")
+        elif self.proto == "udp":
+            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
+        if self.defrag is not None:
+            lines.extend(self.defrag.tree_lines())
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: a ``"flow"`` object beside the packet's layers."""
+        out: dict[str, Any] = {"proto": self.proto}
+        if self.proto in ("tcp", "udp"):
+            out["stream"] = self.stream
+            out["direction"] = self.direction
+        if self.proto == "tcp":
+            out.update(
+                seq=self.seq,
+                ack=self.ack,
+                next_seq=self.next_seq,
+                len=self.seglen,
+                client_state=None if self.client_state is None else self.client_state.value,
+                server_state=None if self.server_state is None else self.server_state.value,
+            )
+            a = self.analysis
+            flags = [] if a is None else [name for name, _ in a.reasons()]
+            out["analysis"] = flags
+            if a is not None and a.flags & Flag.DUPLICATE_ACK:
+                out["duplicate_ack_num"] = a.dupack_num
+                out["duplicate_ack_frame"] = a.dupack_frame
+        if self.defrag is not None:
+            out["defrag"] = self.defrag.to_dict()
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Runtime state
+# ---------------------------------------------------------------------------
+
+
+class _Side:
+    """One endpoint's runtime state inside a conversation."""
+
+    __slots__ = (
+        "addr",
+        "base",
+        "closed_data",
+        "content",
+        "fin_acked",
+        "fin_seq",
+        "name",
+        "port",
+        "reasm",
+        "sent_isn",
+        "seq",
+        "state",
+        "syn_acked",
+    )
+
+    def __init__(self, name: str, addr: bytes, port: int, reasm: StreamReassembler) -> None:
+        self.name = name
+        self.addr = addr
+        self.port = port
+        self.state = TCPState.CLOSED
+        self.seq = SeqState()
+        self.base: int | None = None  # Wireshark's base_seq (raw) for relative numbers
+        self.sent_isn: int | None = None  # the ISN of its (first) SYN
+        self.syn_acked = False
+        self.fin_seq: int | None = None
+        self.fin_acked = False
+        self.reasm = reasm
+        self.closed_data = False  # it sent data after the peer's FIN (half-close)
+        self.content: StreamContent | None = None
+
+
+class _Conn:
+    """A conversation's runtime state (the public summary is ``conv``)."""
+
+    __slots__ = ("closed", "conv", "irtt_ns", "key", "mru_syn_ts", "sides", "simultaneous")
+
+    def __init__(self, conv: TCPConversation, key: FlowKey, client: _Side, server: _Side) -> None:
+        self.conv = conv
+        self.key = key
+        self.sides = (client, server)
+        self.closed = False
+        self.irtt_ns: int | None = None
+        self.mru_syn_ts: int | None = None
+        self.simultaneous = False
+
+
+def _syn_options(tcp: TCP) -> SynOptions:
+    out = SynOptions()
+    for opt in tcp.options:
+        if isinstance(opt, MSS):
+            out.mss = opt.value
+        elif isinstance(opt, WindowScale):
+            out.window_scale = opt.shift
+        elif isinstance(opt, SACKPermitted):
+            out.sack_permitted = True
+        elif isinstance(opt, Timestamps):
+            out.timestamps = True
+    return out
+
+
+class TCPTracker:
+    """Group TCP packets into conversations; report states, analysis and stream bytes.
+
+    Options (keyword-only):
+
+    * ``cap``: out-of-order bytes waiting per direction before skipping ahead;
+    * ``total_cap``: the same across all conversations;
+    * ``compare_window``: delivered bytes kept per direction to check
+      retransmissions for different content;
+    * ``reassemble``: set False to skip reassembly (no StreamData/StreamGap);
+    * ``keep_frames``: record every frame number in ``TCPConversation.frames``;
+    * ``keep_data``: keep each direction's bytes and gaps on the conversation
+      (``client_stream``/``server_stream``): for notebooks, not for big files.
+    """
+
+    def __init__(
+        self,
+        *,
+        cap: int = DEFAULT_CAP,
+        total_cap: int = DEFAULT_TOTAL_CAP,
+        compare_window: int = DEFAULT_COMPARE_WINDOW,
+        reassemble: bool = True,
+        keep_frames: bool = False,
+        keep_data: bool = False,
+    ) -> None:
+        self.conversations: dict[int, TCPConversation] = {}
+        self._table: dict[FlowKey, _Conn] = {}
+        self._open: dict[int, _Conn] = {}
+        self._budget = Budget(total_cap)
+        self._cap = cap
+        self._compare_window = compare_window
+        self._reassemble = reassemble
+        self._keep_frames = keep_frames
+        self._keep_data = keep_data
+        self._next_id = 0
+
+    # -- public API ----------------------------------------------------------
+
+    def feed(self, packet: Packet) -> list[Event]:
+        """Process one packet; return the events it caused (often none)."""
+        return self.process(packet)[0]
+
+    def finish(self) -> list[Event]:
+        """The capture ended: flush every open conversation (gaps, then ConnectionClosed)."""
+        out: list[Event] = []
+        for conn in list(self._open.values()):
+            ts = conn.conv.last_ts_ns
+            for side in conn.sides:
+                self._flush(conn, side, "end of capture", ts, out)
+            client, server = conn.sides
+            if client.fin_seq is not None and server.fin_seq is not None:
+                conn.conv.close.kind = self._fin_kind(conn)
+                self._close(conn, "fin", ts, out)
+            else:
+                self._close(conn, "eof", ts, out)
+        return out
+
+    def process(self, packet: Packet) -> tuple[list[Event], PacketFlowInfo | None]:
+        """Like :meth:`feed`, also returning the packet's :class:`PacketFlowInfo`."""
+        found = _extract(packet)
+        if found is None:
+            return [], None
+        tcp, src, dst, payload, seglen = found
+        out: list[Event] = []
+        frame = packet.index
+        ts = packet.ts_ns
+        flags = tcp.flags & 0xFF
+        seq = tcp.seq
+        ack = tcp.ack
+        sport, dport = tcp.src_port, tcp.dst_port
+        key = flow_key(src, sport, dst, dport)
+        conn = self._table.get(key)
+        reused = False
+        if conn is not None and flags & (_SYN | _ACK) == _SYN:
+            first = conn.sides[0]
+            mine = first if first.port == sport and first.addr == src else conn.sides[1]
+            if mine.base is not None and seq != mine.base:
+                reused = True
+                if not conn.closed:
+                    for side in conn.sides:
+                        self._flush(conn, side, "end of capture", ts, out)
+                    self._close(conn, "reused", ts, out)
+                conn = None
+        if conn is None:
+            conn = self._new_conversation(key, src, sport, dst, dport, flags, frame, ts, out)
+        conv = conn.conv
+        client, server = conn.sides
+        if client.port == sport and client.addr == src:
+            snd, rcv = client, server
+        else:
+            snd, rcv = server, client
+        from_client = snd is client
+        # -- counters ------------------------------------------------------
+        if from_client:
+            conv.packets_client += 1
+            conv.bytes_client += seglen
+        else:
+            conv.packets_server += 1
+            conv.bytes_server += seglen
+        conv.last_frame = frame
+        conv.last_ts_ns = ts
+        if conv.frames is not None:
+            conv.frames.append(frame)
+        syn, rst, has_ack = flags & _SYN, flags & _RST, flags & _ACK
+        # -- 1. relative numbers (Wireshark's base_seq rules) ----------------
+        if snd.base is None:
+            snd.base = seq if syn else (seq - 1) & _MASK
+        if rcv.base is None and has_ack:
+            rcv.base = (ack - 1) & _MASK
+        rel_seq = (seq - snd.base) & _MASK
+        rel_ack = (ack - rcv.base) & _MASK if has_ack and rcv.base is not None else None
+        # -- 2. handshake ------------------------------------------------------
+        hs = conv.handshake
+        if syn:
+            if snd.sent_isn is None:
+                snd.sent_isn = seq
+            shift: int | None = None
+            options = _syn_options(tcp)
+            shift = options.window_scale
+            handshake_scaling(snd.seq, rcv.seq, bool(has_ack), shift)
+            if not has_ack:
+                conn.mru_syn_ts = ts
+                if from_client:
+                    hs.syn_count += 1
+                    hs.syn_ts_ns = ts
+                    if hs.syn_frame is None:
+                        hs.syn_frame = frame
+                        hs.client_isn = seq
+                        hs.client_options = options
+            elif not from_client:
+                hs.synack_count += 1
+                if hs.synack_frame is None:
+                    hs.synack_frame = frame
+                    hs.synack_ts_ns = ts
+                    hs.server_isn = seq
+                    hs.server_options = options
+        elif has_ack:
+            if conn.mru_syn_ts is not None and conn.irtt_ns is None:
+                conn.irtt_ns = ts - conn.mru_syn_ts
+            if from_client and hs.synack_frame is not None and hs.ack_frame is None:
+                hs.ack_frame = frame
+                hs.ack_ts_ns = ts
+        # -- 3. analysis -------------------------------------------------------
+        verdict = analyze(snd.seq, rcv.seq, frame, ts, seq, ack, seglen, flags, tcp.window,
+                          conn.irtt_ns)
+        if reused:
+            verdict.flags |= Flag.REUSED_PORTS
+        if verdict.flags:
+            counts = conv.analysis
+            for name, _ in verdict.reasons():
+                counts[name] = counts.get(name, 0) + 1
+        # -- 4. endpoint states ------------------------------------------------
+        # Only SYN, FIN, RST, or the first ACK of a pending SYN or FIN can move one.
+        if flags & (_SYN | _FIN | _RST) or (
+            has_ack
+            and (
+                (not rcv.syn_acked and rcv.sent_isn is not None)
+                or (not rcv.fin_acked and rcv.fin_seq is not None)
+            )
+        ):
+            self._states(conn, snd, rcv, flags, seq, ack, seglen, frame, ts, out)
+        # -- 5. Zeek -----------------------------------------------------------
+        conv.zeek.packet(from_client, flags, seq, seglen, tcp.window)
+        if (
+            seglen
+            and rcv.fin_seq is not None
+            and not rst
+            and not verdict.flags & _NOT_NEW
+        ):
+            snd.closed_data = True  # new data toward a side that already sent FIN
+        # -- 6. reassembly -----------------------------------------------------
+        if self._reassemble and not conn.closed:
+            self._reassembly(conn, snd, rcv, flags, seq, ack, payload, seglen, frame, ts, out)
+        # -- 7. close ----------------------------------------------------------
+        if not conn.closed and (rst or client.fin_seq is not None or server.fin_seq is not None):
+            self._check_close(conn, snd, rst, frame, ts, out)
+        conv.client_state = client.state
+        conv.server_state = server.state
+        if self._budget.exceeded:
+            self._relieve_budget(ts, out)
+        nxt = (rel_seq + seglen + (1 if flags & (_SYN | _FIN) else 0)) & _MASK
+        info = PacketFlowInfo(
+            "tcp",
+            conv.id,
+            snd.name,
+            rel_seq,
+            rel_ack,
+            nxt,
+            seglen,
+            client.state,
+            server.state,
+            verdict,
+        )
+        return out, info
+
+    # -- conversations -------------------------------------------------------
+
+    def _new_conversation(
+        self, key: FlowKey, src: bytes, sport: int, dst: bytes, dport: int, flags: int,
+        frame: int, ts: int, out: list[Event],
+    ) -> _Conn:
+        syn_ack = flags & (_SYN | _ACK)
+        if syn_ack == _SYN:
+            client_first, how, by = True, "handshake", "syn"
+        elif syn_ack == _SYN | _ACK:
+            client_first, how, by = False, "synack", "synack"
+        elif sport != dport:
+            client_first, how, by = sport > dport, "midstream", "port"
+        else:
+            client_first, how, by = True, "midstream", "first packet"
+        if client_first:
+            c_addr, c_port, s_addr, s_port = src, sport, dst, dport
+        else:
+            c_addr, c_port, s_addr, s_port = dst, dport, src, sport
+        cid = self._next_id
+        self._next_id += 1
+        conv = TCPConversation(
+            cid, Endpoint(c_addr, c_port), Endpoint(s_addr, s_port), by, frame, ts,
+            zeek=ZeekTracker(flipped=not client_first),
+        )
+        if self._keep_frames:
+            conv.frames = []
+        client = _Side("client", c_addr, c_port, self._reassembler(cid, "client"))
+        server = _Side("server", s_addr, s_port, self._reassembler(cid, "server"))
+        if self._keep_data:
+            conv.client_stream = client.content = StreamContent()
+            conv.server_stream = server.content = StreamContent()
+        conn = _Conn(conv, key, client, server)
+        self._table[key] = conn
+        self._open[cid] = conn
+        self.conversations[cid] = conv
+        out.append(ConnectionOpened(cid, how, ts, frame))
+        if how == "midstream":
+            self._apply(conn, client, Segment.MIDSTREAM, frame, ts, out)
+            self._apply(conn, server, Segment.MIDSTREAM, frame, ts, out)
+        return conn
+
+    def _reassembler(self, cid: int, direction: str) -> StreamReassembler:
+        return StreamReassembler(
+            cid, direction, cap=self._cap, budget=self._budget,
+            compare_window=self._compare_window,
+        )
+
+    # -- states --------------------------------------------------------------
+
+    def _apply(
+        self, conn: _Conn, side: _Side, segment: Segment, frame: int, ts: int, out: list[Event]
+    ) -> None:
+        """Fire one table transition for ``side`` (or record it as unexpected)."""
+        old = side.state
+        new = TRANSITIONS.get((old, segment))
+        conv = conn.conv
+        if new is None:
+            event = UnexpectedSegment(conv.id, side.name, frame, ts, old, segment)
+            conv.anomaly_count += 1
+            if len(conv.anomalies) < MAX_ANOMALIES:
+                conv.anomalies.append(event)
+            out.append(event)
+            return
+        if new is old:
+            return
+        if new is TCPState.CLOSING:
+            conn.simultaneous = True
+        side.state = new
+        change = StateChanged(conv.id, side.name, frame, ts, old, new, f"{segment.value}")
+        conv.transitions.append(change)
+        out.append(change)
+
+    def _states(
+        self, conn: _Conn, snd: _Side, rcv: _Side, flags: int, seq: int, ack: int, seglen: int,
+        frame: int, ts: int, out: list[Event],
+    ) -> None:
+        syn, fin, rst, has_ack = flags & _SYN, flags & _FIN, flags & _RST, flags & _ACK
+        apply = self._apply
+        # The sender acknowledging the receiver's FIN is the evidence that the
+        # sender received that FIN (see tcp_state's theory): it comes first.
+        fin_acked_now = (
+            has_ack
+            and not rst  # acknowledgements in a RST are not trusted (as Zeek does)
+            and not rcv.fin_acked
+            and rcv.fin_seq is not None
+            and _ge(ack, (rcv.fin_seq + 1) & _MASK)
+        )
+        if fin_acked_now:
+            rcv.fin_acked = True
+            apply(conn, snd, Segment.RECV_FIN, frame, ts, out)
+        # What the sender did.
+        if syn:
+            apply(conn, snd, Segment.SEND_SYN_ACK if has_ack else Segment.SEND_SYN, frame, ts, out)
+        if fin:
+            if snd.fin_seq is None:
+                snd.fin_seq = (seq + seglen + (1 if syn else 0)) & _MASK
+                if rcv.fin_seq is not None and not rcv.fin_acked:
+                    # Its FIN does not acknowledge the peer's: the FINs crossed.
+                    conn.simultaneous = True
+            apply(conn, snd, Segment.SEND_FIN, frame, ts, out)
+        if rst:
+            apply(conn, snd, Segment.SEND_RST, frame, ts, out)
+            # RFC 9293 §3.10.7: a RST is processed before anything else in it.
+            apply(conn, rcv, Segment.RECV_RST, frame, ts, out)
+            return
+        # What the receiver was shown, in the RFC's order: SYN, then the ACK field.
+        if syn:
+            apply(conn, rcv, Segment.RECV_SYN_ACK if has_ack else Segment.RECV_SYN, frame, ts, out)
+        if has_ack and rcv.state is not TCPState.CLOSED:
+            if (
+                not rcv.syn_acked
+                and rcv.sent_isn is not None
+                and _ge(ack, (rcv.sent_isn + 1) & _MASK)
+            ):
+                rcv.syn_acked = True
+                if not syn:  # a SYN-ACK's acknowledgement was covered by RECV_SYN_ACK
+                    apply(conn, rcv, Segment.RECV_ACK_OF_SYN, frame, ts, out)
+            if fin_acked_now:
+                apply(conn, rcv, Segment.RECV_ACK_OF_FIN, frame, ts, out)
+
+    # -- reassembly ------------------------------------------------------------
+
+    def _reassembly(
+        self, conn: _Conn, snd: _Side, rcv: _Side, flags: int, seq: int, ack: int,
+        payload: bytes, seglen: int, frame: int, ts: int, out: list[Event],
+    ) -> None:
+        syn, fin, rst = flags & _SYN, flags & _FIN, flags & _RST
+        reasm = snd.reasm
+        first = len(out)
+        data_seq = (seq + 1) & _MASK if syn else seq
+        if not reasm.started:
+            reasm.start(data_seq)
+        if rst:
+            pass  # data on a RST is a diagnostic, not stream content (RFC 9293 §3.5.3)
+        elif seglen or fin:
+            result = reasm.segment(data_seq, payload, frame, ts, out, wire_len=seglen,
+                                   fin=bool(fin))
+            if result & OLD_DATA and seglen:
+                conn.conv.zeek.count_event(snd is conn.sides[0], "t")
+        if flags & _ACK and not rst and rcv.reasm.started:
+            rcv.reasm.acked(rcv.reasm.offset(ack), ts, out)
+        if rst:
+            for side in conn.sides:
+                side.reasm.flush("rst", ts, out)
+        if len(out) > first:
+            self._account(conn, out, first)
+
+    def _account(self, conn: _Conn, out: list[Event], first: int) -> None:
+        """Fold new stream events into the conversation's counters and history."""
+        conv = conn.conv
+        client, server = conn.sides
+        for i in range(first, len(out)):
+            e = out[i]
+            kind = type(e)
+            if kind is StreamData:
+                assert isinstance(e, StreamData)
+                side = client if e.direction == "client" else server
+                if side.content is not None:
+                    side.content.chunks.append((e.offset, e.data))
+            elif kind is StreamGap:
+                assert isinstance(e, StreamGap)
+                side = client if e.direction == "client" else server
+                if side.content is not None:
+                    side.content.gaps.append((e.offset, e.length, e.reason))
+                conv.zeek.count_event(e.direction == "client", "g")
+            elif kind is StreamInconsistency:
+                conv.inconsistencies += 1
+        c, s = client.reasm, server.reasm
+        conv.stream_bytes_client = c.delivered_bytes
+        conv.stream_bytes_server = s.delivered_bytes
+        conv.missed_bytes_client = c.gap_bytes
+        conv.missed_bytes_server = s.gap_bytes
+        conv.zeek.orig.size = c.delivered_bytes + c.gap_bytes
+        conv.zeek.resp.size = s.delivered_bytes + s.gap_bytes
+
+    def _flush(self, conn: _Conn, side: _Side, reason: str, ts: int, out: list[Event]) -> None:
+        if not self._reassemble or conn.closed:
+            return
+        first = len(out)
+        side.reasm.flush(reason, ts, out)
+        if len(out) > first:
+            self._account(conn, out, first)
+
+    def _relieve_budget(self, ts: int, out: list[Event]) -> None:
+        """Over the total cap: make the direction holding the most waiting bytes skip ahead."""
+        while self._budget.exceeded:
+            worst: tuple[_Conn, _Side] | None = None
+            most = 0
+            for conn in self._open.values():
+                for side in conn.sides:
+                    if side.reasm.buffered > most:
+                        most = side.reasm.buffered
+                        worst = (conn, side)
+            if worst is None:
+                return
+            conn, side = worst
+            first = len(out)
+            side.reasm.skip_waiting("buffer cap", ts, out)
+            self._account(conn, out, first)
+
+    # -- close -----------------------------------------------------------------
+
+    def _check_close(
+        self, conn: _Conn, snd: _Side, rst: int, frame: int, ts: int, out: list[Event]
+    ) -> None:
+        conv = conn.conv
+        client, server = conn.sides
+        close = conv.close
+        if snd.fin_seq is not None:
+            if snd is client and close.client_fin_frame is None:
+                close.client_fin_frame = frame
+            elif snd is server and close.server_fin_frame is None:
+                close.server_fin_frame = frame
+            if close.initiator is None:
+                close.initiator = snd.name
+            close.fins = (client.fin_seq is not None) + (server.fin_seq is not None)
+        if client.closed_data or server.closed_data:
+            close.half_closed = True
+        if rst:
+            close.rst_frame = frame
+            close.rst_by = snd.name
+            refused = (
+                snd is server
+                and conv.handshake.synack_frame is None
+                and conv.handshake.syn_frame is not None
+            )
+            close.kind = "refused" if refused else "rst"
+            if close.initiator is None or refused:
+                close.initiator = snd.name
+            self._close(conn, "refused" if refused else "rst", ts, out)
+            return
+        done = client.fin_seq is not None and server.fin_seq is not None
+        if done and self._reassemble:
+            done = client.reasm.finished and server.reasm.finished
+        if done:
+            close.kind = self._fin_kind(conn)
+            self._close(conn, "fin", ts, out)
+        elif close.half_closed:
+            close.kind = "half-close"
+
+    @staticmethod
+    def _fin_kind(conn: _Conn) -> str:
+        """Both sides sent FIN: which kind of graceful close was it?"""
+        if conn.simultaneous:
+            return "simultaneous"
+        if conn.conv.close.half_closed:
+            return "half-close"
+        return "four-way"
+
+    def _close(self, conn: _Conn, how: str, ts: int, out: list[Event]) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        conn.conv.close.ts_ns = ts
+        if how in ("eof", "reused") and conn.conv.close.kind != "half-close":
+            conn.conv.close.kind = "open"
+        for side in conn.sides:
+            side.reasm.release()
+        self._open.pop(conn.conv.id, None)
+        out.append(ConnectionClosed(conn.conv.id, how, ts))
+
+
+def _ge(a: int, b: int) -> bool:
+    """a >= b in 32-bit sequence space."""
+    return ((a - b) & _MASK) < 0x80000000
+
+
+def _extract(packet: Packet) -> tuple[TCP, bytes, bytes, bytes, int] | None:
+    """The TCP header, IP addresses, captured payload and wire payload length, or None.
+
+    Uses the innermost TCP layer and the IP layer just before it (tunnels
+    carry the interesting connection inside).  TCP quoted inside an ICMP
+    error is not a conversation packet and is skipped, as Wireshark does.
+    """
+    layers = packet.layers
+    t = len(layers) - 1
+    while t >= 0 and not isinstance(layers[t], TCP):
+        t -= 1
+    if t < 0:
+        return None
+    tcp = layers[t]
+    assert isinstance(tcp, TCP)
+    i = t - 1
+    while i >= 0:
+        layer = layers[i]
+        if isinstance(layer, (IPv4, IPv6)):
+            break
+        if isinstance(layer, (ICMP, ICMPv6)):
+            return None
+        i -= 1
+    if i < 0:
+        return None
+    ip = layers[i]
+    spans = packet.spans
+    data = packet.data
+    ip_start = spans[i][0]
+    if isinstance(ip, IPv4):
+        ip_end = ip_start + ip.total_len if ip.total_len else len(data)
+    else:
+        assert isinstance(ip, IPv6)
+        ip_end = ip_start + 40 + ip.payload_len if ip.payload_len else len(data)
+    payload_start = spans[t][0] + tcp.header_len
+    seglen = ip_end - payload_start
+    if seglen < 0:
+        seglen = 0
+    payload = data[payload_start : min(ip_end, len(data))] if seglen else b""
+    return tcp, ip.src, ip.dst, payload, seglen

@@ -1,0 +1,168 @@
+"""UDP conversations: packets and bytes each way, numbered like tshark's ``udp.stream``.
+
+UDP has no connection, so a "conversation" is what Zeek and Wireshark both
+mean by it: all datagrams between the same two address/port pairs, either
+direction.  The *client* is the sender of the first datagram (Zeek's
+originator).  Numbering is separate from TCP's and starts at 0, in order of
+first packet, like ``udp.stream``; no timeout splits a conversation, as in
+tshark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerpeek.flows.key import Endpoint, FlowKey, flow_key
+from layerpeek.flows.zeek import udp_conn_state
+from layerpeek.layers.icmp import ICMP
+from layerpeek.layers.icmpv6 import ICMPv6
+from layerpeek.layers.ipv4 import IPv4
+from layerpeek.layers.ipv6 import IPv6
+from layerpeek.layers.udp import UDP
+from layerpeek.packet import Packet
+
+
+@dataclass(slots=True, eq=False)
+class UDPConversation:
+    """All datagrams between two endpoints."""
+
+    id: int
+    client: Endpoint
+    server: Endpoint
+    first_frame: int
+    first_ts_ns: int
+    last_frame: int = 0
+    last_ts_ns: int = 0
+    packets_client: int = 0
+    packets_server: int = 0
+    bytes_client: int = 0  #: UDP payload bytes the client sent
+    bytes_server: int = 0
+    frames: list[int] | None = field(default=None, repr=False)
+
+    proto = "udp"
+
+    @property
+    def packets(self) -> int:
+        return self.packets_client + self.packets_server
+
+    @property
+    def duration_ns(self) -> int:
+        return self.last_ts_ns - self.first_ts_ns
+
+    @property
+    def conn_state(self) -> str:
+        """Zeek's UDP ``conn_state``: SF when both sides sent, S0 when only the client."""
+        return udp_conn_state(self.packets_client, self.packets_server)
+
+    @property
+    def history(self) -> str:
+        """Zeek's UDP history: ``D`` the client sent data, ``d`` the server did."""
+        return ("D" if self.packets_client else "") + ("d" if self.packets_server else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "proto": "udp",
+            "client": str(self.client),
+            "server": str(self.server),
+            "client_by": "first packet",
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "start": self.first_ts_ns / 1e9,
+            "duration": round(self.duration_ns / 1e9, 9),
+            "packets": self.packets,
+            "packets_client": self.packets_client,
+            "packets_server": self.packets_server,
+            "bytes_client": self.bytes_client,
+            "bytes_server": self.bytes_server,
+            "conn_state": self.conn_state,
+            "history": self.history,
+            "handshake": None,
+            "close": None,
+        }
+
+
+class UDPTracker:
+    """Number UDP conversations and count each direction (sans-IO, no events)."""
+
+    def __init__(self, *, keep_frames: bool = False) -> None:
+        self.conversations: dict[int, UDPConversation] = {}
+        self._table: dict[FlowKey, UDPConversation] = {}
+        self._keep_frames = keep_frames
+
+    def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
+        """Count one packet; return its conversation and direction, or None if not UDP."""
+        found = _extract(packet)
+        if found is None:
+            return None
+        udp, src, dst, length = found
+        key = flow_key(src, udp.src_port, dst, udp.dst_port)
+        conv = self._table.get(key)
+        if conv is None:
+            conv = UDPConversation(
+                len(self.conversations),
+                Endpoint(src, udp.src_port),
+                Endpoint(dst, udp.dst_port),
+                packet.index,
+                packet.ts_ns,
+            )
+            if self._keep_frames:
+                conv.frames = []
+            self._table[key] = conv
+            self.conversations[conv.id] = conv
+        if conv.client.addr == src and conv.client.port == udp.src_port:
+            direction = "client"
+            conv.packets_client += 1
+            conv.bytes_client += length
+        else:
+            direction = "server"
+            conv.packets_server += 1
+            conv.bytes_server += length
+        conv.last_frame = packet.index
+        conv.last_ts_ns = packet.ts_ns
+        if conv.frames is not None:
+            conv.frames.append(packet.index)
+        return conv, direction
+
+
+def udp_payload(packet: Packet) -> bytes:
+    """The captured payload of the innermost UDP datagram (bounded by its length field).
+
+    Unlike ``packet.payload_after(UDP)``, which is the span of the decoded
+    layer after UDP, this is every payload byte even when that decoder (DNS
+    on port 53 …) stopped early.
+    """
+    layers = packet.layers
+    for u in range(len(layers) - 1, -1, -1):
+        layer = layers[u]
+        if isinstance(layer, UDP):
+            start = packet.spans[u][0] + 8
+            end = start + layer.length - 8 if layer.length >= 8 else len(packet.data)
+            return packet.data[start : min(end, len(packet.data))]
+    return b""
+
+
+def _extract(packet: Packet) -> tuple[UDP, bytes, bytes, int] | None:
+    """The innermost UDP header, the IP addresses before it and the payload length."""
+    layers = packet.layers
+    u = len(layers) - 1
+    while u >= 0 and not isinstance(layers[u], UDP):
+        u -= 1
+    if u < 0:
+        return None
+    udp = layers[u]
+    assert isinstance(udp, UDP)
+    i = u - 1
+    while i >= 0:
+        layer = layers[i]
+        if isinstance(layer, (IPv4, IPv6)):
+            if udp.length >= 8:
+                length = udp.length - 8
+            else:  # a jumbogram carries 0: count what was captured
+                length = max(len(packet.data) - packet.spans[u][0] - 8, 0)
+            return udp, layer.src, layer.dst, length
+        if isinstance(layer, (ICMP, ICMPv6)):
+            return None  # a header quoted in an ICMP error
+        i -= 1
+    return None

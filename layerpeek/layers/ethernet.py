@@ -1,0 +1,68 @@
+"""Ethernet II, IEEE 802.3.
+
+ 0                   6                  12        14
++-------------------+-------------------+---------+---------------
+| destination MAC   | source MAC        |EtherType| payload (46-1500)
++-------------------+-------------------+---------+---------------
+
+A type/length field below 0x0600 is an 802.3 length, followed by LLC; we hand
+the rest over as an unknown ethertype (a raw payload), not as an error.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+from layerpeek.packet import Layer
+from layerpeek.registry import Decoded, Dissector
+from layerpeek.wire import enum_name, mac_str, need
+
+_HEADER = struct.Struct("!6s6sH")
+
+
+class EtherType(IntEnum):
+    IPV4 = 0x0800
+    ARP = 0x0806
+    VLAN = 0x8100
+    IPV6 = 0x86DD
+    QINQ = 0x88A8
+    QINQ_OLD = 0x9100
+    LLDP = 0x88CC
+    PPPOE_DISCOVERY = 0x8863
+    PPPOE_SESSION = 0x8864
+    MPLS = 0x8847
+
+
+@dataclass(slots=True)
+class Ethernet(Layer):
+    """An Ethernet II header."""
+
+    name: ClassVar[str] = "ethernet"
+    short: ClassVar[str] = "eth"
+    json_formats: ClassVar[dict[str, str]] = {"src": "mac", "dst": "mac"}
+    dst: bytes  #: 6 raw bytes; ``dst_mac`` for text
+    src: bytes
+    type: int  #: EtherType, or an 802.3 length when < 0x0600
+
+    @property
+    def src_mac(self) -> str:
+        return mac_str(self.src)
+
+    @property
+    def dst_mac(self) -> str:
+        return mac_str(self.dst)
+
+    def summary(self) -> str:
+        return f"{mac_str(self.src)} → {mac_str(self.dst)} {enum_name(EtherType, self.type)}"
+
+
+def decode(buf: bytes, start: int, end: int) -> Decoded:
+    need(start, end, 14, "ethernet")
+    dst, src, ethertype = _HEADER.unpack_from(buf, start)
+    return Ethernet(dst, src, ethertype), ("ethertype", ethertype, start + 14, end)
+
+
+DISSECTOR = Dissector("ethernet", decode)

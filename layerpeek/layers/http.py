@@ -1,0 +1,165 @@
+"""HTTP/1.x message heads as one TCP segment carries them (RFC 9112).
+
+    request-line  = method SP request-target SP HTTP-version CRLF
+    status-line   = HTTP-version SP status-code SP [ reason-phrase ] CRLF
+    *( field-line CRLF )
+    CRLF
+    [ message-body ]
+
+This is the per-packet view (``dump``): the start line, the header lines and
+the body bytes that this one segment holds.  Messages spanning segments are
+rebuilt from reassembled streams by :mod:`layerpeek.http`; here a head that
+continues in the next segment is kept with ``complete=False``.
+
+* A segment on an HTTP port that does not *start* like HTTP is the middle of a
+  body (or of a head): plain data, not an error, so :func:`decode` returns a
+  :class:`~layerpeek.packet.Payload` for it.
+* Parsing is lenient (captures hold whatever clients sent): bare-LF line ends
+  are accepted (RFC 9112 §2.2 allows a recipient to), obsolete line folding is
+  joined with a space (§5.2), and a line without a colon is skipped.  It is
+  also bounded: a line longer than :data:`MAX_LINE` or more than
+  :data:`MAX_HEADERS` header lines stop parsing with ``complete=False``.
+* Text is decoded as latin-1, which maps every byte to one character, so
+  nothing is lost and odd bytes stay visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from layerpeek.packet import Layer, Payload
+from layerpeek.registry import Decoded, Dissector
+
+#: What a request or response head starts with (the heuristic's whole test).
+STARTS = (
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"HTTP/1.",
+)
+#: Longest start or header line we parse, in bytes (line end excluded).
+MAX_LINE = 64 * 1024
+#: Most header lines we parse from one head.
+MAX_HEADERS = 1000
+
+
+@dataclass(slots=True)
+class HTTP(Layer):
+    """An HTTP/1.x request or response head, and the body bytes in this segment."""
+
+    name: ClassVar[str] = "http"
+    short: ClassVar[str] = "http"
+    kind: str  #: ``"request"`` or ``"response"``
+    method: str | None  #: requests only
+    target: str | None  #: requests only: the request-target as sent
+    version: str  #: ``"HTTP/1.1"``; ``""`` when the start line did not name one
+    status: int | None  #: responses only; None if the code is not three digits
+    reason: str | None  #: responses only (``""`` when absent)
+    headers: tuple[tuple[str, str], ...]  #: (name, value) in order, original case
+    body: bytes = field(default=b"", repr=False)  #: body bytes present in this segment
+    complete: bool = True  #: True when the blank line ending the head is in this segment
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        low = name.lower()
+        for key, value in self.headers:
+            if key.lower() == low:
+                return value
+        return None
+
+    def headers_all(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive), in order."""
+        low = name.lower()
+        return [value for key, value in self.headers if key.lower() == low]
+
+    def summary(self) -> str:
+        """``GET /index.html HTTP/1.1`` or ``HTTP/1.1 200 OK``."""
+        if self.kind == "request":
+            text = f"{self.method} {self.target} {self.version}".rstrip()
+        else:
+            code = "?" if self.status is None else str(self.status)
+            text = f"{self.version} {code} {self.reason or ''}".rstrip()
+        return text if self.complete else text + " (head incomplete)"
+
+
+def sniff(buf: bytes, start: int, end: int) -> bool:
+    """Does ``buf[start:end]`` start like an HTTP/1.x request or response?"""
+    return buf.startswith(STARTS, start, end)
+
+
+def _line(buf: bytes, pos: int, end: int) -> int:
+    """Offset of the ``\\n`` ending the line at ``pos``; -1 if it is not in this
+    segment, -2 if the line is longer than :data:`MAX_LINE`."""
+    stop = pos + MAX_LINE + 2  # room for the longest line and its CRLF
+    nl = buf.find(b"\n", pos, stop if stop < end else end)
+    if nl < 0:
+        return -2 if end >= stop else -1
+    if nl - pos > MAX_LINE and not (nl - pos == MAX_LINE + 1 and buf[nl - 1] == 0x0D):
+        return -2
+    return nl
+
+
+def decode(buf: bytes, start: int, end: int) -> Decoded:
+    if not buf.startswith(STARTS, start, end):
+        return Payload(buf[start:end]), None
+    complete = False
+    body_start = -1
+    headers: list[tuple[str, str]] = []
+    nl = _line(buf, start, end)
+    if nl < 0:  # the start line itself continues in the next segment (or is too long)
+        first_end = end if nl == -1 else start + MAX_LINE
+        first = buf[start:first_end].decode("latin-1")
+    else:
+        first = buf[start : nl - 1 if buf[nl - 1] == 0x0D else nl].decode("latin-1")
+        pos = nl + 1
+        while True:
+            nl = _line(buf, pos, end)
+            if nl < 0:
+                break  # cut mid-line, or a line over the cap: incomplete
+            line_end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+            if line_end == pos:  # the blank line: the head ends here
+                complete = True
+                body_start = nl + 1
+                break
+            if buf[pos] == 0x20 or buf[pos] == 0x09:  # obs-fold: continues the last value
+                if headers:
+                    name, value = headers[-1]
+                    more = buf[pos:line_end].decode("latin-1").strip(" \t")
+                    headers[-1] = (name, f"{value} {more}" if value else more)
+            else:
+                if len(headers) >= MAX_HEADERS:
+                    break
+                colon = buf.find(b":", pos, line_end)
+                if colon >= 0:
+                    headers.append(
+                        (
+                            buf[pos:colon].decode("latin-1").rstrip(" \t"),
+                            buf[colon + 1 : line_end].decode("latin-1").strip(" \t"),
+                        )
+                    )
+            pos = nl + 1
+    body = buf[body_start:end] if complete else b""
+    if first.startswith("HTTP/"):
+        version, _, rest = first.partition(" ")
+        code, _, reason = rest.partition(" ")
+        status = int(code) if len(code) == 3 and code.isdigit() and code.isascii() else None
+        return HTTP(
+            "response", None, None, version, status, reason, tuple(headers), body, complete
+        ), None
+    method, _, rest = first.partition(" ")
+    target, space, version = rest.rpartition(" ")
+    if not space or not version.startswith("HTTP/"):  # no version (cut, or HTTP/0.9 style)
+        target, version = rest, ""
+    return HTTP(
+        "request", method, target, version, None, None, tuple(headers), body, complete
+    ), None
+
+
+DISSECTOR = Dissector("http", decode, sniff)

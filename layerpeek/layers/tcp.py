@@ -1,0 +1,372 @@
+"""Transmission Control Protocol, RFC 9293 (https://www.rfc-editor.org/rfc/rfc9293#section-3.1).
+
+ 0                   1                   2                   3
+ 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|          Source Port          |       Destination Port        |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|                        Sequence Number                        |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|                    Acknowledgment Number                      |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|  Data |     |N|C|E|U|A|P|R|S|F|                               |
+| Offset|Rsrvd|S|W|C|R|C|S|S|Y|I|            Window             |
+|       |     | |R|E|G|K|H|T|N|N|                               |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|           Checksum            |         Urgent Pointer        |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+|                    Options (0-40 bytes)                       |
++-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+Decoding TCP is the hot path of every capture, so the common segment (no
+options) costs one ``unpack_from``, one dataclass and one hand-over tuple; the
+options area is only walked when the data offset says it exists.
+
+* ``flags`` keeps the eight flag bits plus the historic NS bit (RFC 3540) as
+  0x100, so no header bit is lost; names come from :class:`TCPFlags` at display
+  time only.
+* A damaged option keeps the header: the options decoded so far stay on the
+  layer and a :class:`~layerpeek.packet.Malformed` marker follows it, with a
+  field path in the reason (``"tcp.options[2].length 0 < 2"``).
+* Running out of bytes is reported as truncation (``Short``) only when the
+  capture itself ends there.  When the enclosing IP datagram ends first while
+  captured bytes remain (its total length says the segment is shorter than its
+  own header, as in ``malformed_tcp.pcap``), nothing was cut: the segment is
+  ``Invalid``, as Wireshark's "Malformed Packet / Short segment" says.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+from typing import ClassVar, TypeVar
+
+from layerpeek.errors import DecodeError, Invalid, Short
+from layerpeek.packet import Layer, Malformed
+from layerpeek.registry import Decoded, Dissector
+
+_HEADER = struct.Struct("!HHIIHHHH")
+_U16 = struct.Struct("!H")
+_U32X2 = struct.Struct("!II")
+
+_Opt = TypeVar("_Opt")
+
+
+class TCPFlags(IntFlag):
+    """The flag bits of :attr:`TCP.flags` (for display and comparisons)."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+    NS = 0x100  #: ECN nonce sum, RFC 3540 (historic); kept so no bit is lost
+
+
+class TCPOptionKind(IntEnum):
+    """Option kinds (IANA "TCP Option Kind Numbers")."""
+
+    EOL = 0
+    NOP = 1
+    MSS = 2
+    WINDOW_SCALE = 3
+    SACK_PERMITTED = 4
+    SACK = 5
+    TIMESTAMPS = 8
+    MD5_SIGNATURE = 19
+    USER_TIMEOUT = 28
+    TCP_AO = 29
+    MPTCP = 30
+    TCP_FASTOPEN = 34
+
+
+#: tcpdump's letters, in tcpdump's order (SYN first, so a SYN/ACK reads "SA").
+_FLAG_LETTERS = (
+    (0x02, "S"),
+    (0x01, "F"),
+    (0x04, "R"),
+    (0x08, "P"),
+    (0x10, "A"),
+    (0x20, "U"),
+    (0x40, "E"),
+    (0x80, "C"),
+    (0x100, "N"),
+)
+
+#: Wireshark's names, in Wireshark's order (``tcp.flags.str`` lists them high bit first).
+_FLAG_NAMES = (
+    (0x100, "NS"),
+    (0x80, "CWR"),
+    (0x40, "ECE"),
+    (0x20, "URG"),
+    (0x10, "ACK"),
+    (0x08, "PSH"),
+    (0x04, "RST"),
+    (0x02, "SYN"),
+    (0x01, "FIN"),
+)
+
+
+@dataclass(slots=True)
+class EOL:
+    """End of option list (kind 0): the rest of the options area is padding."""
+
+    kind: int = 0
+
+
+@dataclass(slots=True)
+class NOP:
+    """No-operation (kind 1): aligns the next option on a word boundary."""
+
+    kind: int = 1
+
+
+@dataclass(slots=True)
+class MSS:
+    """Maximum segment size the sender can receive (kind 2, sent on SYNs)."""
+
+    kind: int
+    value: int  #: bytes
+
+
+@dataclass(slots=True)
+class WindowScale:
+    """Window scale (kind 3, RFC 7323): the peer shifts our window left by this much."""
+
+    kind: int
+    shift: int
+
+
+@dataclass(slots=True)
+class SACKPermitted:
+    """Selective acknowledgement permitted (kind 4, RFC 2018)."""
+
+    kind: int = 4
+
+
+@dataclass(slots=True)
+class SACK:
+    """Selective acknowledgement (kind 5, RFC 2018): received blocks beyond ``ack``."""
+
+    kind: int
+    blocks: tuple[tuple[int, int], ...]  #: (left edge, right edge) raw sequence numbers
+
+
+@dataclass(slots=True)
+class Timestamps:
+    """Timestamps (kind 8, RFC 7323): the sender's clock and the echoed peer clock."""
+
+    kind: int
+    value: int  #: TSval
+    echo_reply: int  #: TSecr
+
+
+@dataclass(slots=True)
+class UnknownOption:
+    """An option we do not decode, or a known kind with a length it cannot have."""
+
+    kind: int
+    data: bytes = field(repr=False)  #: the bytes after kind and length
+
+
+TCPOption = EOL | NOP | MSS | WindowScale | SACKPermitted | SACK | Timestamps | UnknownOption
+
+
+@dataclass(slots=True)
+class TCP(Layer):
+    """A TCP header."""
+
+    name: ClassVar[str] = "tcp"
+    short: ClassVar[str] = "tcp"
+    src_port: int
+    dst_port: int
+    seq: int  #: raw sequence number (relative numbers come from :mod:`layerpeek.flows`)
+    ack: int  #: raw acknowledgement number, meaningful when ``is_ack``
+    header_len: int  #: bytes (data offset × 4): 20 without options, at most 60
+    flags: int  #: FIN 0x01 … CWR 0x80 and NS 0x100 (see :class:`TCPFlags`)
+    window: int  #: raw, unscaled (the scale comes from the SYNs' WindowScale)
+    checksum: int  #: as sent; see :func:`layerpeek.checksum.verify_checksums`
+    urgent_pointer: int
+    options: tuple[TCPOption, ...] = ()
+    #: payload bytes present in this frame (bounded by the IP length; a
+    #: headers-only capture shows 0 here even when the IP length says more)
+    payload_len: int = 0
+
+    @property
+    def fin(self) -> bool:
+        return bool(self.flags & 0x01)
+
+    @property
+    def syn(self) -> bool:
+        return bool(self.flags & 0x02)
+
+    @property
+    def rst(self) -> bool:
+        return bool(self.flags & 0x04)
+
+    @property
+    def psh(self) -> bool:
+        return bool(self.flags & 0x08)
+
+    @property
+    def is_ack(self) -> bool:
+        """The ACK flag (the name ``ack`` is the acknowledgement number)."""
+        return bool(self.flags & 0x10)
+
+    @property
+    def urg(self) -> bool:
+        return bool(self.flags & 0x20)
+
+    @property
+    def ece(self) -> bool:
+        return bool(self.flags & 0x40)
+
+    @property
+    def cwr(self) -> bool:
+        return bool(self.flags & 0x80)
+
+    @property
+    def ns(self) -> bool:
+        return bool(self.flags & 0x100)
+
+    @property
+    def flag_str(self) -> str:
+        """tcpdump-style letters: ``"S"``, ``"SA"``, ``"FPA"``, ``"R"``; ``"."`` for none."""
+        flags = self.flags
+        return "".join([c for bit, c in _FLAG_LETTERS if flags & bit]) or "."
+
+    @property
+    def flag_names(self) -> str:
+        """Wireshark-style names: ``"SYN, ACK"``; ``"<None>"`` for none."""
+        flags = self.flags
+        return ", ".join([n for bit, n in _FLAG_NAMES if flags & bit]) or "<None>"
+
+    def option(self, kind: type[_Opt]) -> _Opt | None:
+        """The first option of a given class (``tcp.option(MSS)``), or None."""
+        for opt in self.options:
+            if isinstance(opt, kind):
+                return opt
+        return None
+
+    def summary(self) -> str:
+        """``[SA] seq=0 ack=1 win=65535 len=0 mss=1460`` (raw sequence numbers)."""
+        text = f"[{self.flag_str}] seq={self.seq}"
+        if self.flags & 0x10:
+            text += f" ack={self.ack}"
+        text += f" win={self.window} len={self.payload_len}"
+        for opt in self.options:
+            if isinstance(opt, MSS):
+                text += f" mss={opt.value}"
+            elif isinstance(opt, WindowScale):
+                text += f" ws={opt.shift}"
+            elif isinstance(opt, SACKPermitted):
+                text += " sack_perm"
+            elif isinstance(opt, SACK):
+                text += " sack=" + ",".join(f"{a}-{b}" for a, b in opt.blocks)
+        return text
+
+
+def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid | None]:
+    """Walk the options area ``buf[start:end]``; on damage return what parsed plus the error.
+
+    Kinds 0 and 1 are single bytes; every other kind has a length byte that
+    counts kind and length too, so a length below 2 could never advance and
+    one past ``end`` would read the payload as options (RFC 9293 §3.1).
+    """
+    out: list[TCPOption] = []
+    pos = start
+    while pos < end:
+        kind = buf[pos]
+        if kind == 1:
+            out.append(NOP())
+            pos += 1
+            continue
+        if kind == 0:
+            out.append(EOL())
+            break
+        i = len(out)
+        if pos + 1 >= end:
+            return out, Invalid(
+                f"tcp.options[{i}] kind {kind}: no room for its length byte", pos
+            )
+        length = buf[pos + 1]
+        if length < 2:
+            return out, Invalid(f"tcp.options[{i}].length {length} < 2", pos)
+        if pos + length > end:
+            return out, Invalid(
+                f"tcp.options[{i}].length {length} overflows the header "
+                f"({end - pos} bytes left)",
+                pos,
+            )
+        body = pos + 2
+        opt: TCPOption
+        if kind == 2 and length == 4:
+            opt = MSS(2, _U16.unpack_from(buf, body)[0])
+        elif kind == 8 and length == 10:
+            tsval, tsecr = _U32X2.unpack_from(buf, body)
+            opt = Timestamps(8, tsval, tsecr)
+        elif kind == 3 and length == 3:
+            opt = WindowScale(3, buf[body])
+        elif kind == 4 and length == 2:
+            opt = SACKPermitted()
+        elif kind == 5 and length > 2 and (length - 2) % 8 == 0:
+            opt = SACK(5, tuple([_U32X2.unpack_from(buf, b) for b in range(body, pos + length, 8)]))
+        else:
+            opt = UnknownOption(kind, buf[body : pos + length])
+        out.append(opt)
+        pos += length
+    return out, None
+
+
+def _ran_out(buf: bytes, end: int, reason: str, offset: int) -> DecodeError:
+    """``Short`` if the capture ends at ``end``; ``Invalid`` if the datagram ended first.
+
+    The IP layer bounds ``end`` by its total length.  If captured bytes remain
+    after ``end`` (Ethernet padding, a trailer), the datagram was complete and
+    simply too short for what the TCP header claims.
+    """
+    if end < len(buf):
+        return Invalid(reason + " (the IP datagram ends there)", offset)
+    return Short(reason, offset)
+
+
+def decode(buf: bytes, start: int, end: int) -> Decoded:
+    if end - start < 20:
+        raise _ran_out(buf, end, f"tcp: need 20 bytes, have {max(end - start, 0)}", start)
+    sport, dport, seq, ack, off_flags, window, checksum, urgent = _HEADER.unpack_from(buf, start)
+    header_len = (off_flags >> 10) & 0x3C  # data offset in 32-bit words, × 4
+    if header_len == 20:  # no options: the common case
+        header_end = start + 20
+        if header_end < end:
+            return TCP(
+                sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (),
+                end - header_end,
+            ), ("tcp_port", (sport, dport), header_end, end)
+        return TCP(
+            sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (), 0
+        ), None
+    if header_len < 20:
+        raise Invalid(f"tcp: data offset {header_len // 4} words < 5", start + 12)
+    header_end = start + header_len
+    if header_end > end:
+        raise _ran_out(
+            buf, end, f"tcp: header length {header_len} but {end - start} bytes left", start + 12
+        )
+    options, problem = _options(buf, start + 20, header_end)
+    layer = TCP(
+        sport, dport, seq, ack, header_len, off_flags & 0x1FF, window, checksum, urgent,
+        tuple(options), end - header_end,
+    )
+    if problem is not None:
+        at = start + 20 if problem.offset is None else problem.offset
+        return layer, Malformed("tcp", problem.reason, at, False, buf[at:end])
+    if header_end < end:
+        return layer, ("tcp_port", (sport, dport), header_end, end)
+    return layer, None
+
+
+DISSECTOR = Dissector("tcp", decode)

@@ -1,0 +1,58 @@
+"""User Datagram Protocol, RFC 768.
+
+ 0      7 8     15 16    23 24    31
++--------+--------+--------+--------+
+|   Source Port   | Destination Port|
++--------+--------+--------+--------+
+|     Length      |    Checksum     |
++--------+--------+--------+--------+
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import ClassVar
+
+from layerpeek.errors import Invalid
+from layerpeek.packet import Layer
+from layerpeek.registry import Decoded, Dissector
+from layerpeek.wire import need
+
+_HEADER = struct.Struct("!HHHH")
+
+
+@dataclass(slots=True)
+class UDP(Layer):
+    """A UDP header."""
+
+    name: ClassVar[str] = "udp"
+    short: ClassVar[str] = "udp"
+    src_port: int
+    dst_port: int
+    length: int  #: header + payload in bytes, as sent (may exceed the captured bytes)
+    checksum: int  #: not verified while decoding (loopback/offload captures carry zeros)
+
+    def summary(self) -> str:
+        return f"len={self.length - 8}"
+
+
+def decode(buf: bytes, start: int, end: int) -> Decoded:
+    need(start, end, 8, "udp")
+    src_port, dst_port, length, checksum = _HEADER.unpack_from(buf, start)
+    if length < 8:
+        # A jumbogram (RFC 2675) carries 0 here; everything else below 8 is impossible.
+        if length != 0:
+            raise Invalid(f"udp length {length} < 8", start + 4)
+        payload_end = end
+    else:
+        payload_end = min(end, start + length)  # drop Ethernet padding; tolerate snaplen
+    return UDP(src_port, dst_port, length, checksum), (
+        "udp_port",
+        (src_port, dst_port),
+        start + 8,
+        payload_end,
+    )
+
+
+DISSECTOR = Dissector("udp", decode)

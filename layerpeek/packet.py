@@ -1,0 +1,170 @@
+"""The decoded frame: a flat chain of typed layers, outermost first.
+
+The explainer draws each layer nested inside the one below (Ethernet carries
+IP, IP carries TCP, TCP carries HTTP).  We keep that order in
+``Packet.layers``, a flat tuple, and give each layer the byte span it covers in
+``Packet.spans``.  A flat chain keeps the type of every element knowable
+(``packet.get(TCP)`` is a ``TCP | None`` to mypy and to an editor) while the
+nested view is drawn by :mod:`layerpeek.render.text`.
+
+Layers are ``@dataclass(slots=True)`` and immutable by convention.  They are not
+``frozen``: building a frozen dataclass goes through ``object.__setattr__`` for
+each field and measured 2.7 µs against 0.54 µs for eight fields on this
+project's 2-core box (see ``bench/README.md``), which decided the 3× target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+L = TypeVar("L", bound="Layer")
+
+
+class Layer:
+    """Base of every decoded layer.  Holds no fields itself.
+
+    Class attributes every layer sets:
+
+    * ``name``: the layer's id in the JSON schema (``"ethernet"``, ``"tcp"``).
+    * ``short``: its element in the protocol path (``"eth:ipv4:tcp"``).
+    * ``json_formats``: how raw ``bytes`` fields are shown in JSON and text
+      (``"mac"``, ``"ipv4"``, ``"ipv6"``, ``"ip"``, ``"latin1"``; default hex).
+    * ``json_names``: field → JSON key where a Python keyword is in the way
+      (a DNS record's ``rclass`` is ``"class"`` on the wire and in JSON).
+    """
+
+    __slots__ = ()
+    name: ClassVar[str] = "layer"
+    short: ClassVar[str] = "layer"
+    json_formats: ClassVar[dict[str, str]] = {}
+    json_names: ClassVar[dict[str, str]] = {}
+
+    def summary(self) -> str:
+        """The key facts for a one-line listing (``dump``'s default output)."""
+        return ""
+
+
+@dataclass(slots=True)
+class Payload(Layer):
+    """Bytes no decoder claimed: unknown ethertype, protocol or port, or an IP fragment."""
+
+    name: ClassVar[str] = "data"
+    short: ClassVar[str] = "data"
+    data: bytes = field(repr=False)
+
+    def summary(self) -> str:
+        return f"{len(self.data)} bytes"
+
+    def __repr__(self) -> str:
+        more = "…" if len(self.data) > 16 else ""
+        return f"Payload({len(self.data)} bytes: {self.data[:16].hex()}{more})"
+
+
+@dataclass(slots=True)
+class Malformed(Layer):
+    """Why decoding stopped.  Always the last layer of a chain.
+
+    Unlike dpkt and scapy, the reason and the undecoded bytes are kept.
+    """
+
+    name: ClassVar[str] = "malformed"
+    short: ClassVar[str] = "malformed"
+    protocol: str  #: decoder that gave up, e.g. ``"tcp"``
+    reason: str  #: e.g. ``"data offset 4 words < 5"``, ``"tcp: need 20 bytes, have 7"``
+    offset: int  #: absolute offset in the frame where the problem is
+    truncated: bool  #: True: ran out of captured bytes; False: bytes present but invalid
+    data: bytes = field(repr=False, default=b"")  #: the undecoded remainder, never lost
+
+    def summary(self) -> str:
+        kind = "Truncated" if self.truncated else "Malformed"
+        return f"[{kind} {self.protocol}: {self.reason} @{self.offset}]"
+
+
+@dataclass(slots=True)
+class Packet:
+    """One captured frame and its decoded layers."""
+
+    index: int  #: 1-based frame number, as Wireshark numbers frames
+    ts_ns: int  #: capture time, integer nanoseconds since the Unix epoch
+    wire_len: int  #: original length on the wire; ``cap_len`` is ``len(data)``
+    linktype: int  #: the pcap LINKTYPE_* of this frame's interface
+    data: bytes = field(repr=False)
+    layers: tuple[Layer, ...]  #: outermost first: (Ethernet, IPv4, TCP, HTTP)
+    spans: tuple[tuple[int, int], ...] = field(repr=False)  #: (start, end) per layer
+    interface: int = 0  #: interface id within the capture (pcapng IDB index; 0 for pcap)
+    interface_name: str | None = None  #: ``if_name`` from pcapng, or the live interface
+
+    @property
+    def cap_len(self) -> int:
+        return len(self.data)
+
+    def get(self, kind: type[L]) -> L | None:
+        """The first layer of type ``kind`` (outermost first), or None."""
+        for layer in self.layers:
+            if isinstance(layer, kind):
+                return layer
+        return None
+
+    def __getitem__(self, kind: type[L]) -> L:
+        """``packet[TCP]``: like :meth:`get` but raises KeyError when absent."""
+        layer = self.get(kind)
+        if layer is None:
+            raise KeyError(f"frame {self.index} has no {kind.__name__} layer ({self.protocols})")
+        return layer
+
+    def __contains__(self, kind: type[Layer]) -> bool:
+        return self.get(kind) is not None
+
+    def span_of(self, kind: type[Layer]) -> tuple[int, int] | None:
+        """The (start, end) byte span of the first layer of type ``kind``."""
+        for layer, span in zip(self.layers, self.spans, strict=False):
+            if isinstance(layer, kind):
+                return span
+        return None
+
+    def payload_after(self, kind: type[Layer]) -> bytes:
+        """The bytes carried by layer ``kind`` (e.g. the TCP payload), or ``b""``.
+
+        This is everything from the end of that layer's header to the end of
+        its data: what the next layer was decoded from.
+        """
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, kind):
+                if i + 1 < len(self.spans):
+                    start = self.spans[i + 1][0]
+                    end = self.spans[i + 1][1]
+                    return self.data[start:end]
+                return b""
+        return b""
+
+    @property
+    def malformed(self) -> Malformed | None:
+        """The :class:`Malformed` marker ending the chain, if decoding stopped early."""
+        last = self.layers[-1] if self.layers else None
+        return last if isinstance(last, Malformed) else None
+
+    @property
+    def truncated(self) -> bool:
+        """True if the capture cut the frame (snaplen) or a decoder ran out of bytes."""
+        m = self.malformed
+        return len(self.data) < self.wire_len or (m is not None and m.truncated)
+
+    @property
+    def protocols(self) -> str:
+        """The protocol path, like Wireshark's ``frame.protocols``: ``eth:ipv4:tcp:http``."""
+        return ":".join(layer.short for layer in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This packet in the documented JSON schema (see ``layerpeek/schema``)."""
+        from layerpeek.render.json import packet_to_dict
+
+        return packet_to_dict(self)
+
+    def __repr__(self) -> str:
+        return f"<Packet #{self.index} {self.protocols} {len(self.data)}/{self.wire_len} bytes>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from layerpeek.render.text import packet_tree
+
+        p.text(packet_tree(self))

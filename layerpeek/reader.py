@@ -1,0 +1,89 @@
+"""``layerpeek.read``: capture file → decoded packets, streaming."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from types import TracebackType
+from typing import BinaryIO
+
+from layerpeek.capture import CaptureReader, open_capture
+from layerpeek.decode import decode_layers, registry
+from layerpeek.packet import Packet
+from layerpeek.registry import Registry
+
+Source = str | os.PathLike[str] | BinaryIO
+
+
+class PacketReader:
+    """Iterates the decoded packets of a capture in file order, in constant memory.
+
+    Problems with the file itself (a record cut by the end of the file, an
+    unknown block) do not raise: iteration ends with every whole record read,
+    and :attr:`problems` says what was met.
+    """
+
+    def __init__(self, source: Source, *, registry: Registry | None = None) -> None:
+        self._frames: CaptureReader = open_capture(source)
+        self._registry = registry
+
+    @property
+    def problems(self) -> list[str]:
+        """File-level problems met so far (human-readable, with byte offsets)."""
+        return self._frames.problems
+
+    @property
+    def format(self) -> str:
+        """``"pcap"`` or ``"pcapng"``."""
+        return self._frames.format
+
+    def __iter__(self) -> Iterator[Packet]:
+        reg = self._registry if self._registry is not None else registry()
+        for index, frame in enumerate(self._frames, 1):
+            layers, spans = decode_layers(frame.data, frame.linktype, reg)
+            yield Packet(
+                index,
+                frame.ts_ns,
+                frame.wire_len,
+                frame.linktype,
+                frame.data,
+                layers,
+                spans,
+                frame.interface,
+                frame.interface_name,
+            )
+
+    def close(self) -> None:
+        self._frames.close()
+
+    def __enter__(self) -> PacketReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read(source: Source, *, registry: Registry | None = None) -> PacketReader:
+    """Open a pcap or pcapng capture (path, ``"-"`` for stdin, or a binary file object).
+
+    The format is chosen from the magic bytes; gzip-compressed files are read
+    transparently.  Iterate the result for :class:`~layerpeek.packet.Packet`
+    objects::
+
+        for packet in layerpeek.read("captures/tcp_3040_greeting.pcap"):
+            tcp = packet.get(TCP)
+            if tcp is not None and tcp.syn:
+                print(packet.index, tcp.seq)
+    """
+    return PacketReader(source, registry=registry)
+
+
+def decode(data: bytes, linktype: int = 1, *, registry: Registry | None = None) -> Packet:
+    """Decode a single frame given as bytes (default link type: Ethernet)."""
+    layers, spans = decode_layers(data, linktype, registry)
+    return Packet(1, 0, len(data), linktype, data, layers, spans)

@@ -1,0 +1,122 @@
+"""The one place where decoders are wired to each other.
+
+Each protocol module exposes a :class:`Dissector` (its name, its pure
+``decode(buf, start, end)`` function and optionally a cheap ``sniff``).  A
+decoder never names the next protocol: it returns a *hand-over*
+``(table, key, start, end)`` such as ``("ethertype", 0x0800, 14, 60)``, and the
+driver looks the key up here.  Keeping the wiring as data in one readable
+function (hyperframe's ``FRAMES``, not scapy's scattered ``bind_layers``) means
+a test or a user can build a registry of their own::
+
+    r = default_registry()
+    r.tables["udp_port"][5353] = dns.DISSECTOR
+
+Port tables are keyed by single ports; the driver tries the lower port of the
+pair first, then the higher, then the table's heuristics (see
+:func:`layerpeek.decode.decode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from layerpeek.packet import Layer, Malformed
+
+#: A hand-over to the next decoder: (table name, key, start, end).  Port
+#: tables take a ``(src_port, dst_port)`` pair as key.
+Next = tuple[str, int | tuple[int, int], int, int]
+
+#: What a decoder returns: its layer, then a hand-over, a Malformed marker
+#: (the layer was decoded but what follows is damaged), or None (terminal).
+Decoded = tuple["Layer", Union[Next, "Malformed", None]]
+
+DecodeFn = Callable[[bytes, int, int], Decoded]
+SniffFn = Callable[[bytes, int, int], bool]
+
+#: Names of the dispatch tables a hand-over may name.
+TABLES = ("linktype", "ethertype", "ip_proto", "tcp_port", "udp_port")
+
+
+@dataclass(frozen=True, slots=True)
+class Dissector:
+    """A protocol's entry in the registry."""
+
+    protocol: str  #: the name a Malformed marker reports, e.g. ``"tcp"``
+    decode: DecodeFn
+    sniff: SniffFn | None = None  #: cheap content test for heuristic dispatch
+
+
+@dataclass(slots=True)
+class Registry:
+    """Dispatch tables plus per-table heuristics (tried when no key matches)."""
+
+    tables: dict[str, dict[int, Dissector]] = field(
+        default_factory=lambda: {name: {} for name in TABLES}
+    )
+    heuristics: dict[str, list[Dissector]] = field(
+        default_factory=lambda: {name: [] for name in TABLES}
+    )
+
+    def copy(self) -> Registry:
+        return Registry(
+            {k: dict(v) for k, v in self.tables.items()},
+            {k: list(v) for k, v in self.heuristics.items()},
+        )
+
+
+def default_registry() -> Registry:
+    """The wiring layerpeek uses unless told otherwise.  Read top to bottom."""
+    from layerpeek.layers import (
+        arp,
+        dns,
+        ethernet,
+        http,
+        icmp,
+        icmpv6,
+        ipv4,
+        ipv6,
+        linux_sll,
+        null,
+        raw,
+        tcp,
+        udp,
+        vlan,
+    )
+
+    r = Registry()
+    link = r.tables["linktype"]
+    link[1] = ethernet.DISSECTOR  # LINKTYPE_ETHERNET
+    link[0] = null.DISSECTOR  # LINKTYPE_NULL (BSD loopback, host byte order)
+    link[108] = null.DISSECTOR  # LINKTYPE_LOOP (OpenBSD loopback, network byte order)
+    for code in raw.LINKTYPES:  # 101, 12, 14, 228, 229: raw IP, by version nibble
+        link[code] = raw.DISSECTOR
+    link[113] = linux_sll.SLL_DISSECTOR  # LINKTYPE_LINUX_SLL
+    link[276] = linux_sll.SLL2_DISSECTOR  # LINKTYPE_LINUX_SLL2
+
+    eth = r.tables["ethertype"]
+    eth[0x0800] = ipv4.DISSECTOR
+    eth[0x86DD] = ipv6.DISSECTOR
+    eth[0x0806] = arp.DISSECTOR
+    eth[0x8100] = vlan.DISSECTOR  # 802.1Q
+    eth[0x88A8] = vlan.DISSECTOR  # 802.1ad (QinQ outer tag)
+    eth[0x9100] = vlan.DISSECTOR  # pre-standard QinQ
+
+    proto = r.tables["ip_proto"]
+    proto[6] = tcp.DISSECTOR
+    proto[17] = udp.DISSECTOR
+    proto[1] = icmp.DISSECTOR
+    proto[58] = icmpv6.DISSECTOR
+    proto[4] = ipv4.DISSECTOR  # IP-in-IP
+    proto[41] = ipv6.DISSECTOR  # IPv6-in-IP (6in4)
+
+    r.tables["udp_port"][53] = dns.DISSECTOR
+    r.tables["udp_port"][5353] = dns.DISSECTOR  # mDNS
+    r.tables["udp_port"][5355] = dns.DISSECTOR  # LLMNR
+    r.tables["tcp_port"][53] = dns.TCP_DISSECTOR  # two-byte length prefix (RFC 1035 §4.2.2)
+    for port in (80, 8000, 8008, 8080, 3128):
+        r.tables["tcp_port"][port] = http.DISSECTOR
+    r.heuristics["tcp_port"].append(http.DISSECTOR)  # "GET " … "HTTP/1." on any port
+    return r

@@ -1,0 +1,77 @@
+"""Classic pcap: byte orders, time units, lengths, and files cut anywhere."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from builders import eth, ipv4_tcp, pcap_bytes, tcp
+
+from layerpeek.capture import PcapParser, open_capture
+
+FRAMES = [eth(ipv4_tcp(tcp(b"x" * n, seq=n))) for n in (0, 5, 100)]
+START = 1_700_000_000_123_456_789
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+@pytest.mark.parametrize("nanos", [False, True])
+def test_both_byte_orders_and_time_units_give_integer_nanoseconds(
+    big_endian: bool, nanos: bool
+) -> None:
+    data = pcap_bytes(FRAMES, nanos=nanos, big_endian=big_endian, start_ns=START, step_ns=1000)
+    frames = list(open_capture(io.BytesIO(data)))
+    assert [f.data for f in frames] == FRAMES
+    expected = START if nanos else START // 1000 * 1000  # µs files lose the last three digits
+    assert [f.ts_ns for f in frames] == [expected + 1000 * i for i in range(3)]
+    assert all(f.linktype == 1 and f.interface == 0 for f in frames)
+
+
+def test_original_length_is_kept_beside_the_captured_bytes() -> None:
+    data = pcap_bytes([FRAMES[2][:60]], wire_lens=[len(FRAMES[2])], snaplen=60)
+    reader = open_capture(io.BytesIO(data))
+    (frame,) = list(reader)
+    assert len(frame.data) == 60 and frame.wire_len == len(FRAMES[2])
+    assert reader.interfaces[0].snaplen == 60
+
+
+def test_link_type_ignores_the_fcs_bits() -> None:
+    data = bytearray(pcap_bytes(FRAMES[:1], linktype=1))
+    data[20:24] = (1 | 0x10000000).to_bytes(4, "little")  # FCS-present bit set
+    assert [f.linktype for f in open_capture(io.BytesIO(bytes(data)))] == [1]
+
+
+def test_a_file_cut_at_any_byte_yields_every_whole_record_then_reports_the_cut() -> None:
+    data = pcap_bytes(FRAMES)
+    ends = []
+    pos = 24
+    for frame in FRAMES:
+        pos += 16 + len(frame)
+        ends.append(pos)
+    for cut in range(24, len(data) + 1):
+        reader = open_capture(io.BytesIO(data[:cut]))
+        frames = list(reader)
+        whole = sum(1 for e in ends if e <= cut)
+        assert [f.data for f in frames] == FRAMES[:whole], cut
+        on_boundary = cut == 24 or cut in ends
+        assert bool(reader.problems) != on_boundary, (cut, reader.problems)
+        if reader.problems:
+            assert "cut by end of file" in reader.problems[0]
+            assert f"record {whole + 1}" in reader.problems[0]
+
+
+def test_feeding_one_byte_at_a_time_gives_the_same_frames() -> None:
+    data = pcap_bytes(FRAMES)
+    parser = PcapParser()
+    frames = []
+    for i in range(len(data)):
+        frames += parser.feed(data[i : i + 1])
+    parser.finish()
+    assert [f.data for f in frames] == FRAMES and parser.problems == []
+
+
+def test_an_impossible_record_length_stops_reading_with_a_problem() -> None:
+    data = bytearray(pcap_bytes(FRAMES))
+    data[24 + 8 : 24 + 12] = (0x7FFFFFFF).to_bytes(4, "little")
+    reader = open_capture(io.BytesIO(bytes(data)))
+    assert list(reader) == []
+    assert "impossible" in reader.problems[0]

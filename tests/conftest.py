@@ -1,0 +1,49 @@
+"""Shared fixtures: where the captures are, and the test-only builders on sys.path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+CAPTURES = ROOT / "captures"
+PUBLIC = ROOT.parent / "shared" / "captures" / "public"
+
+sys.path.insert(0, str(TESTS))
+
+
+def own_captures() -> list[Path]:
+    """Every capture the project made itself (captures/**/*.pcap*)."""
+    return sorted(p for p in CAPTURES.rglob("*") if p.suffix in {".pcap", ".pcapng", ".gz"})
+
+
+def public_captures() -> list[Path]:
+    """The third-party captures beside the checkout; empty when ../shared is absent."""
+    if not PUBLIC.is_dir():
+        return []
+    return sorted(p for p in PUBLIC.iterdir() if p.suffix in {".pcap", ".pcapng"})
+
+
+@pytest.fixture
+def capture() -> object:
+    def find(name: str) -> Path:
+        path = CAPTURES / name
+        if not path.exists():
+            pytest.skip(f"capture {name} not present")
+        return path
+
+    return find
+
+
+@pytest.fixture
+def public() -> object:
+    def find(name: str) -> Path:
+        path = PUBLIC / name
+        if not path.exists():
+            pytest.skip("../shared/captures/public is absent")
+        return path
+
+    return find

@@ -1,0 +1,158 @@
+"""The endpoint state table, exercised transition by transition through the tracker.
+
+Every entry of ``TRANSITIONS`` has a wire script below: packets that bring
+one endpoint into the entry's state, then the one packet that shows the
+entry's segment.  The test feeds them to a real ``TCPTracker`` and checks
+the endpoint is in the starting state before the trigger and in the target
+state after it, with a ``StateChanged`` event saying why (or, for a
+self-loop, no event and no "unexpected" report).
+"""
+
+from __future__ import annotations
+
+import pytest
+from flowwire import Wire, script
+
+from layerpeek.flows.events import Event, StateChanged, UnexpectedSegment
+from layerpeek.flows.tcp_state import FINISHED, TRANSITIONS, Segment, TCPState
+from layerpeek.flows.tracker import TCPTracker
+
+S = TCPState
+G = Segment
+HS = ["c S", "s SA", "c A"]  # a three-way handshake
+
+#: (state, segment) → (endpoint, packets to get there, the triggering packet)
+SCRIPTS: dict[tuple[TCPState, Segment], tuple[str, list[str], str]] = {
+    (S.CLOSED, G.SEND_SYN): ("client", [], "c S"),
+    (S.SYN_SENT, G.SEND_SYN): ("client", ["c S"], "c again"),
+    (S.SYN_SENT, G.RECV_SYN_ACK): ("client", ["c S"], "s SA"),
+    (S.SYN_SENT, G.RECV_SYN): ("client", ["c S"], "s S"),
+    (S.SYN_SENT, G.SEND_SYN_ACK): ("server", ["c S", "s S"], "s SA"),
+    (S.SYN_SENT, G.RECV_RST): ("client", ["c S"], "s RA"),
+    (S.SYN_SENT, G.SEND_RST): ("client", ["c S"], "c R"),
+    (S.CLOSED, G.RECV_SYN_ACK): ("client", [], "s SA"),
+    (S.CLOSED, G.RECV_SYN): ("server", [], "c S"),
+    (S.LISTEN, G.RECV_SYN): ("server", ["c S"], "c again"),
+    (S.LISTEN, G.RECV_RST): ("server", ["c S"], "c R"),
+    (S.LISTEN, G.SEND_SYN_ACK): ("server", ["c S"], "s SA"),
+    (S.LISTEN, G.SEND_SYN): ("server", ["c S"], "s S"),
+    (S.LISTEN, G.SEND_RST): ("server", ["c S"], "s RA"),
+    (S.CLOSED, G.SEND_SYN_ACK): ("server", [], "s SA"),
+    (S.SYN_RCVD, G.SEND_SYN_ACK): ("server", ["c S", "s SA"], "s again"),
+    (S.SYN_RCVD, G.RECV_SYN): ("server", ["c S", "s SA"], "c again"),
+    (S.SYN_RCVD, G.RECV_ACK_OF_SYN): ("server", ["c S", "s SA"], "c A"),
+    (S.SYN_RCVD, G.RECV_SYN_ACK): ("client", ["c S", "s S"], "s SA"),
+    (S.SYN_RCVD, G.SEND_FIN): ("server", ["c S", "s SA"], "s FA"),
+    (S.SYN_RCVD, G.RECV_FIN): ("server", ["c S", "s SA", "c F"], "s A"),
+    (S.SYN_RCVD, G.SEND_RST): ("server", ["c S", "s SA"], "s R"),
+    (S.SYN_RCVD, G.RECV_RST): ("server", ["c S", "s SA"], "c R"),
+    (S.CLOSED, G.MIDSTREAM): ("client", [], "c PA 10"),
+    (S.ESTABLISHED, G.RECV_SYN_ACK): ("client", HS, "s again"),
+    (S.ESTABLISHED, G.SEND_SYN_ACK): ("server", HS, "s again"),
+    (S.ESTABLISHED, G.SEND_FIN): ("client", HS, "c FA"),
+    (S.ESTABLISHED, G.RECV_FIN): ("server", [*HS, "c FA"], "s A"),
+    (S.ESTABLISHED, G.SEND_RST): ("client", HS, "c RA"),
+    (S.ESTABLISHED, G.RECV_RST): ("client", HS, "s RA"),
+    (S.FIN_WAIT_1, G.SEND_FIN): ("client", [*HS, "c FA"], "c again"),
+    (S.FIN_WAIT_1, G.RECV_ACK_OF_FIN): ("client", [*HS, "c FA"], "s A"),
+    (S.FIN_WAIT_1, G.RECV_FIN): ("client", [*HS, "c FA", "s FA noack"], "c A"),
+    (S.FIN_WAIT_1, G.SEND_RST): ("client", [*HS, "c FA"], "c R"),
+    (S.FIN_WAIT_1, G.RECV_RST): ("client", [*HS, "c FA"], "s R"),
+    (S.FIN_WAIT_2, G.RECV_FIN): ("client", [*HS, "c FA", "s A", "s FA"], "c A"),
+    (S.FIN_WAIT_2, G.SEND_FIN): ("client", [*HS, "c FA", "s A"], "c again"),
+    (S.FIN_WAIT_2, G.SEND_RST): ("client", [*HS, "c FA", "s A"], "c R"),
+    (S.FIN_WAIT_2, G.RECV_RST): ("client", [*HS, "c FA", "s A"], "s R"),
+    (S.CLOSING, G.RECV_ACK_OF_FIN): ("client", [*HS, "c FA", "s FA noack", "c A"], "s A"),
+    (S.CLOSING, G.SEND_FIN): ("client", [*HS, "c FA", "s FA noack", "c A"], "c FA refin"),
+    (S.CLOSING, G.SEND_RST): ("client", [*HS, "c FA", "s FA noack", "c A"], "c R"),
+    (S.CLOSING, G.RECV_RST): ("client", [*HS, "c FA", "s FA noack", "c A"], "s R"),
+    (S.TIME_WAIT, G.SEND_FIN): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "c FA refin"),
+    (S.TIME_WAIT, G.SEND_RST): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "c R"),
+    (S.TIME_WAIT, G.RECV_RST): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "s R"),
+    (S.CLOSE_WAIT, G.SEND_FIN): ("server", [*HS, "c FA", "s A"], "s FA"),
+    (S.CLOSE_WAIT, G.SEND_RST): ("server", [*HS, "c FA", "s A"], "s R"),
+    (S.CLOSE_WAIT, G.RECV_RST): ("server", [*HS, "c FA", "s A"], "c R"),
+    (S.LAST_ACK, G.SEND_FIN): ("server", [*HS, "c FA", "s FA"], "s again"),
+    (S.LAST_ACK, G.RECV_ACK_OF_FIN): ("server", [*HS, "c FA", "s FA"], "c A"),
+    (S.LAST_ACK, G.SEND_RST): ("server", [*HS, "c FA", "s FA"], "s R"),
+    (S.LAST_ACK, G.RECV_RST): ("server", [*HS, "c FA", "s FA"], "c R"),
+    (S.CLOSED, G.SEND_RST): ("server", [*HS, "c FA", "s FA", "c A"], "s R"),
+    (S.CLOSED, G.RECV_RST): ("server", [*HS, "c FA", "s FA", "c A"], "c R"),
+}
+
+
+def test_every_transition_in_the_table_has_a_wire_script() -> None:
+    assert set(SCRIPTS) == set(TRANSITIONS)
+
+
+def _state(tracker: TCPTracker, endpoint: str) -> TCPState:
+    conv = tracker.conversations[0]
+    return conv.client_state if endpoint == "client" else conv.server_state
+
+
+@pytest.mark.parametrize(
+    ("state", "segment"), list(TRANSITIONS), ids=[f"{s.value}-{g.name}" for s, g in TRANSITIONS]
+)
+def test_transition_fires_on_the_wire(state: TCPState, segment: Segment) -> None:
+    endpoint, setup, trigger = SCRIPTS[(state, segment)]
+    target = TRANSITIONS[(state, segment)]
+    w = Wire()
+    tracker = TCPTracker()
+    for packet in script(w, *setup):
+        tracker.feed(packet)
+    if setup:
+        assert _state(tracker, endpoint) is state, "the setup script did not reach the state"
+    events: list[Event] = tracker.feed(script(w, trigger)[0])
+    assert _state(tracker, endpoint) is target
+    mine = [e for e in events if getattr(e, "endpoint", None) == endpoint]
+    assert not [e for e in mine if isinstance(e, UnexpectedSegment)]
+    changes = [e for e in mine if isinstance(e, StateChanged)]
+    if target is state:
+        assert changes == []
+    else:
+        assert (changes[-1].old, changes[-1].new) == (state, target)
+        assert any(c.why == segment.value for c in changes)
+        assert changes[-1].frame == w.frame
+
+
+def test_every_state_is_reachable_from_the_table() -> None:
+    reached = {S.CLOSED}
+    frontier = [S.CLOSED]
+    while frontier:
+        state = frontier.pop()
+        for (src, _), dst in TRANSITIONS.items():
+            if src is state and dst not in reached:
+                reached.add(dst)
+                frontier.append(dst)
+    assert reached == set(TCPState)
+
+
+def test_a_segment_missing_from_the_table_is_reported_not_raised() -> None:
+    w = Wire()
+    tracker = TCPTracker()
+    for packet in script(w, "c S"):
+        tracker.feed(packet)
+    events = tracker.feed(script(w, "c F")[0])  # FIN while still in SYN_SENT
+    odd = [e for e in events if isinstance(e, UnexpectedSegment)]
+    assert [(e.endpoint, e.state, e.segment) for e in odd] == [
+        ("client", S.SYN_SENT, G.SEND_FIN)
+    ]
+    conv = tracker.conversations[0]
+    assert conv.client_state is S.SYN_SENT and conv.anomaly_count == 1
+
+
+def test_four_way_close_walks_both_sides_through_the_textbook_states() -> None:
+    w = Wire()
+    tracker = TCPTracker()
+    for packet in script(w, *HS, "c PA 5", "s A", "c FA", "s A", "s FA", "c A"):
+        tracker.feed(packet)
+    conv = tracker.conversations[0]
+    path = {
+        side: [t.new.value for t in conv.transitions if t.endpoint == side]
+        for side in ("client", "server")
+    }
+    assert path["client"] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert [t.frame for t in conv.transitions if t.endpoint == "client"] == [1, 2, 6, 7, 9]
+    assert path["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK",
+                              "CLOSED"]
+    assert conv.client_state in FINISHED and conv.server_state in FINISHED
