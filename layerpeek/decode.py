@@ -56,23 +56,27 @@ def decode_layers(
 
     Never raises for packet-level damage: the chain then ends in a
     :class:`Malformed` layer that says which protocol stopped, why, and where.
+
+    This loop is the hot path of every command: the table lookups are inlined
+    (``_resolve`` is only called for port pairs and heuristics) and the depth
+    bound is a ``for`` range rather than a length test per layer.
     """
     if reg is None:
         reg = _DEFAULT if _DEFAULT is not None else registry()
+    tables = reg.tables
     layers: list[Layer] = []
     spans: list[tuple[int, int]] = []
-    table: str = "linktype"
+    table = "linktype"
     key: int | tuple[int, int] = linktype
     start = 0
     end = len(data)
-    while True:
-        if len(layers) >= MAX_DEPTH:
-            layers.append(
-                Malformed("decode", f"more than {MAX_DEPTH} layers", start, False, data[start:end])
-            )
-            spans.append((start, end))
-            break
-        dissector = _resolve(reg, table, key, data, start, end)
+    for _ in range(MAX_DEPTH):
+        if key.__class__ is int:
+            dissector = tables[table].get(key)
+            if dissector is None and reg.heuristics[table]:
+                dissector = _resolve(reg, table, key, data, start, end)
+        else:
+            dissector = _resolve(reg, table, key, data, start, end)
         if dissector is None:
             if start < end:
                 layers.append(Payload(data[start:end]))
@@ -91,7 +95,8 @@ def decode_layers(
         if after is None:
             spans.append((start, end))
             break
-        if isinstance(after, Malformed):
+        if after.__class__ is not tuple:
+            assert isinstance(after, Malformed)
             spans.append((start, after.offset))
             layers.append(after)
             spans.append((after.offset, end))
@@ -101,4 +106,9 @@ def decode_layers(
         start, end = nstart, nend
         if start >= end and table != "linktype":
             break
+    else:
+        layers.append(
+            Malformed("decode", f"more than {MAX_DEPTH} layers", start, False, data[start:end])
+        )
+        spans.append((start, end))
     return tuple(layers), tuple(spans)

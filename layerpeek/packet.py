@@ -78,7 +78,10 @@ class Malformed(Layer):
 
     def summary(self) -> str:
         kind = "Truncated" if self.truncated else "Malformed"
-        return f"[{kind} {self.protocol}: {self.reason} @{self.offset}]"
+        reason = self.reason
+        if reason.startswith(self.protocol + ": "):  # reasons often name the protocol already
+            reason = reason[len(self.protocol) + 2 :]
+        return f"[{kind} {self.protocol}: {reason} @{self.offset}]"
 
 
 @dataclass(slots=True)

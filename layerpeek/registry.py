@@ -91,8 +91,8 @@ def default_registry() -> Registry:
     link[1] = ethernet.DISSECTOR  # LINKTYPE_ETHERNET
     link[0] = null.DISSECTOR  # LINKTYPE_NULL (BSD loopback, host byte order)
     link[108] = null.DISSECTOR  # LINKTYPE_LOOP (OpenBSD loopback, network byte order)
-    for code in raw.LINKTYPES:  # 101, 12, 14, 228, 229: raw IP, by version nibble
-        link[code] = raw.DISSECTOR
+    for code in raw.LINKTYPES:  # 101, 12, 14: by version nibble; 228 IPv4 only, 229 IPv6 only
+        link[code] = raw.dissector_for(code)
     link[113] = linux_sll.SLL_DISSECTOR  # LINKTYPE_LINUX_SLL
     link[276] = linux_sll.SLL2_DISSECTOR  # LINKTYPE_LINUX_SLL2
 

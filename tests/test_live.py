@@ -39,6 +39,7 @@ from layerpeek.capture.live import (
     FilterError,
     LiveCapture,
     NoSuchInterface,
+    UnsupportedInterface,
     compile_filter,
     live_packets,
 )
@@ -276,6 +277,19 @@ def test_count_stops_and_the_next_call_carries_on_where_it_stopped() -> None:
 
 
 @needs_capture
+def test_snaplen_cuts_the_frame_and_keeps_its_length_on_the_wire() -> None:
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    port = sink.getsockname()[1]
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sink, tx, LiveCapture("lo", f"udp dst port {port}", snaplen=60) as cap:
+        tx.sendto(b"x" * 200, ("127.0.0.1", port))
+        (packet,) = cap.packets(count=1, duration=TIMEOUT)
+    assert (len(packet.data), packet.wire_len, packet.truncated) == (60, 14 + 20 + 8 + 200, True)
+    assert packet.get(UDP) is not None
+
+
+@needs_capture
 def test_an_idle_capture_ends_at_its_duration_and_at_stop_from_another_thread() -> None:
     with LiveCapture("lo", "udp port 9 and host 127.0.0.9") as cap:
         t = time.monotonic()
@@ -364,6 +378,11 @@ def test_filters_compile_to_the_same_bpf_as_tcpdump(expression: str) -> None:
     assert list(compile_filter(expression)) == expected
 
 
+def test_any_is_refused_with_the_list_of_interfaces() -> None:
+    with pytest.raises(UnsupportedInterface, match=r"one interface at a time .*: lo"):
+        LiveCapture("any")
+
+
 def test_an_unknown_interface_lists_the_available_ones() -> None:
     names = [name for _, name in sorted(socket.if_nameindex())]
     with pytest.raises(NoSuchInterface) as info:
@@ -422,6 +441,9 @@ class CLI:
         code = self.proc.wait(TIMEOUT)
         for reader in self._readers:
             reader.join(TIMEOUT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
         return code, self._out
 
     @property
@@ -453,6 +475,15 @@ def _drop_to_nobody() -> None:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)  # root → nobody: the capability sets are cleared
+
+
+@needs_capture
+def test_an_unwritable_w_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "out.pcapng"
+    cli = CLI("live", "-i", "lo", "-w", str(target), "-c", "1", "--duration", "5")
+    code, out = cli.finish()
+    assert (code, out) == (1, b"")
+    assert cli.stderr == f"layerpeek: {target}: cannot write: No such file or directory\n"
 
 
 @needs_root
@@ -513,22 +544,35 @@ def test_an_interface_going_down_mid_capture_ends_it_with_that_error() -> None:
         """
         import subprocess, threading
         from layerpeek.capture.live import InterfaceDown, LiveCapture
+        from layerpeek.cli import main
+
+        def down_soon():
+            timer = threading.Timer(
+                0.3, subprocess.run, (["ip", "link", "set", "lo", "down"],), {"check": True})
+            timer.start()
+            return timer
+
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         with LiveCapture("lo") as cap:
-            down = threading.Timer(
-                0.2, subprocess.run, (["ip", "link", "set", "lo", "down"],), {"check": True})
-            down.start()
+            timer = down_soon()
             try:
                 for _ in cap.packets(duration=30):
                     pass
             except InterfaceDown as e:
                 print(e)
-            down.join()
+            timer.join()
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        timer = down_soon()
+        code = main(["live", "-i", "lo", "--duration", "30"])
+        timer.join()
+        print("exit", code)
         """
     )
-    assert result.stdout == (
-        "interface 'lo' is down (or went down); bring it up with: ip link set lo up\n"
-    ), result.stderr
+    message = "interface 'lo' is down (or went down); bring it up with: ip link set lo up"
+    assert result.stdout == f"{message}\nexit 1\n", result.stderr
+    assert result.stderr.endswith(
+        f"layerpeek: 0 packets captured on lo, 0 dropped by the kernel\nlayerpeek: {message}\n"
+    )
 
 
 def test_vlan_tags_stripped_by_the_kernel_are_put_back_and_tun_gives_raw_ip() -> None:
@@ -560,6 +604,12 @@ def test_vlan_tags_stripped_by_the_kernel_are_put_back_and_tun_gives_raw_ip() ->
             out[name] = [
                 (p.data.hex(), p.wire_len, p.linktype, p.protocols, p.interface_name) for p in got]
             out[name + " sent"] = frame.hex()
+            if name == "tap0":
+                # Known limit (module docstring): the tag is metadata in the
+                # kernel, so a "vlan" filter compiled as for a file misses it.
+                with LiveCapture(name, "vlan 10") as cap:
+                    os.write(fd, frame)
+                    out["vlan filter"] = len(list(cap.packets(duration=0.3)))
         print(json.dumps(out))
         """
     )
@@ -569,6 +619,7 @@ def test_vlan_tags_stripped_by_the_kernel_are_put_back_and_tun_gives_raw_ip() ->
     assert isinstance(out, dict), out
     assert out["tap0"] == [[out["tap0 sent"], 47, 1, "eth:vlan:ipv4:udp:data", "tap0"]]
     assert out["tun0"] == [[out["tun0 sent"], 29, 101, "ipv4:udp:data", "tun0"]]
+    assert out["vlan filter"] == 0
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -603,7 +654,11 @@ def exchange_listed(out: bytes) -> bool:
 
 
 @needs_capture
-def test_ctrl_c_stops_cleanly_with_a_summary_and_a_complete_pcapng(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_cleanly_with_a_summary_and_a_complete_pcapng(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C (or a SIGTERM from `timeout` or a service manager) is the normal stop."""
     out_file = tmp_path / "live.pcapng"
     server = listening_socket()
     port = server.getsockname()[1]
@@ -615,7 +670,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_a_complete_pcapng(tmp_path: Pat
     # The exchange is 10 packets or more (the last is the client's ACK of the
     # server's FIN); stop once they are all shown, as a person would.
     cli.wait_for(lambda: exchange_listed(cli._out), "the exchange was not shown whole")
-    cli.interrupt()
+    cli.proc.send_signal(signum)
     code, out = cli.finish()
     assert code == 0, cli.stderr
     shown = out.decode().splitlines()
@@ -768,7 +823,7 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 
 
 def test_dump_of_a_file_does_not_load_the_live_backend(tmp_path: Path) -> None:
-    """Import cost: reading files must not pay for live capture (ctypes, libpcap, scapy)."""
+    """Import cost: reading files must not pay for live capture (nor for scapy)."""
     path = tmp_path / "one.pcap"
     path.write_bytes(pcap_bytes([bytes(14)]))
     code = textwrap.dedent(
@@ -776,7 +831,7 @@ def test_dump_of_a_file_does_not_load_the_live_backend(tmp_path: Path) -> None:
         import sys
         from layerpeek.cli import main
         assert main(["dump", {str(path)!r}]) == 0
-        heavy = ("layerpeek.capture.live", "ctypes", "scapy")
+        heavy = ("layerpeek.capture.live", "scapy")
         print(sorted(m for m in heavy if m in sys.modules))
         """
     )

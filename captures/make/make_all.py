@@ -1,287 +1,407 @@
-"""Recreate every capture in ``captures/`` from the programs in ``programs.py``.
+"""Recreate the project's captures from the programs beside this script (run as root).
 
-Run as root: ``sudo python3 captures/make/make_all.py [NAME ...]``.
+    sudo python3 captures/make/make_all.py            # every capture
+    sudo python3 captures/make/make_all.py dns_query  # just some (names below)
+    sudo python3 captures/make/make_all.py --list
 
-Each capture is made in a network namespace created for it, so nothing but
-the scenario's own traffic lands in the file: ``ip netns add``, loopback up,
-tcpdump (or dumpcap, for pcapng) listening on ``lo``, the scenario's programs
-run with ``ip netns exec``, then a clean stop (SIGINT, so the file is flushed
-and complete) and the namespace deleted, even on failure.
+Each capture is made the same way: fresh network namespace(s) named ``lp-cap-*``
+(loopback up, ``::1`` present), the servers started inside and waited for, the
+capture started (tcpdump, or dumpcap for pcapng), the clients run, a moment of
+quiet, the capture stopped with SIGINT, the servers stopped, the namespaces
+deleted (also when anything fails).  Every capture is then checked with tshark
+for the thing it exists to show (four separate teardown segments, crossing
+FINs, retransmissions, ...); timing-dependent ones are retried if a run came out
+differently.  Addresses, ports (client ports included, where the program lets us
+pick one) and payloads are fixed; timestamps, sequence numbers, IP IDs and DNS
+ids differ from run to run.
 
-The loss capture needs three namespaces (sender, router, receiver) joined by
-veth pairs, with an ``htb`` bottleneck and a five-packet FIFO on the router
-(this kernel has no ``netem``): a 200 kB transfer overflows the FIFO, and the
-receiver-side capture shows the losses as gaps, duplicate ACKs with SACK
-blocks and retransmissions.  The 10.77.0.0/30 and 10.77.1.0/30 addresses exist
-only between those namespaces.
+No packet leaves the namespaces: loopback everywhere, except the loss and
+simultaneous-close captures, whose namespaces are joined by a veth pair and by
+tap devices under relay.py, with 10.77.x.y/30 addresses that exist only there.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
-import signal
-import subprocess
+import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE.parent
-PROGRAMS = str(HERE / "programs.py")
+from netlab import (
+    Namespace,
+    capture,
+    loopback_setup,
+    namespace,
+    namespaces,
+    py,
+    sh,
+    start_relay,
+    stop_process,
+    tshark,
+    add_tap,
+)
+
+OUT = Path(__file__).resolve().parent.parent
+CURL = ["curl", "--silent", "--show-error", "--fail-with-body", "--output", "/dev/null"]
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), check=check, capture_output=True, text=True)
+def web_server(ns: Namespace, *listen: str) -> None:
+    args: list[str] = []
+    for spec in listen or ("127.0.0.1:8080",):
+        args += ["--listen", spec]
+    ns.start(*py("web.py", "serve", *args))
 
 
-@contextlib.contextmanager
-def namespace(name: str) -> Iterator[str]:
-    ns = f"lp-{name}"[:15]
-    sh("ip", "netns", "del", ns, check=False)
-    sh("ip", "netns", "add", ns)
-    try:
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh(
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            "sysctl",
-            "-q",
-            "net.ipv6.conf.lo.disable_ipv6=0",
-            check=False,
-        )
-        yield ns
-    finally:
-        sh("ip", "netns", "del", ns, check=False)
+def dig(*args: str) -> list[str]:
+    return ["dig", "@127.0.0.1", "+tries=1", "+time=3", *args]
 
 
-@contextlib.contextmanager
-def capture(
-    ns: str,
-    iface: str,
-    path: Path,
-    *,
-    nano: bool = False,
-    pcapng: bool = False,
-    any_iface: bool = False,
-) -> Iterator[None]:
-    path.unlink(missing_ok=True)
-    if pcapng:
-        cmd = ["dumpcap", "-q", "-i", iface, "-w", str(path)]
-    else:
-        cmd = ["tcpdump", "-i", "any" if any_iface else iface, "-U", "-w", str(path)]
-        if nano:
-            cmd.insert(1, "--time-stamp-precision=nano")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, *cmd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # Wait until the capture says it is listening (startup takes a while on a busy machine).
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if "listening on" in line or "Capturing on" in line or not line:
-            break
-    time.sleep(0.3)
-    try:
-        yield
-        time.sleep(0.5)
-    finally:
-        proc.send_signal(signal.SIGINT)
+# --------------------------------------------------------------------------- checks
+
+
+def fields(path: Path, filt: str, *names: str) -> list[list[str]]:
+    args = ["-Y", filt] if filt else []
+    out = tshark(path, *args, "-T", "fields", *[a for n in names for a in ("-e", n)])
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def count(path: Path, filt: str) -> int:
+    return len(tshark(path, "-Y", filt).splitlines())
+
+
+class Unexpected(Exception):
+    """The capture came out, but without what it is for (timing): try again."""
+
+
+def expect(cond: bool, what: str) -> None:
+    if not cond:
+        raise Unexpected(what)
+
+
+def check_four_way(path: Path, client_port: int) -> None:
+    """The last four segments: client FIN, server ACK, server FIN, client ACK."""
+    rows = fields(path, "tcp", "tcp.srcport", "tcp.flags")[-4:]
+    shape = [(int(p) == client_port, int(f, 16) & 0x17) for p, f in rows]
+    expect(shape == [(True, 0x11), (False, 0x10), (False, 0x11), (True, 0x10)], f"teardown {shape}")
+
+
+# --------------------------------------------------------------------------- issue 2
+
+
+def greeting(file: str, host: str, **opts: object) -> Callable[[], None]:
+    def make() -> None:
+        with namespace(f"lp-cap-{Path(file).stem}") as ns:
+            loopback_setup(ns)
+            ns.start(*py("demo_tcp.py", "greeting-server", "--host", host))
+            with capture(ns.name, "lo", OUT / file, settle=0.6, **opts):  # type: ignore[arg-type]
+                ns.run(*py("demo_tcp.py", "greeting-client", "--host", host, "--local-port", "41234"))
+        check_four_way(OUT / file, 41234)
+        expect(count(OUT / file, "tcp.analysis.flags") == 0, "analysis flags in a clean exchange")
+
+    return make
+
+
+def udp_12345() -> None:
+    with namespace("lp-cap-udp") as ns:
+        loopback_setup(ns)
+        ns.start(*py("demo_udp.py", "server", "--count", "3"))
+        with capture(ns.name, "lo", OUT / "udp_12345.pcap"):
+            ns.run(*py("demo_udp.py", "client", "--local-port", "41235"))
+    expect(count(OUT / "udp_12345.pcap", "udp") == 6, "six datagrams")
+
+
+def http_get_post() -> None:
+    form = "name=layerpeek&layer=http&message=hello+from+curl"
+    with namespace("lp-cap-http-get-post") as ns:
+        loopback_setup(ns)
+        web_server(ns)
+        with capture(ns.name, "lo", OUT / "http_get_post.pcap"):
+            ns.run(*CURL, "--local-port", "41240", "http://127.0.0.1:8080/index.html")
+            time.sleep(0.1)
+            ns.run(*CURL, "--local-port", "41241", "--data", form, "http://127.0.0.1:8080/submit")
+
+
+def http_sll2_any() -> None:
+    """``tcpdump -i any``: Linux cooked v2 headers instead of Ethernet."""
+    with namespace("lp-cap-http-any") as ns:
+        loopback_setup(ns)
+        web_server(ns)
+        with capture(ns.name, "any", OUT / "http_sll2_any.pcap"):
+            ns.run(*CURL, "--local-port", "41242", "http://127.0.0.1:8080/style.css")
+
+
+def dns_query() -> None:
+    with namespace("lp-cap-dns") as ns:
+        loopback_setup(ns)
+        ns.start(*py("dns_server.py", "serve"))
+        with capture(ns.name, "lo", OUT / "dns_query.pcap"):
+            for i, args in enumerate(
+                [
+                    ("example.test", "A"),
+                    ("example.test", "AAAA"),
+                    ("www.example.test", "A"),
+                    ("missing.example.test", "A"),
+                    ("+tcp", "example.test", "MX"),
+                    ("+noedns", "+ignore", "big.example.test", "TXT"),  # TC, no retry
+                    ("+noedns", "big.example.test", "TXT"),  # TC, then dig retries over TCP
+                ]
+            ):
+                ns.run(*dig("-b", f"127.0.0.1#{41300 + i}", *args))
+                time.sleep(0.05)
+    path = OUT / "dns_query.pcap"
+    expect(count(path, "dns.flags.response == 1") == 8, "eight answers")
+    expect(count(path, "dns.flags.truncated == 1 && dns.flags.response == 1") == 2, "two truncated")
+    expect(count(path, "dns.flags.rcode == 3") == 1, "one NXDOMAIN")
+
+
+# --------------------------------------------------------------------------- issue 3
+
+
+def tcp_refused() -> None:
+    with namespace("lp-cap-refused") as ns:
+        loopback_setup(ns)
+        with capture(ns.name, "lo", OUT / "tcp_refused.pcap"):
+            ns.run(*py("demo_tcp.py", "refused-client", "--port", "3041", "--times", "2"))
+    expect(count(OUT / "tcp_refused.pcap", "tcp.flags.reset == 1") == 2, "two RSTs")
+
+
+def tcp_rst_midtransfer() -> None:
+    with namespace("lp-cap-rst") as ns:
+        loopback_setup(ns, mtu=1500)
+        ns.start(*py("demo_tcp.py", "flood-server"))
+        with capture(ns.name, "lo", OUT / "tcp_rst_midtransfer.pcap"):
+            ns.run(*py("demo_tcp.py", "abort-client", "--local-port", "41250"))
+    path = OUT / "tcp_rst_midtransfer.pcap"
+    expect(count(path, "tcp.flags.reset == 1 && tcp.srcport == 41250") == 1, "client RST")
+    expect(count(path, "tcp.flags.fin == 1") == 0, "no FIN")
+
+
+def tcp_half_close() -> None:
+    with namespace("lp-cap-half-close") as ns:
+        loopback_setup(ns)
+        ns.start(*py("demo_tcp.py", "half-close-server"))
+        with capture(ns.name, "lo", OUT / "tcp_half_close.pcap"):
+            ns.run(*py("demo_tcp.py", "half-close-client", "--local-port", "41251"))
+    rows = fields(OUT / "tcp_half_close.pcap", "tcp.flags.fin == 1 || tcp.len > 0", "tcp.srcport",
+                  "tcp.flags.fin", "tcp.len")
+    server_data_after_fin = [r for r in rows[rows.index(["41251", "1", "0"]) :] if r[0] == "3040"]
+    expect(len(server_data_after_fin) == 4, f"server data after the client FIN: {rows}")
+
+
+def mac(n: int) -> str:
+    return f"02:00:0a:4d:{n >> 8:02x}:{n & 0xFF:02x}"
+
+
+def static_neighbour(ns: Namespace, addr: str, lladdr: str, dev: str) -> None:
+    """A permanent ARP entry: the captures then hold only the TCP conversation."""
+    ns.ip("neigh", "replace", addr, "lladdr", lladdr, "dev", dev, "nud", "permanent")
+
+
+def tcp_simultaneous_close() -> None:
+    """Both ends close at once; a 20 ms relay between two namespaces lets the FINs cross."""
+    path = OUT / "tcp_simultaneous_close.pcap"
+    with namespaces("lp-cap-sc-client", "lp-cap-sc-server", ipv6=False) as (a, b):
+        add_tap(a, "lpsa0", mac(0x0201), "10.77.2.1/30")
+        add_tap(b, "lpsb0", mac(0x0202), "10.77.2.2/30")
+        static_neighbour(a, "10.77.2.2", mac(0x0202), "lpsa0")
+        static_neighbour(b, "10.77.2.1", mac(0x0201), "lpsb0")
+        relay = start_relay(f"{a.name}:lpsa0", f"{b.name}:lpsb0", "--delay-ms", "20")
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    if not path.exists() or path.stat().st_size < 24:
-        raise RuntimeError(
-            f"{path.name}: capture failed: {proc.stderr.read() if proc.stderr else ''}"
-        )
+            for ns, dev in ((a, "lpsa0"), (b, "lpsb0")):
+                ns.ip("link", "set", dev, "up")
+            time.sleep(0.2)
+            with capture(b.name, "lpsb0", path):
+                sh(*py("demo_tcp.py", "simultaneous-close", "--client-ns", a.name, "--server-ns",
+                       b.name, "--host", "10.77.2.2", "--local-port", "41260"))
+                time.sleep(0.2)
+        finally:
+            stop_process(relay)
+    rows = fields(path, "tcp.flags.fin == 1", "tcp.srcport", "tcp.seq", "tcp.ack")
+    expect(len(rows) == 2 and rows[0][0] != rows[1][0], f"two FINs {rows}")
+    # The second FIN does not acknowledge the first: it was sent before the first arrived.
+    expect(int(rows[1][2]) == int(rows[0][1]), f"FINs did not cross {rows}")
 
 
-def run_in(ns: str, *args: str) -> None:
-    sh("ip", "netns", "exec", ns, sys.executable, PROGRAMS, *args)
+def tcp_loss_reorder() -> None:
+    """Sender -> router (htb bottleneck, 5-packet FIFO) -> relay (reorders) -> receiver."""
+    path = OUT / "tcp_loss_reorder.pcap"
+    names = ("lp-cap-loss-snd", "lp-cap-loss-rtr", "lp-cap-loss-rcv")
+    with namespaces(*names, ipv6=False) as (a, r, b):
+        sh("ip", "link", "add", "lpa0", "netns", a.name, "type", "veth", "peer", "name", "lpr0",
+           "netns", r.name)
+        for ns, dev, n, addr in ((a, "lpa0", 0x0001, "10.77.0.1/30"), (r, "lpr0", 0x0002, "10.77.0.2/30")):
+            ns.ip("link", "set", dev, "address", mac(n))
+            ns.ip("addr", "add", addr, "dev", dev)
+            ns.ethtool_off(dev, "tso", "gso", "gro")
+        add_tap(r, "lpr1", mac(0x0101), "10.77.1.1/30")
+        add_tap(b, "lpb0", mac(0x0102), "10.77.1.2/30")
+        static_neighbour(a, "10.77.0.2", mac(0x0002), "lpa0")
+        static_neighbour(r, "10.77.0.1", mac(0x0001), "lpr0")
+        static_neighbour(r, "10.77.1.2", mac(0x0102), "lpr1")
+        static_neighbour(b, "10.77.1.1", mac(0x0101), "lpb0")
+        r.sysctl("net.ipv4.ip_forward=1")
+        # The bottleneck: 1 Mbit/s out of the router towards the receiver, 5-packet FIFO.
+        sh("tc", "-n", r.name, "qdisc", "add", "dev", "lpr1", "root", "handle", "1:", "htb",
+           "default", "1")
+        sh("tc", "-n", r.name, "class", "add", "dev", "lpr1", "parent", "1:", "classid", "1:1",
+           "htb", "rate", "1mbit", "ceil", "1mbit")
+        sh("tc", "-n", r.name, "qdisc", "add", "dev", "lpr1", "parent", "1:1", "handle", "10:",
+           "pfifo", "limit", "5")
+        relay = start_relay(f"{r.name}:lpr1", f"{b.name}:lpb0", "--hold", "12,40,90")
+        try:
+            for ns, dev in ((a, "lpa0"), (r, "lpr0"), (r, "lpr1"), (b, "lpb0")):
+                ns.ip("link", "set", dev, "up")
+            a.ip("route", "add", "10.77.1.0/30", "via", "10.77.0.2")
+            b.ip("route", "add", "10.77.0.0/30", "via", "10.77.1.1")
+            time.sleep(0.3)
+            sink = b.start(*py("demo_tcp.py", "sink-server", "--host", "10.77.1.2", "--port", "5001"))
+            with capture(b.name, "lpb0", path, settle=0.5):
+                a.run(*py("demo_tcp.py", "upload-client", "--host", "10.77.1.2", "--port", "5001",
+                          "--local-port", "41270", "--bytes", "200000"))
+                assert sink.stdout is not None
+                expect(sink.stdout.readline().strip() == "received 200000", "byte count")
+            print("   ", sh("tc", "-n", r.name, "-s", "qdisc", "show", "dev", "lpr1").stdout
+                  .split("\n")[1].strip())
+        finally:
+            stop_process(relay)
+            assert relay.stderr is not None
+            print("    relay:", relay.stderr.read().strip())
+    expect(count(path, "tcp.analysis.lost_segment") > 0, "loss")
+    expect(count(path, "tcp.analysis.out_of_order") > 0, "reordering")
+    expect(count(path, "tcp.analysis.fast_retransmission") > 0, "fast retransmission")
 
 
-def simple(name: str, scenario: str, **opts: bool) -> None:
-    suffix = ".pcapng" if opts.get("pcapng") else ".pcap"
-    with namespace(name) as ns, capture(ns, "lo", OUT / f"{name}{suffix}", **opts):
-        run_in(ns, scenario)
+# --------------------------------------------------------------------------- issue 4
 
 
-def loss_reorder() -> None:
-    """Sender, router and receiver namespaces; an htb bottleneck on the router: real loss.
+def http_simple(file: str, *curl_args: str, mtu: int | None = None) -> Callable[[], None]:
+    def make() -> None:
+        with namespace(f"lp-cap-{Path(file).stem}"[:40]) as ns:
+            loopback_setup(ns, mtu=mtu)
+            web_server(ns)
+            with capture(ns.name, "lo", OUT / file):
+                ns.run(*curl_args)
 
-    The bottleneck must be on a *forwarding* hop: at the sender's own qdisc,
-    TCP Small Queues hold the socket back and nothing is ever dropped.  On the
-    router, the 2 Mbit/s class with a five-packet FIFO overflows as soon as
-    the sender's window grows, and the receiver-side capture shows gaps,
-    duplicate ACKs with SACK blocks and retransmissions arriving after later
-    data (out of order from the receiver's point of view).
-    """
-    a, r, b = "lp-loss-a", "lp-loss-r", "lp-loss-b"
-    for ns in (a, r, b):
-        sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "netns", "add", ns)
+    return make
+
+
+def web_client(file: str, program: str, port: int, mtu: int | None = None) -> Callable[[], None]:
+    def make() -> None:
+        with namespace(f"lp-cap-{Path(file).stem}") as ns:
+            loopback_setup(ns, mtu=mtu)
+            web_server(ns)
+            with capture(ns.name, "lo", OUT / file):
+                ns.run(*py("web.py", program, "--local-port", str(port)))
+
+    return make
+
+
+@contextlib.contextmanager
+def resolv_conf(ns: str) -> Iterator[None]:
+    """/etc/netns/NS/resolv.conf: ``ip netns exec`` mounts it over /etc/resolv.conf,
+    so programs in the namespace (and only there) ask our DNS server."""
+    base = Path("/etc/netns")
+    made_base = not base.exists()
+    d = base / ns
+    d.mkdir(parents=True, exist_ok=True)
     try:
-        sh(
-            "ip",
-            "link",
-            "add",
-            "lpa0",
-            "netns",
-            a,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "lpr0",
-            "netns",
-            r,
-        )
-        sh(
-            "ip",
-            "link",
-            "add",
-            "lpr1",
-            "netns",
-            r,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "lpb0",
-            "netns",
-            b,
-        )
-        for ns, dev, addr in (
-            (a, "lpa0", "10.77.0.1/30"),
-            (r, "lpr0", "10.77.0.2/30"),
-            (r, "lpr1", "10.77.1.1/30"),
-            (b, "lpb0", "10.77.1.2/30"),
-        ):
-            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "ethtool",
-                "-K",
-                dev,
-                "tso",
-                "off",
-                "gso",
-                "off",
-                "gro",
-                "off",
-                check=False,
-            )
-        for ns in (a, r, b):
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", a, "route", "add", "10.77.1.0/30", "via", "10.77.0.2")
-        sh("ip", "-n", b, "route", "add", "10.77.0.0/30", "via", "10.77.1.1")
-        sh("ip", "netns", "exec", r, "sysctl", "-q", "net.ipv4.ip_forward=1")
-        sh(
-            "tc",
-            "-n",
-            r,
-            "qdisc",
-            "add",
-            "dev",
-            "lpr1",
-            "root",
-            "handle",
-            "1:",
-            "htb",
-            "default",
-            "1",
-        )
-        sh(
-            "tc",
-            "-n",
-            r,
-            "class",
-            "add",
-            "dev",
-            "lpr1",
-            "parent",
-            "1:",
-            "classid",
-            "1:1",
-            "htb",
-            "rate",
-            "2mbit",
-            "ceil",
-            "2mbit",
-        )
-        sh(
-            "tc",
-            "-n",
-            r,
-            "qdisc",
-            "add",
-            "dev",
-            "lpr1",
-            "parent",
-            "1:1",
-            "handle",
-            "10:",
-            "pfifo",
-            "limit",
-            "5",
-        )
-        receiver = subprocess.Popen(
-            ["ip", "netns", "exec", b, sys.executable, PROGRAMS, "bulk_receiver"]
-        )
-        time.sleep(0.5)
-        with capture(b, "lpb0", OUT / "tcp_loss_reorder.pcap"):
-            run_in(a, "bulk_sender", "10.77.1.2")
-            receiver.wait(30)
+        (d / "resolv.conf").write_text("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
+        yield
     finally:
-        for ns in (a, r, b):
-            sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(d, ignore_errors=True)
+        if made_base:
+            with contextlib.suppress(OSError):
+                base.rmdir()
 
 
-CAPTURES = {
-    "tcp_3040_greeting": lambda: simple("tcp_3040_greeting", "greeting", nano=True),
-    "tcp_3040_greeting_ng": lambda: simple("tcp_3040_greeting", "greeting", pcapng=True),
-    "tcp_3040_ipv6": lambda: simple("tcp_3040_ipv6", "greeting6"),
-    "udp_12345": lambda: simple("udp_12345", "udp"),
-    "http_get_post": lambda: simple("http_get_post", "http_get_post"),
-    "http_sll2_any": lambda: simple("http_sll2_any", "http_gzip", any_iface=True),
-    "dns_query": lambda: simple("dns_query", "dns"),
-    "tcp_refused": lambda: simple("tcp_refused", "refused"),
-    "tcp_rst_midtransfer": lambda: simple("tcp_rst_midtransfer", "rst_midtransfer"),
-    "tcp_half_close": lambda: simple("tcp_half_close", "half_close"),
-    "tcp_loss_reorder": loss_reorder,
-    "http_keepalive": lambda: simple("http_keepalive", "http_keepalive"),
-    "http_pipelined": lambda: simple("http_pipelined", "http_pipelined"),
-    "http_chunked": lambda: simple("http_chunked", "http_chunked"),
-    "http_gzip": lambda: simple("http_gzip", "http_gzip"),
-    "http_status_mix": lambda: simple("http_status_mix", "http_status_mix"),
-    "http_large_body": lambda: simple("http_large_body", "http_large_body"),
-    "http_rst_cut": lambda: simple("http_rst_cut", "http_rst_cut"),
-    "page_load": lambda: simple("page_load", "page_load"),
+def page_load() -> None:
+    path = OUT / "page_load.pcap"
+    with namespace("lp-cap-page-load") as ns, resolv_conf(ns.name):
+        loopback_setup(ns)
+        ns.start(*py("dns_server.py", "serve"))
+        web_server(ns)
+        with capture(ns.name, "lo", path):
+            ns.run(*py("web.py", "browser", "http://www.example.test:8080/"))
+    rows = fields(path, "", "_ws.col.Protocol", "udp.srcport", "tcp.flags")
+    expect(rows[0][0] == "DNS" and count(path, "dns") == 4, "DNS first: A and AAAA, answered")
+    expect(count(path, "http.request") == 3 and count(path, "tcp.flags.fin == 1") == 2, "GETs, close")
+
+
+CAPTURES: dict[str, Callable[[], None]] = {
+    "tcp_3040_greeting": greeting("tcp_3040_greeting.pcap", "127.0.0.1", nano=True),
+    "tcp_3040_greeting_pcapng": greeting(
+        "tcp_3040_greeting.pcapng", "127.0.0.1", pcapng=True,
+        comment="layerpeek: the port-3040 demo, recorded by dumpcap on lo",
+    ),
+    "tcp_3040_ipv6": greeting("tcp_3040_ipv6.pcap", "::1"),
+    "udp_12345": udp_12345,
+    "http_get_post": http_get_post,
+    "http_sll2_any": http_sll2_any,
+    "dns_query": dns_query,
+    "tcp_refused": tcp_refused,
+    "tcp_rst_midtransfer": tcp_rst_midtransfer,
+    "tcp_half_close": tcp_half_close,
+    "tcp_simultaneous_close": tcp_simultaneous_close,
+    "tcp_loss_reorder": tcp_loss_reorder,
+    "http_keepalive": http_simple(
+        "http_keepalive.pcap", *CURL, "--local-port", "41280", "--output", "/dev/null",
+        "--output", "/dev/null", "--output", "/dev/null",
+        "http://127.0.0.1:8080/index.html", "http://127.0.0.1:8080/style.css",
+        "http://127.0.0.1:8080/logo.png", "http://127.0.0.1:8080/data.json",
+    ),
+    "http_pipelined": web_client("http_pipelined.pcap", "pipelined", 41281),
+    "http_chunked": http_simple(
+        "http_chunked.pcap", *CURL, "--local-port", "41282", "--header", "TE: trailers",
+        "http://127.0.0.1:8080/chunked",
+    ),
+    "http_gzip": http_simple(
+        "http_gzip.pcap", *CURL, "--local-port", "41283", "--compressed",
+        "http://127.0.0.1:8080/data.json",
+    ),
+    "http_status_mix": web_client("http_status_mix.pcap", "status-mix", 41284),
+    "http_large_body": http_simple(
+        "http_large_body.pcap", *CURL, "--local-port", "41285", "http://127.0.0.1:8080/large.bin",
+        mtu=1500,
+    ),
+    "http_rst_cut": web_client("http_rst_cut.pcap", "rst-cut", 41286, mtu=1500),
+    "page_load": page_load,
 }
 
+RETRIES = 3
 
-def main() -> int:
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="captures to make (default: all)")
+    ap.add_argument("--list", action="store_true", help="list the capture names")
+    args = ap.parse_args(argv)
+    if args.list:
+        print("\n".join(CAPTURES))
+        return 0
     if os.geteuid() != 0:
         print("make_all.py needs root (network namespaces and packet capture)", file=sys.stderr)
         return 1
-    names = sys.argv[1:] or list(CAPTURES)
-    for name in names:
-        CAPTURES[name]()
+    unknown = [n for n in args.names if n not in CAPTURES]
+    if unknown:
+        print(f"unknown capture(s): {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
+    for name in args.names or list(CAPTURES):
+        for attempt in range(1, RETRIES + 1):
+            try:
+                CAPTURES[name]()
+            except Unexpected as exc:
+                print(f"{name}: attempt {attempt}: {exc}", file=sys.stderr)
+                if attempt == RETRIES:
+                    return 1
+                continue
+            break
         print(f"made {name}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

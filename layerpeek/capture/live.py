@@ -22,18 +22,24 @@ interface and turns each datagram the kernel hands over into a
    through ctypes) so the syntax and semantics are exactly tcpdump's, and is
    attached with ``SO_ATTACH_FILTER``.  The program's accept value is the
    snap length, so the kernel also does the truncation.
-3. **Real time stamps** come from ``SO_TIMESTAMPNS`` ancillary data (the
-   kernel's receive time, in nanoseconds), not from the clock when Python got
-   round to reading the packet.
-4. **Original length and VLAN tags** come from ``PACKET_AUXDATA``: the kernel
-   may strip an 802.1Q tag into metadata (VLAN offload); like libpcap we put it
-   back so the frame looks as it did on the wire.
-5. **Loopback shows every packet once.**  On ``lo`` each packet passes the tap
+3. **Packets wait in a shared ring** (``PACKET_RX_RING``, TPACKET_V3): the
+   kernel writes them into memory we ``mmap``; one ``poll`` hands over a
+   block of many packets, with no system call per packet.
+4. **Real time stamps** are the kernel's (nanoseconds, in each packet's ring
+   header), not the clock when Python got round to reading the packet.
+5. **Original length and VLAN tags** come from the same header: the kernel
+   may strip an 802.1Q tag into metadata (VLAN offload, and always on
+   receive); like libpcap we put it back so the frame looks as it did on the
+   wire.  Known limit: the filter is compiled the way tcpdump compiles it
+   for a *file* (inline tags), so in the kernel ``vlan 10`` does not match
+   such frames while ``udp`` does; tcpdump on a live Linux interface uses the
+   kernel's VLAN metadata instead.  (Pinned by a test in ``tests/test_live.py``.)
+6. **Loopback shows every packet once.**  On ``lo`` each packet passes the tap
    twice: once leaving (``PACKET_OUTGOING``) and once arriving.  We ask the
    kernel not to deliver outgoing copies (``PACKET_IGNORE_OUTGOING``, Linux
    4.20+) and also skip them in user space for older kernels, on loopback
    only; on a real interface the outgoing packets are the ones the host sends.
-6. **Stopping is an event, not an exception.**  :meth:`LiveCapture.stop` (safe
+7. **Stopping is an event, not an exception.**  :meth:`LiveCapture.stop` (safe
    from a signal handler or another thread) writes to a self-pipe that the
    receive loop polls alongside the socket, so the CLI turns Ctrl-C into a
    clean stop: the packet being handled is finished, a ``-w`` file is never
@@ -42,26 +48,42 @@ interface and turns each datagram the kernel hands over into a
 
 Why AF_PACKET and not scapy or a tcpdump pipe (measured)
 --------------------------------------------------------
-Measured on this project's busy 2-core box (CPython 3.11, Linux 6.18), a
-separate process flooding 64-byte UDP datagrams over ``lo`` for 5 s, the
-consumer decoding every packet into layerpeek layers (best of 3)::
+Measured on this project's 2-core box (CPython 3.11, Linux 6.18, libpcap
+1.10.3, scapy 2.8), while other jobs were running (load average 3-5), so
+ranges rather than single figures.  "Per packet" is the cost in the Python
+process with the traffic already queued (best of 3, 50 000 UDP datagrams);
+"flood" is a separate process sending 64-byte UDP datagrams over ``lo`` as
+fast as it can for 5 s, the consumer capturing with ``udp port P``::
 
-    backend                          import      capture only      capture + decode
-    AF_PACKET socket (this module)   ~1 ms       ~280k pkt/s       ~65k pkt/s
-    tcpdump -U -w - pipe + parser    ~1 ms       ~230k pkt/s       ~60k pkt/s
-    scapy AsyncSniffer (L2 socket)   ~800 ms     ~9k pkt/s         ~8k pkt/s
+                                  per packet   flood, capture   flood, + decode
+    AF_PACKET TPACKET_V3 ring     2.3 µs       107-170k pkt/s   18-26k pkt/s
+    AF_PACKET recvmsg() per pkt   7.5 µs       ~129k pkt/s      -
+    tcpdump -U -w - | PcapParser  1.7 µs (*)   102-151k pkt/s   20-36k pkt/s
+    scapy AsyncSniffer            ~550 µs (**) 0.9-1.8k pkt/s   0.8-0.9k pkt/s
+    decoding into layerpeek       13.3 µs per packet (decode_layers + Packet)
 
-(The script and full figures are in the issue-5 report.)  With decoding in the
-loop the two non-scapy paths are within noise of each other, because decoding
-dominates; scapy is about 8x slower since it builds its own packet objects
-for every frame before we could decode ours, and its import alone costs most
-of a second.  AF_PACKET wins on everything that is not speed: it needs no
-external program, it reports permission, interface and filter problems as
-errno values we can explain (rather than parsing tcpdump's stderr), it reads
-the kernel's exact drop counter, and it knows the interface's link type
-without a pcap header.  Its limit is that it is Linux-only; elsewhere, the
-portable route is ``tcpdump -U -w - -i IFACE | layerpeek dump -``, which the
-file readers already support.
+    (*) plus tcpdump's own process, on the other core.
+    (**) scapy's Ether() dissection of one such frame, which its sniffer does for each.
+    Capture-only runs dropped nothing: they kept up with the sender.
+    Time to open: ring 9-12 ms, tcpdump 13-17 ms; import on top of
+    ``import layerpeek``: this module 2-6 ms, scapy 2.5-3.4 s.
+
+Decoding is about 85% of the cost, so the ring and the pipe sustain the same
+live rate within the noise; a plain ``recvmsg()`` per packet (this module's
+first version) spent 4-5 µs in the system call alone, which is why the ring
+is used; scapy builds its own packet object for every frame before we could
+decode ours (about 550 µs for one Ether/IP/UDP frame here) and costs seconds
+to import, so it is 20-30x slower and only its capture would be used anyway.
+Between the two fast paths AF_PACKET wins on everything that is not speed:
+no external program; permission, interface and filter problems come back as
+errno values and libpcap messages we can explain, instead of tcpdump's
+stderr to parse; the kernel's exact drop counter; ns time stamps and the link
+type without a pcap header; and on ``lo`` the kernel stops the outgoing
+copies before they reach the ring, where libpcap receives both and discards
+one (in the flood, tcpdump's "dropped by kernel" exceeded the datagrams
+sent).  Its limit is that it is Linux-only; elsewhere, the portable route is
+``tcpdump -U -w - -i IFACE | layerpeek dump -``, which the file readers
+already support.
 
 Import cost: this module imports only the standard library; ctypes and
 libpcap are loaded only when a filter expression is compiled, and nothing
@@ -72,7 +94,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import mmap
 import os
 import select
@@ -375,6 +396,11 @@ class LiveCapture:
         self._stopping = False
         self._closed = False
 
+        if interface == "any":
+            raise UnsupportedInterface(
+                "live capture reads one interface at a time ('any' is not supported); "
+                f"available interfaces: {', '.join(interface_names())}"
+            )
         try:
             self.ifindex = socket.if_nametoindex(interface)
         except OSError:
@@ -465,6 +491,8 @@ class LiveCapture:
     @staticmethod
     def _query_interface(interface: str) -> tuple[int, int]:
         """(flags, ARPHRD type) by ioctl on an ordinary socket: needs no privilege."""
+        import fcntl  # POSIX only; imported here so the module imports everywhere
+
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:
                 raw_flags = fcntl.ioctl(probe.fileno(), SIOCGIFFLAGS, _ifreq(interface))
@@ -602,7 +630,11 @@ class LiveCapture:
     # -- stopping -------------------------------------------------------------
 
     def stop(self) -> None:
-        """End the iteration after the current packet.  Safe in signal handlers and threads."""
+        """End the iteration after the current packet.  Safe in signal handlers and threads.
+
+        The stop is for good: later calls to :meth:`frames`/:meth:`packets`
+        return at once (the statistics stay readable until :meth:`close`).
+        """
         self._stopping = True
         with contextlib.suppress(OSError):  # pipe full (already woken) or closed
             os.write(self._wake_w, b"x")

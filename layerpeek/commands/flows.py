@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         # Reassembly stays on: gaps and retransmitted bytes feed the history
         # letters (g, t) and the missed-byte counts, and a close is complete
         # only when both directions were delivered up to their FIN.
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker())
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(), infos=False)
         for packet in common.iter_packets(reader, path):
             pipe.process(packet)
         pipe.finish()

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from layerpeek.commands import common
 
@@ -51,9 +51,9 @@ on stderr (packets captured, dropped by the kernel) and leaves the -w file
 complete."""
 
 EPILOG = """\
-exit codes: 0 stopped normally (count, duration or Ctrl-C), 1 capture could not
-start (permission, no such interface, interface down, bad filter, -w file),
-2 usage error, 130 a second Ctrl-C while stopping"""
+exit codes: 0 stopped normally (count, duration or Ctrl-C), 1 the capture could
+not start or had to end (permission, no such interface, interface down or gone
+down, bad filter, -w file), 2 usage error, 130 a second Ctrl-C while stopping"""
 
 
 def _positive_int(text: str) -> int:
@@ -256,7 +256,7 @@ class _StopOnSignal:
 
     def __init__(self, capture: LiveCapture) -> None:
         self._capture = capture
-        self._saved: list[tuple[int, object]] = []
+        self._saved: list[tuple[int, Any]] = []  #: (signal, handler to restore)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._capture.stop()
@@ -272,7 +272,8 @@ class _StopOnSignal:
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._saved:
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            # None: the old handler was not set from Python; the default is the best guess.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _open_output(path: str) -> BinaryIO:
@@ -286,6 +287,8 @@ def _open_output(path: str) -> BinaryIO:
 
 def capture(opts: Options) -> int:
     """Open the capture (errors → exit 1), then show/record packets until it stops."""
+    from layerpeek.capture.live import LiveCaptureError
+
     live = _open_capture(opts)
     with contextlib.ExitStack() as stack:
         stack.callback(live.close)
@@ -295,17 +298,22 @@ def capture(opts: Options) -> int:
             if fileobj is not sys.stdout.buffer:
                 stack.callback(fileobj.close)
             record = _recorder(live, fileobj)
+        stack.callback(_summary, live)
+        # Signals are handled before "listening on" is printed: whoever waits
+        # for that line may stop us at once, and that must be a clean stop.
+        stack.enter_context(_StopOnSignal(live))
         what = f", filter {live.bpf_filter!r}" if live.bpf_filter else ""
         common.error(
             f"listening on {live.interface}{what}, snaplen {live.snaplen}; Ctrl-C to stop"
         )
         sys.stderr.flush()
-        stack.callback(_summary, live)
-        with _StopOnSignal(live):
-            packets = live.packets(opts.count, opts.duration)
-            if record is not None:
-                packets = _recording(packets, record)
+        packets = live.packets(opts.count, opts.duration)
+        if record is not None:
+            packets = _recording(packets, record)
+        try:
             _show(packets, opts)
+        except LiveCaptureError as e:  # e.g. the interface went down mid-capture
+            raise common.CommandError(str(e)) from None
     return common.EXIT_OK
 
 

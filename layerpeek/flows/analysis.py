@@ -255,16 +255,18 @@ def analyze(
     flags: int,
     window: int,
     initial_rtt_ns: int | None,
-) -> Verdict:
+) -> Verdict | None:
     """Judge one segment (raw header values) and update both directions' state.
+
+    Returns None when no flag applies (most packets: no object to build).
 
     ``window`` is the raw 16-bit window from the header; ``initial_rtt_ns``
     the conversation's SYN → first-ACK time if the handshake was captured.
     Sequence comparisons are written out inline (``d = (a - b) mod 2**32``,
     ``0 < d < 2**31`` means a > b): this runs for every packet.
     """
-    v = Verdict()
     f = 0
+    dupack_num = dupack_frame = rto_frame = 0
     nextseq = fwd.nextseq
     control = flags & (_SYN | _FIN | _RST)
     zwp = False
@@ -295,8 +297,8 @@ def analyze(
         elif repeat and window:
             fwd.dupacknum += 1
             f |= _F_DUP_ACK
-            v.dupack_num = fwd.dupacknum
-            v.dupack_frame = fwd.lastnondupack
+            dupack_num = fwd.dupacknum
+            dupack_frame = fwd.lastnondupack
     if ack != fwd.lastack:
         # A new acknowledgement number restarts the duplicate count; a data
         # segment repeating the old one does not (tshark 4.0 behaves so too).
@@ -334,7 +336,7 @@ def analyze(
             f |= _F_SPURIOUS
         elif not_advanced:
             f |= _F_RETRANSMISSION
-            v.rto_frame = fwd.nextseq_frame
+            rto_frame = fwd.nextseq_frame
     # -- update the forward state -------------------------------------------
     if not zwp:
         if not nextseq or 0 < ((end - nextseq) & _MASK) < _HALF:
@@ -347,5 +349,4 @@ def analyze(
     fwd.lastack = ack
     fwd.lastack_ts = ts_ns
     fwd.lastsegmentflags = f
-    v.flags = f
-    return v
+    return Verdict(f, dupack_num, dupack_frame, rto_frame) if f else None

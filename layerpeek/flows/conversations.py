@@ -41,7 +41,9 @@ class FlowPipeline:
     ``process(packet)`` returns ``(packet, info, events)``: the packet to use
     from now on (the reassembled one when this frame completed an IP
     datagram), its :class:`PacketFlowInfo` (None for packets that are
-    neither TCP, UDP nor fragments), and the TCP events it caused.
+    neither TCP, UDP nor fragments, and always None with ``infos=False``,
+    which saves building one per packet when only summaries or events are
+    wanted), and the TCP events it caused.
     """
 
     def __init__(
@@ -51,7 +53,9 @@ class FlowPipeline:
         tcp: TCPTracker | None = None,
         udp: UDPTracker | None = None,
         defragmenter: Defragmenter | None = None,
+        infos: bool = True,
     ) -> None:
+        self.infos = infos
         self.tcp = tcp if tcp is not None else TCPTracker()
         self.udp = udp if udp is not None else UDPTracker()
         self.defragmenter = (
@@ -62,6 +66,10 @@ class FlowPipeline:
         frag = None
         if self.defragmenter is not None:
             packet, frag = self.defragmenter.process(packet)
+        if not self.infos:
+            events = self.tcp.feed(packet)
+            self.udp.feed(packet)  # returns at once when there is no UDP header
+            return packet, None, events
         events, info = self.tcp.process(packet)
         if info is None:
             found = self.udp.feed(packet)
@@ -133,6 +141,7 @@ def conversations(
         defrag=defrag,
         tcp=TCPTracker(keep_frames=keep_frames, keep_data=keep_data),
         udp=UDPTracker(keep_frames=keep_frames),
+        infos=False,
     )
     for packet in _packets(source):
         pipe.process(packet)

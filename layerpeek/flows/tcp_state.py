@@ -76,6 +76,11 @@ class TCPState(enum.Enum):
     TIME_WAIT = "TIME_WAIT"
     CLOSED = "CLOSED"
 
+    # Members are singletons compared by identity, so the identity hash is
+    # correct, and unlike Enum's (a Python function hashing the name) it costs
+    # nothing: TRANSITIONS is consulted for every SYN, FIN and RST.
+    __hash__ = object.__hash__
+
     def __str__(self) -> str:
         return self.value
 
@@ -94,6 +99,8 @@ class Segment(enum.Enum):
     RECV_FIN = "acknowledged the peer's FIN"
     RECV_RST = "received RST"
     MIDSTREAM = "connection picked up mid-stream"
+
+    __hash__ = object.__hash__  # see TCPState
 
     def __str__(self) -> str:
         return self.value

@@ -91,6 +91,18 @@ from layerpeek.packet import Packet
 _MASK = 0xFFFFFFFF
 _FIN, _SYN, _RST, _PSH, _ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
+# Enum attribute lookups cost a descriptor call each; these run per packet.
+_SEND_SYN, _SEND_SYN_ACK, _SEND_FIN, _SEND_RST = (
+    Segment.SEND_SYN, Segment.SEND_SYN_ACK, Segment.SEND_FIN, Segment.SEND_RST
+)
+_RECV_SYN, _RECV_SYN_ACK, _RECV_FIN, _RECV_RST = (
+    Segment.RECV_SYN, Segment.RECV_SYN_ACK, Segment.RECV_FIN, Segment.RECV_RST
+)
+_RECV_ACK_OF_SYN, _RECV_ACK_OF_FIN = Segment.RECV_ACK_OF_SYN, Segment.RECV_ACK_OF_FIN
+_CLOSED, _CLOSING = TCPState.CLOSED, TCPState.CLOSING
+#: Each segment's plain-language "why" (``Enum.value`` is a descriptor call).
+_WHY: dict[Segment, str] = {segment: segment.value for segment in Segment}
+
 #: Unexpected segments kept per conversation (the count is always exact).
 MAX_ANOMALIES = 64
 
@@ -598,7 +610,7 @@ class TCPTracker:
 
     def feed(self, packet: Packet) -> list[Event]:
         """Process one packet; return the events it caused (often none)."""
-        return self.process(packet)[0]
+        return self._process(packet, False)[0]
 
     def finish(self) -> list[Event]:
         """The capture ended: flush every open conversation (gaps, then ConnectionClosed)."""
@@ -617,6 +629,11 @@ class TCPTracker:
 
     def process(self, packet: Packet) -> tuple[list[Event], PacketFlowInfo | None]:
         """Like :meth:`feed`, also returning the packet's :class:`PacketFlowInfo`."""
+        return self._process(packet, True)
+
+    def _process(
+        self, packet: Packet, want_info: bool
+    ) -> tuple[list[Event], PacketFlowInfo | None]:
         found = _extract(packet)
         if found is None:
             return [], None
@@ -704,8 +721,10 @@ class TCPTracker:
         verdict = analyze(snd.seq, rcv.seq, frame, ts, seq, ack, seglen, flags, tcp.window,
                           conn.irtt_ns)
         if reused:
+            if verdict is None:
+                verdict = Verdict()
             verdict.flags |= Flag.REUSED_PORTS
-        if verdict.flags:
+        if verdict is not None:
             counts = conv.analysis
             for name, _ in verdict.reasons():
                 counts[name] = counts.get(name, 0) + 1
@@ -725,7 +744,7 @@ class TCPTracker:
             seglen
             and rcv.fin_seq is not None
             and not rst
-            and not verdict.flags & _NOT_NEW
+            and (verdict is None or not verdict.flags & _NOT_NEW)
         ):
             snd.closed_data = True  # new data toward a side that already sent FIN
         # -- 6. reassembly -----------------------------------------------------
@@ -738,6 +757,8 @@ class TCPTracker:
         conv.server_state = server.state
         if self._budget.exceeded:
             self._relieve_budget(ts, out)
+        if not want_info:
+            return out, None
         nxt = (rel_seq + seglen + (1 if flags & (_SYN | _FIN) else 0)) & _MASK
         info = PacketFlowInfo(
             "tcp",
@@ -819,10 +840,10 @@ class TCPTracker:
             return
         if new is old:
             return
-        if new is TCPState.CLOSING:
+        if new is _CLOSING:
             conn.simultaneous = True
         side.state = new
-        change = StateChanged(conv.id, side.name, frame, ts, old, new, f"{segment.value}")
+        change = StateChanged(conv.id, side.name, frame, ts, old, new, _WHY[segment])
         conv.transitions.append(change)
         out.append(change)
 
@@ -843,26 +864,26 @@ class TCPTracker:
         )
         if fin_acked_now:
             rcv.fin_acked = True
-            apply(conn, snd, Segment.RECV_FIN, frame, ts, out)
+            apply(conn, snd, _RECV_FIN, frame, ts, out)
         # What the sender did.
         if syn:
-            apply(conn, snd, Segment.SEND_SYN_ACK if has_ack else Segment.SEND_SYN, frame, ts, out)
+            apply(conn, snd, _SEND_SYN_ACK if has_ack else _SEND_SYN, frame, ts, out)
         if fin:
             if snd.fin_seq is None:
                 snd.fin_seq = (seq + seglen + (1 if syn else 0)) & _MASK
                 if rcv.fin_seq is not None and not rcv.fin_acked:
                     # Its FIN does not acknowledge the peer's: the FINs crossed.
                     conn.simultaneous = True
-            apply(conn, snd, Segment.SEND_FIN, frame, ts, out)
+            apply(conn, snd, _SEND_FIN, frame, ts, out)
         if rst:
-            apply(conn, snd, Segment.SEND_RST, frame, ts, out)
+            apply(conn, snd, _SEND_RST, frame, ts, out)
             # RFC 9293 §3.10.7: a RST is processed before anything else in it.
-            apply(conn, rcv, Segment.RECV_RST, frame, ts, out)
+            apply(conn, rcv, _RECV_RST, frame, ts, out)
             return
         # What the receiver was shown, in the RFC's order: SYN, then the ACK field.
         if syn:
-            apply(conn, rcv, Segment.RECV_SYN_ACK if has_ack else Segment.RECV_SYN, frame, ts, out)
-        if has_ack and rcv.state is not TCPState.CLOSED:
+            apply(conn, rcv, _RECV_SYN_ACK if has_ack else _RECV_SYN, frame, ts, out)
+        if has_ack and rcv.state is not _CLOSED:
             if (
                 not rcv.syn_acked
                 and rcv.sent_isn is not None
@@ -870,9 +891,9 @@ class TCPTracker:
             ):
                 rcv.syn_acked = True
                 if not syn:  # a SYN-ACK's acknowledgement was covered by RECV_SYN_ACK
-                    apply(conn, rcv, Segment.RECV_ACK_OF_SYN, frame, ts, out)
+                    apply(conn, rcv, _RECV_ACK_OF_SYN, frame, ts, out)
             if fin_acked_now:
-                apply(conn, rcv, Segment.RECV_ACK_OF_FIN, frame, ts, out)
+                apply(conn, rcv, _RECV_ACK_OF_FIN, frame, ts, out)
 
     # -- reassembly ------------------------------------------------------------
 

@@ -553,7 +553,7 @@ def decode_tcp(buf: bytes, start: int, end: int) -> Decoded:
     if after is None:
         after = Malformed(
             "dns",
-            f"dns: message of {length} bytes continues past this segment "
+            f"message of {length} bytes continues past this segment "
             f"({end - start - 2} present)",
             end,
             True,

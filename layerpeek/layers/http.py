@@ -49,6 +49,8 @@ MAX_LINE = 64 * 1024
 #: Most header lines we parse from one head.
 MAX_HEADERS = 1000
 
+_FOLD = (" ", "\t")
+
 
 @dataclass(slots=True)
 class HTTP(Layer):
@@ -94,57 +96,47 @@ def sniff(buf: bytes, start: int, end: int) -> bool:
     return buf.startswith(STARTS, start, end)
 
 
-def _line(buf: bytes, pos: int, end: int) -> int:
-    """Offset of the ``\\n`` ending the line at ``pos``; -1 if it is not in this
-    segment, -2 if the line is longer than :data:`MAX_LINE`."""
-    stop = pos + MAX_LINE + 2  # room for the longest line and its CRLF
-    nl = buf.find(b"\n", pos, stop if stop < end else end)
-    if nl < 0:
-        return -2 if end >= stop else -1
-    if nl - pos > MAX_LINE and not (nl - pos == MAX_LINE + 1 and buf[nl - 1] == 0x0D):
-        return -2
-    return nl
-
-
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if not buf.startswith(STARTS, start, end):
         return Payload(buf[start:end]), None
-    complete = False
-    body_start = -1
-    headers: list[tuple[str, str]] = []
-    nl = _line(buf, start, end)
-    if nl < 0:  # the start line itself continues in the next segment (or is too long)
-        first_end = end if nl == -1 else start + MAX_LINE
-        first = buf[start:first_end].decode("latin-1")
-    else:
-        first = buf[start : nl - 1 if buf[nl - 1] == 0x0D else nl].decode("latin-1")
-        pos = nl + 1
-        while True:
-            nl = _line(buf, pos, end)
-            if nl < 0:
-                break  # cut mid-line, or a line over the cap: incomplete
-            line_end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
-            if line_end == pos:  # the blank line: the head ends here
-                complete = True
-                body_start = nl + 1
+    # The head ends at the first empty line.  Two C-speed searches find it:
+    # "\n\r\n" (CRLF heads, and a bare-LF line before a CRLF blank line) and
+    # "\n\n" (bare-LF heads); the per-line work below then needs no bounds.
+    body_start = end
+    blank = buf.find(b"\n\r\n", start, end)
+    bare = buf.find(b"\n\n", start, blank + 1 if blank >= 0 else end)
+    if bare >= 0 and (blank < 0 or bare < blank):
+        blank, body_start = bare, bare + 2
+    elif blank >= 0:
+        body_start = blank + 3
+    complete = blank >= 0
+    lines = buf[start : blank if complete else end].decode("latin-1").split("\n")
+    if not complete:
+        partial = lines.pop()  # the line the segment cuts (or "" after a final LF)
+        if not lines:
+            lines.append(partial[:MAX_LINE])  # only part of the start line is here
+    if len(lines) > MAX_HEADERS + 1:
+        del lines[MAX_HEADERS + 1 :]
+        complete = False
+    if (blank if complete else end) - start > MAX_LINE:
+        for i, line in enumerate(lines):
+            if len(line) > MAX_LINE + 1:  # + 1: the CR of a CRLF line end
+                del lines[max(i, 1) :]
+                lines[0] = lines[0][:MAX_LINE]
+                complete = False
                 break
-            if buf[pos] == 0x20 or buf[pos] == 0x09:  # obs-fold: continues the last value
-                if headers:
-                    name, value = headers[-1]
-                    more = buf[pos:line_end].decode("latin-1").strip(" \t")
-                    headers[-1] = (name, f"{value} {more}" if value else more)
-            else:
-                if len(headers) >= MAX_HEADERS:
-                    break
-                colon = buf.find(b":", pos, line_end)
-                if colon >= 0:
-                    headers.append(
-                        (
-                            buf[pos:colon].decode("latin-1").rstrip(" \t"),
-                            buf[colon + 1 : line_end].decode("latin-1").strip(" \t"),
-                        )
-                    )
-            pos = nl + 1
+    first = lines[0].rstrip("\r")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in _FOLD:  # obs-fold: the line continues the previous value
+            if headers:
+                name, value = headers[-1]
+                more = line.strip(" \t\r")
+                headers[-1] = (name, f"{value} {more}" if value else more)
+            continue
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.append((name.rstrip(" \t"), value.strip(" \t\r")))
     body = buf[body_start:end] if complete else b""
     if first.startswith("HTTP/"):
         version, _, rest = first.partition(" ")

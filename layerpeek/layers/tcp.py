@@ -49,6 +49,7 @@ from layerpeek.registry import Decoded, Dissector
 _HEADER = struct.Struct("!HHIIHHHH")
 _U16 = struct.Struct("!H")
 _U32X2 = struct.Struct("!II")
+_U32X3 = struct.Struct("!III")
 
 _Opt = TypeVar("_Opt")
 
@@ -97,17 +98,17 @@ _FLAG_LETTERS = (
     (0x100, "N"),
 )
 
-#: Wireshark's names, in Wireshark's order (``tcp.flags.str`` lists them high bit first).
+#: Wireshark's names, in the order of its Info column ("[SYN, ACK]"): low bit first.
 _FLAG_NAMES = (
-    (0x100, "NS"),
-    (0x80, "CWR"),
-    (0x40, "ECE"),
-    (0x20, "URG"),
-    (0x10, "ACK"),
-    (0x08, "PSH"),
-    (0x04, "RST"),
-    (0x02, "SYN"),
     (0x01, "FIN"),
+    (0x02, "SYN"),
+    (0x04, "RST"),
+    (0x08, "PSH"),
+    (0x10, "ACK"),
+    (0x20, "URG"),
+    (0x40, "ECE"),
+    (0x80, "CWR"),
+    (0x100, "NS"),
 )
 
 
@@ -172,6 +173,12 @@ class UnknownOption:
     kind: int
     data: bytes = field(repr=False)  #: the bytes after kind and length
 
+
+#: The options without a value are shared instances (layers are immutable by
+#: convention), which saves an allocation per NOP on every segment.
+_EOL = EOL()
+_NOP = NOP()
+_SACK_PERMITTED = SACKPermitted()
 
 TCPOption = EOL | NOP | MSS | WindowScale | SACKPermitted | SACK | Timestamps | UnknownOption
 
@@ -282,11 +289,11 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
     while pos < end:
         kind = buf[pos]
         if kind == 1:
-            out.append(NOP())
+            out.append(_NOP)
             pos += 1
             continue
         if kind == 0:
-            out.append(EOL())
+            out.append(_EOL)
             break
         i = len(out)
         if pos + 1 >= end:
@@ -312,7 +319,7 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
         elif kind == 3 and length == 3:
             opt = WindowScale(3, buf[body])
         elif kind == 4 and length == 2:
-            opt = SACKPermitted()
+            opt = _SACK_PERMITTED
         elif kind == 5 and length > 2 and (length - 2) % 8 == 0:
             opt = SACK(5, tuple([_U32X2.unpack_from(buf, b) for b in range(body, pos + length, 8)]))
         else:
@@ -356,6 +363,18 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         raise _ran_out(
             buf, end, f"tcp: header length {header_len} but {end - start} bytes left", start + 12
         )
+    if header_len == 32:
+        nop_nop_ts, tsval, tsecr = _U32X3.unpack_from(buf, start + 20)
+        if nop_nop_ts == 0x0101080A:
+            # NOP, NOP, Timestamps: what Linux puts on every segment once both
+            # sides agreed on timestamps, so it gets a path without the loop.
+            layer = TCP(
+                sport, dport, seq, ack, 32, off_flags & 0x1FF, window, checksum, urgent,
+                (_NOP, _NOP, Timestamps(8, tsval, tsecr)), end - header_end,
+            )
+            if header_end < end:
+                return layer, ("tcp_port", (sport, dport), header_end, end)
+            return layer, None
     options, problem = _options(buf, start + 20, header_end)
     layer = TCP(
         sport, dport, seq, ack, header_len, off_flags & 0x1FF, window, checksum, urgent,

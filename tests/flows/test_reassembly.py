@@ -93,7 +93,7 @@ def test_missing_segments_are_reported_as_exactly_those_gaps(
     r.flush("end of capture", 0, out)
     got, gaps = collect(out)
     high = max(o + len(c) for o, c in kept)
-    expected_gaps = []
+    expected_gaps: list[tuple[int, int]] = []
     for (offset, chunk), k in zip(segments, keep, strict=True):
         if not k and offset < high:
             if expected_gaps and expected_gaps[-1][0] + expected_gaps[-1][1] == offset:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 from flowwire import SACK_OK, Wire, mss, script, timestamps, wscale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from layerpeek.flows.analysis import Flag
 from layerpeek.flows.events import (
@@ -282,3 +286,36 @@ def test_non_tcp_packets_are_ignored() -> None:
 
     tracker = TCPTracker()
     assert tracker.process(layerpeek.decode(eth(ipv4_udp(udp(b"hi"))))) == ([], None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payload=st.binary(min_size=1, max_size=3000),
+    isn=st.one_of(st.integers(0, 0xFFFFFFFF), st.integers(0xFFFFFFFF - 2000, 0xFFFFFFFF)),
+    data=st.data(),
+)
+def test_tracker_reassembles_any_order_of_decoded_segments(
+    payload: bytes, isn: int, data: st.DataObject
+) -> None:
+    """End to end through decoded packets: reordering, duplicates and wraparound."""
+    w = Wire(isn_c=isn)
+    packets = script(w, *HS)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(len(payload) - 1, 1)), max_size=8))))
+    bounds = [0, *[c for c in cuts if 0 < c < len(payload)], len(payload)]
+    base = w.next["c"]
+    segments = [
+        w.send("c", "PA", payload[a:b], seq=base + a, advance=False)
+        for a, b in itertools.pairwise(bounds)
+    ]
+    w.next["c"] = (base + len(payload)) & 0xFFFFFFFF
+    extra = data.draw(st.lists(st.sampled_from(segments), max_size=4))
+    order = data.draw(st.permutations(segments + extra))
+    for i, p in enumerate(order):  # renumber as captured: frames and times increase
+        p.index, p.ts_ns = len(packets) + i + 1, w.ts + i + 1
+    tail_wire = Wire(isn_c=isn, first_frame=len(packets) + len(order) + 1, t0_ns=w.ts + 10**9)
+    tail_wire.next = dict(w.next)
+    tail = script(tail_wire, "s A", "c FA", "s FA", "c A")
+    tracker, events = run([*packets, *order, *tail])
+    assert stream_bytes(events, 0, "client") == payload
+    assert not [e for e in events if isinstance(e, StreamGap)]
+    assert tracker.conversations[0].close.kind == "four-way"

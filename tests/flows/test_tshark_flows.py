@@ -7,7 +7,8 @@ For each capture in ``captures/`` and ``../shared/captures/public``:
   ``duplicate_ack_num``/``duplicate_ack_frame``;
 * every UDP frame: ``udp.stream`` (with IP defragmentation on both sides);
 * every TCP stream: the bytes of each direction against
-  ``tshark -z follow,tcp,raw,N`` with ``tcp.reassemble_out_of_order`` on.
+  ``tshark -z follow,tcp,raw,N`` with ``tcp.reassemble_out_of_order`` on,
+  and the handshake RTT against ``tcp.analysis.initial_rtt``.
 
 Disagreements that are understood and kept on purpose are listed in
 ``EXPLAINED`` with the reason; anything else fails with the frame number and
@@ -106,6 +107,21 @@ def test_stream_bytes_match_tshark_follow_raw(path: Path) -> None:
             problems.append(f"stream {sid}: tshark {len(data0)}+{len(data1)} bytes, layerpeek "
                             f"{len(ours[0])}+{len(ours[1])}")
     assert problems == []
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=[p.name for p in CAPTURES])
+def test_handshake_rtt_matches_tshark_initial_rtt(path: Path) -> None:
+    """Handshake RTT (SYN → client's ACK) equals ``tcp.analysis.initial_rtt`` to the ns."""
+    ref = tsharkref.initial_rtts(path)
+    _, pipe = _ours(path)
+    ours = {
+        sid: conv.handshake.rtt_ns
+        for sid, conv in pipe.tcp.conversations.items()
+        if conv.handshake.rtt_ns is not None
+    }
+    # tshark also shows an initial RTT when the SYN-ACK was not captured (SYN →
+    # first ACK); layerpeek reports a handshake RTT only for a whole handshake.
+    assert {sid: rtt for sid, rtt in ref.items() if sid in ours} == ours
 
 
 def _same(endpoint: str, node: str) -> bool:

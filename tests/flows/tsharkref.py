@@ -137,3 +137,16 @@ def udp_streams(path: Path) -> dict[int, int]:
         if len(cols) == 4 and cols[1] and "," not in cols[1] and not cols[2] and not cols[3]:
             out[renumber[int(cols[0])]] = int(cols[1])
     return out
+
+
+def initial_rtts(path: Path) -> dict[int, int]:
+    """tcp.stream → ``tcp.analysis.initial_rtt`` in nanoseconds, where tshark has one."""
+    args = ["-r", str(path), *PREFS, "-T", "fields", "-E", "occurrence=f", "-e", "tcp.stream",
+            "-e", "tcp.analysis.initial_rtt", "-Y", "tcp.analysis.initial_rtt"]
+    out: dict[int, int] = {}
+    for line in _run(args).splitlines():
+        stream, _, rtt = line.partition("\t")
+        if stream and rtt and int(stream) not in out:
+            seconds, _, frac = rtt.partition(".")
+            out[int(stream)] = int(seconds) * 10**9 + int(frac.ljust(9, "0")[:9])
+    return out
