@@ -33,6 +33,18 @@ from layerpeek.registry import Dissector, Registry, default_registry
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``layerpeek.live_packets`` and ``layerpeek.LiveCapture``, imported on first use.
+
+    Live capture loads ctypes and libpcap; reading files must not pay for that.
+    """
+    if name in ("live_packets", "LiveCapture"):
+        from layerpeek.capture import live
+
+        return getattr(live, name)
+    raise AttributeError(f"module 'layerpeek' has no attribute {name!r}")
+
 __all__ = [
     "ARP",
     "DNS",
@@ -52,6 +64,7 @@ __all__ = [
     "IPv6",
     "Layer",
     "LayerpeekError",
+    "LiveCapture",
     "Malformed",
     "Null",
     "Packet",
@@ -62,6 +75,7 @@ __all__ = [
     "__version__",
     "decode",
     "default_registry",
+    "live_packets",
     "open_capture",
     "read",
 ]

@@ -32,7 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = ("dump", "live", "flows", "follow", "handshak
 EPILOG = """\
 exit codes:
   0    success (malformed packets are shown inline, not errors)
-  1    the capture file could not be read or is not a pcap/pcapng file
+  1    the capture file could not be read or is not a pcap/pcapng file,
+       or a live capture could not start (permission, interface, filter)
   2    usage error
   130  interrupted (Ctrl-C)
 

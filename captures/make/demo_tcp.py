@@ -51,7 +51,7 @@ def connect(host: str, port: int, local_port: int = 0, rcvbuf: int = 0) -> socke
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     if local_port:
-        s.bind((host, local_port))
+        s.bind(("", local_port))  # any local address, fixed port
     s.connect((host, port))
     return s
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from netlab import (
+    PIN,
     Namespace,
     capture,
     loopback_setup,
@@ -215,7 +216,7 @@ def tcp_simultaneous_close() -> None:
                 ns.ip("link", "set", dev, "up")
             time.sleep(0.2)
             with capture(b.name, "lpsb0", path):
-                sh(*py("demo_tcp.py", "simultaneous-close", "--client-ns", a.name, "--server-ns",
+                sh(*PIN, *py("demo_tcp.py", "simultaneous-close", "--client-ns", a.name, "--server-ns",
                        b.name, "--host", "10.77.2.2", "--local-port", "41260"))
                 time.sleep(0.2)
         finally:
@@ -251,7 +252,7 @@ def tcp_loss_reorder() -> None:
            "htb", "rate", "1mbit", "ceil", "1mbit")
         sh("tc", "-n", r.name, "qdisc", "add", "dev", "lpr1", "parent", "1:1", "handle", "10:",
            "pfifo", "limit", "5")
-        relay = start_relay(f"{r.name}:lpr1", f"{b.name}:lpb0", "--hold", "12,40,90")
+        relay = start_relay(f"{r.name}:lpr1", f"{b.name}:lpb0", "--hold", "70,100,125")
         try:
             for ns, dev in ((a, "lpa0"), (r, "lpr0"), (r, "lpr1"), (b, "lpb0")):
                 ns.ip("link", "set", dev, "up")

@@ -53,8 +53,15 @@ def enter_netns(name: str) -> None:
         os.close(fd)
 
 
-def in_ns(ns: str, *argv: str) -> list[str]:
-    return ["ip", "netns", "exec", ns, *argv]
+#: Every program of a scenario runs on CPU 0.  Loopback delivers a packet on the
+#: CPU that sent it; with sender and receiver on two CPUs, the packet socket sees
+#: the two CPUs' packets interleaved, and some ACKs land in the file before ACKs
+#: sent earlier.  On one CPU the file's order is the order things happened.
+PIN = ["taskset", "--cpu-list", "0"]
+
+
+def in_ns(ns: str, *argv: str, pin: bool = True) -> list[str]:
+    return ["ip", "netns", "exec", ns, *(PIN if pin else []), *argv]
 
 
 def py(script: str, *args: str) -> list[str]:
@@ -68,6 +75,7 @@ class Namespace:
 
     name: str
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    pin: bool = True
 
     def ip(self, *args: str) -> None:
         sh("ip", "-n", self.name, *args)
@@ -83,7 +91,9 @@ class Namespace:
 
     def run(self, *argv: str, timeout: float = 120) -> str:
         """Run a client to completion inside the namespace; its stdout."""
-        proc = subprocess.run(in_ns(self.name, *argv), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            in_ns(self.name, *argv, pin=self.pin), capture_output=True, text=True, timeout=timeout
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
         return proc.stdout
@@ -91,7 +101,10 @@ class Namespace:
     def start(self, *argv: str) -> subprocess.Popen[str]:
         """Start a server inside the namespace and wait for it to print ``ready``."""
         proc = subprocess.Popen(
-            in_ns(self.name, *argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            in_ns(self.name, *argv, pin=self.pin),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.procs.append(proc)
         assert proc.stdout is not None
@@ -117,10 +130,10 @@ def stop_process(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None
             proc.wait(5)
 
 
-def create_ns(name: str, *, loopback: bool = True, ipv6: bool = True) -> Namespace:
+def create_ns(name: str, *, loopback: bool = True, ipv6: bool = True, pin: bool = True) -> Namespace:
     sh("ip", "netns", "del", name, check=False)  # a leftover from an interrupted run
     sh("ip", "netns", "add", name)
-    ns = Namespace(name)
+    ns = Namespace(name, pin=pin)
     if not ipv6:
         # Before any interface comes up: no router solicitations, DAD or MLD reports.
         ns.sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
@@ -135,11 +148,11 @@ def create_ns(name: str, *, loopback: bool = True, ipv6: bool = True) -> Namespa
 
 
 @contextlib.contextmanager
-def namespaces(*names: str, ipv6: bool = True) -> Iterator[list[Namespace]]:
+def namespaces(*names: str, ipv6: bool = True, pin: bool = True) -> Iterator[list[Namespace]]:
     made: list[Namespace] = []
     try:
         for name in names:
-            made.append(create_ns(name, ipv6=ipv6))
+            made.append(create_ns(name, ipv6=ipv6, pin=pin))
         yield made
     finally:
         for ns in made:
@@ -149,8 +162,8 @@ def namespaces(*names: str, ipv6: bool = True) -> Iterator[list[Namespace]]:
 
 
 @contextlib.contextmanager
-def namespace(name: str, *, ipv6: bool = True) -> Iterator[Namespace]:
-    with namespaces(name, ipv6=ipv6) as (ns,):
+def namespace(name: str, *, ipv6: bool = True, pin: bool = True) -> Iterator[Namespace]:
+    with namespaces(name, ipv6=ipv6, pin=pin) as (ns,):
         yield ns
 
 
@@ -184,6 +197,8 @@ def capture(
     pcapng: bool = False,
     comment: str | None = None,
     settle: float = 0.4,
+    snaplen: int = 65600,
+    pin: bool = True,
 ) -> Iterator[CaptureStats]:
     """Record ``iface`` (``any`` for the cooked link type) in ``ns`` into ``path``.
 
@@ -205,10 +220,12 @@ def capture(
         # snaplen 65600 (loopback's 64 kB frames plus a link header) and 128 MB of
         # buffer give about 2000 slots, so a burst on loopback is not dropped.
         cmd = ["tcpdump", "--immediate-mode", "-i", iface, "-U", "-n", "-Z", "root"]
-        cmd += ["-s", "65600", "-B", "131072", "-w", str(tmp)]
+        cmd += ["-s", str(snaplen), "-B", "131072", "-w", str(tmp)]
         if nano:
             cmd.insert(1, "--time-stamp-precision=nano")
-    proc = subprocess.Popen(in_ns(ns, *cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        in_ns(ns, *cmd, pin=pin), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     err_lines: list[str] = []
     assert proc.stderr is not None
     stderr = proc.stderr
@@ -265,7 +282,7 @@ def add_tap(ns: Namespace, dev: str, mac: str, addr: str) -> None:
 
 def start_relay(*args: str) -> subprocess.Popen[str]:
     """The frame relay (relay.py) runs in the root namespace; it setns()es to open each tap."""
-    proc = subprocess.Popen(py("relay.py", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*PIN, *py("relay.py", *args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "ready":

@@ -12,10 +12,13 @@ connection, with whatever the relay did to its packets on the way.
 
 * ``--delay-ms``: every frame, in both directions, is delivered D ms after it
   was read (order kept): a long wire, for the simultaneous close.
-* ``--hold``: the Nth, Mth, ... TCP segment carrying data from left to right
-  (counted from 1, in the order the relay reads them) is held back and
-  delivered right after the next data segment: two segments swap places,
-  a reordering with no loss (held at most 200 ms if nothing follows).
+* ``--hold``: a TCP segment carrying data from left to right is held back and
+  delivered right after the next data segment: two segments swap places, a
+  reordering with no loss (held at most 200 ms if nothing follows).  One such
+  swap for each N given: at the Nth data segment (counted from 1 in the order
+  the relay reads them), or later, once the stream is calm (the last
+  ``CALM`` segments were all new data in order), so that the reordering
+  does not disappear among the retransmissions of a loss episode.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 HOLD_LIMIT = 0.2
+CALM = 8
 
 
 def open_tap(ns: str, dev: str) -> int:
@@ -47,16 +51,17 @@ def open_tap(ns: str, dev: str) -> int:
     return fd
 
 
-def tcp_payload_len(frame: bytes) -> int:
-    """Bytes of TCP payload in an Ethernet/IPv4 frame; -1 for anything else."""
+def tcp_segment(frame: bytes) -> tuple[int, int]:
+    """(sequence number, payload bytes) of an Ethernet/IPv4/TCP frame; (0, -1) otherwise."""
     if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
-        return -1
+        return 0, -1
     ihl = (frame[14] & 0x0F) * 4
     total = struct.unpack_from("!H", frame, 16)[0]
     if len(frame) < 14 + ihl + 13:
-        return -1
+        return 0, -1
+    seq = struct.unpack_from("!I", frame, 14 + ihl + 4)[0]
     doff = (frame[14 + ihl + 12] >> 4) * 4
-    return total - ihl - doff
+    return seq, total - ihl - doff
 
 
 def main(argv: list[str]) -> None:
@@ -68,13 +73,15 @@ def main(argv: list[str]) -> None:
     a = ap.parse_args(argv)
     left = open_tap(*a.left.split(":"))
     right = open_tap(*a.right.split(":"))
-    hold = {int(n) for n in a.hold.split(",") if n}
+    hold = sorted(int(n) for n in a.hold.split(",") if n)
     delay = a.delay_ms / 1000
     peer = {left: right, right: left}
     # Frames waiting for their delivery time, per destination (a fixed delay keeps order).
     queues: dict[int, deque[tuple[float, bytes]]] = {left: deque(), right: deque()}
     held: tuple[float, bytes] | None = None
     data_segments = 0
+    next_seq: int | None = None  # one past the highest byte seen (one connection)
+    calm = 0
     counts = {"left->right": 0, "right->left": 0, "reordered": 0}
     running = True
 
@@ -103,9 +110,15 @@ def main(argv: list[str]) -> None:
             frame = os.read(fd, 65536)
             dst = peer[fd]
             counts["left->right" if fd == left else "right->left"] += 1
-            if fd == left and tcp_payload_len(frame) > 0:
+            seq, size = tcp_segment(frame) if fd == left else (0, -1)
+            if size > 0:
                 data_segments += 1
-                if data_segments in hold and held is None:
+                calm = calm + 1 if next_seq in (None, seq) else 0
+                end = (seq + size) & 0xFFFFFFFF
+                if next_seq is None or 0 < (end - next_seq) & 0xFFFFFFFF < 0x80000000:
+                    next_seq = end
+                if hold and data_segments >= hold[0] and calm > CALM and held is None:
+                    hold.pop(0)
                     held = (time.monotonic() + HOLD_LIMIT, frame)
                     continue
                 deliver(dst, frame)

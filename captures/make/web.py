@@ -188,7 +188,7 @@ def connect(host: str, port: int, local_port: int = 0) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     if local_port:
-        s.bind((host, local_port))
+        s.bind(("", local_port))  # any local address, fixed port
     s.connect((host, port))
     return s
 

@@ -56,7 +56,7 @@ process with the traffic already queued (best of 3, 50 000 UDP datagrams);
 fast as it can for 5 s, the consumer capturing with ``udp port P``::
 
                                   per packet   flood, capture   flood, + decode
-    AF_PACKET TPACKET_V3 ring     2.3 µs       107-170k pkt/s   18-26k pkt/s
+    AF_PACKET TPACKET_V3 ring     2.3 µs       107-170k pkt/s   18-59k pkt/s
     AF_PACKET recvmsg() per pkt   7.5 µs       ~129k pkt/s      -
     tcpdump -U -w - | PcapParser  1.7 µs (*)   102-151k pkt/s   20-36k pkt/s
     scapy AsyncSniffer            ~550 µs (**) 0.9-1.8k pkt/s   0.8-0.9k pkt/s
@@ -64,12 +64,16 @@ fast as it can for 5 s, the consumer capturing with ``udp port P``::
 
     (*) plus tcpdump's own process, on the other core.
     (**) scapy's Ether() dissection of one such frame, which its sniffer does for each.
-    Capture-only runs dropped nothing: they kept up with the sender.
+    Capture-only runs dropped nothing: they kept up with the sender.  With
+    decoding, 6 runs each, interleaved; the ring's 59k came in a quieter
+    moment, its other runs were 18-26k.
     Time to open: ring 9-12 ms, tcpdump 13-17 ms; import on top of
     ``import layerpeek``: this module 2-6 ms, scapy 2.5-3.4 s.
 
 Decoding is about 85% of the cost, so the ring and the pipe sustain the same
-live rate within the noise; a plain ``recvmsg()`` per packet (this module's
+live rate within the noise (the pipe's capture work runs in tcpdump's own
+process, on the other core, which is why its in-process cost is lower, not
+its total); a plain ``recvmsg()`` per packet (this module's
 first version) spent 4-5 µs in the system call alone, which is why the ring
 is used; scapy builds its own packet object for every frame before we could
 decode ours (about 550 µs for one Ether/IP/UDP frame here) and costs seconds
@@ -85,7 +89,7 @@ sent).  Its limit is that it is Linux-only; elsewhere, the portable route is
 ``tcpdump -U -w - -i IFACE | layerpeek dump -``, which the file readers
 already support.
 
-Import cost: this module imports only the standard library; ctypes and
+Import cost: this module imports only the standard library and layerpeek's core; ctypes and
 libpcap are loaded only when a filter expression is compiled, and nothing
 here is imported by ``import layerpeek`` or ``layerpeek dump FILE``.
 """

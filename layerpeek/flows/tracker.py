@@ -516,6 +516,7 @@ class _Side:
         "content",
         "fin_acked",
         "fin_seq",
+        "last_ack",
         "name",
         "port",
         "reasm",
@@ -536,6 +537,7 @@ class _Side:
         self.syn_acked = False
         self.fin_seq: int | None = None
         self.fin_acked = False
+        self.last_ack: int | None = None  # the last acknowledgement number it sent
         self.reasm = reasm
         self.closed_data = False  # it sent data after the peer's FIN (half-close)
         self.content: StreamContent | None = None
@@ -914,7 +916,8 @@ class TCPTracker:
                                    fin=bool(fin))
             if result & OLD_DATA and seglen:
                 conn.conv.zeek.count_event(snd is conn.sides[0], "t")
-        if flags & _ACK and not rst and rcv.reasm.started:
+        if flags & _ACK and not rst and ack != snd.last_ack and rcv.reasm.started:
+            snd.last_ack = ack  # a repeated acknowledgement cannot uncover a new hole
             rcv.reasm.acked(rcv.reasm.offset(ack), ts, out)
         if rst:
             for side in conn.sides:

@@ -468,9 +468,11 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
     # being read is the one after those already kept
     label = "questions"
     current: Sized = questions
+    entry = pos  # where the question or record being read starts
     problem: DecodeError | None = None
     try:
         for _ in range(qdcount):
+            entry = pos
             qname, pos = read_name(buf, pos, start, end)
             if pos + 4 > end:
                 raise Short(f"type and class need 4 bytes, have {end - pos}", pos)
@@ -483,6 +485,7 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
         ):
             label, current = section_label, section
             for _ in range(count):
+                entry = pos
                 rname, pos = read_name(buf, pos, start, end)
                 if pos + 10 > end:
                     raise Short(f"record header needs 10 bytes, have {end - pos}", pos)
@@ -519,12 +522,17 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
     )
     if problem is None:
         return layer, None
-    at = pos if problem.offset is None else problem.offset
-    truncated = problem.truncated and cut
     reason = f"dns.{label}[{len(current)}]: {problem.reason}"
+    at = entry if problem.offset is None else problem.offset
+    if at < entry:
+        # Found by following a compression pointer back into earlier bytes.  The
+        # marker starts at the entry that could not be read, so the layer's span
+        # still covers everything it decoded; the reason says where the bad byte is.
+        reason += f" (at message offset {at - start})"
+        at = entry
     if problem.truncated and not cut:
         reason += " (the message ends there)"
-    return layer, Malformed("dns", reason, at, truncated, buf[at:end])
+    return layer, Malformed("dns", reason, at, problem.truncated and cut, buf[at:end])
 
 
 def decode(buf: bytes, start: int, end: int) -> Decoded:

@@ -77,9 +77,13 @@ def test_real_loss_is_recovered_byte_for_byte(capture: Find) -> None:
     assert conv.client_stream is not None
     assert len(conv.client_stream.data) == 200_000  # the whole upload, holes refilled
     assert conv.missed_bytes_client == 0 and conv.client_stream.gaps == []
+    # How many segments were lost varies from one recording to the next (the
+    # counts are checked frame by frame against tshark in test_tshark_flows).
     flags = conv.analysis
-    assert flags["tcp.analysis.lost_segment"] == 10
-    assert flags["tcp.analysis.fast_retransmission"] == 3
+    assert flags["tcp.analysis.lost_segment"] > 0  # captured on the receiver: holes
+    assert flags.get("tcp.analysis.retransmission", 0) + flags.get(
+        "tcp.analysis.fast_retransmission", 0
+    ) > 0  # ... that retransmissions filled
     assert flags["tcp.analysis.duplicate_ack"] > 0
     assert conv.close.kind == "four-way"
 
@@ -96,8 +100,9 @@ def test_page_load_lists_dns_then_the_http_connection(capture: Find) -> None:
     assert [(c.proto, c.server.port) for c in convs] == [("udp", 53), ("tcp", 8080)]
     conv = convs[1]
     assert isinstance(conv, TCPConversation) and conv.handshake.complete
-    # The recording stops after the last response: no FIN was captured.
-    assert (conv.close.kind, conv.conn_state) == ("open", "S1")
+    # The browser closes when the page and its resources are in: FIN first.
+    assert (conv.close.kind, conv.close.initiator) == ("four-way", "client")
+    assert conv.conn_state == "SF"
 
 
 def test_public_syn_then_rst_from_the_same_side(public: Find) -> None:

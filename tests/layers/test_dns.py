@@ -606,3 +606,22 @@ class TestWiringAndText:
 def test_dns_in_a_non_first_ipv4_fragment_is_not_decoded() -> None:
     frame = eth(ipv4(udp(QUERY[DNS_AT:]), proto=17, flags=0, frag_offset=8))
     assert DNS not in decode(frame)
+
+
+def test_damage_found_through_a_pointer_is_marked_at_the_entry_that_points() -> None:
+    """The bad label byte sits inside answer 0's data; answer 1's name points at it.
+    The marker starts at answer 1, so the DNS layer's span covers answer 0."""
+    q = name("example", "com")
+    bad = b"\x01a\x80"  # in unknown-type data nothing reads it... until a name points here
+    first = rr(pointer(12), 65280, bad)
+    where = 12 + len(question(q)) + 12  # answer 0's data: after its 2-byte name and 10 bytes
+    msg = message(qd=(question(q),), an=(first, rr(pointer(where), 1, b"\x01\x02\x03\x04")))
+    layer, after = parse(msg)
+    assert [r.data for r in layer.answers] == [bad]
+    assert isinstance(after, Malformed)
+    answer1 = 12 + len(question(q)) + len(first)
+    assert after.offset == answer1
+    assert after.reason == (
+        f"dns.answers[1]: label length byte 0x80: label type 0b10 (a label is at most 63 "
+        f"bytes) (at message offset {where + 2})"
+    )
