@@ -263,6 +263,7 @@ class TestUsage:
             raise KeyboardInterrupt
 
         monkeypatch.setattr(dump, "_lines", interrupted)
+        monkeypatch.setattr(dump, "_lines_flows", interrupted)
         code, _, err = run(capsys, "dump", str(pcap))
         assert code == 130 and err == ""
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from layerpeek.commands import common
 
 if TYPE_CHECKING:
+    from layerpeek.flows.tracker import PacketFlowInfo
     from layerpeek.packet import Packet
 
 #: ``sys.stdout.write``: the text stream buffers, so one call per packet is cheap.
@@ -75,6 +76,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="one JSON object per packet (JSON Lines; schema: layerpeek/schema/packet.schema.json)",
     )
     parser.add_argument(
+        "--no-flows", dest="flows", action="store_false",
+        help="skip the conversation stage: no stream index, states or analysis flags, raw "
+        "sequence numbers (the fastest listing)",
+    )
+    parser.add_argument(
+        "--no-defrag", dest="defrag", action="store_false",
+        help="show IP fragments as they are instead of decoding the reassembled datagram "
+        "on the frame that completes it",
+    )
+    parser.add_argument(
+        "-S", "--absolute-seq", dest="absolute", action="store_true",
+        help="print raw TCP sequence numbers instead of relative ones (as tcpdump -S)",
+    )
+    parser.add_argument(
         "-i", "--interface", metavar="IFACE",
         help="capture live from IFACE instead of reading a file (see `layerpeek live`)",
     )
@@ -109,7 +124,17 @@ def run(args: argparse.Namespace) -> int:
         out = common.prepare_stdout()
         packets = common.iter_packets(reader, path)
         count: int | None = args.count
-        if args.json:
+        if args.flows or args.defrag:
+            annotated = _annotated(packets, flows=args.flows, defrag=args.defrag)
+            relative = not args.absolute
+            if args.json:
+                _json_lines_flows(annotated, out.write, count)
+            elif args.verbose or args.hex:
+                _detailed_flows(annotated, out.write, count, args.verbose, args.hex,
+                                common.use_color(out), relative)
+            else:
+                _lines_flows(annotated, out.write, count, common.use_color(out), relative)
+        elif args.json:
             _json_lines(packets, out.write, count)
         elif args.verbose or args.hex:
             _detailed(packets, out.write, count, args.verbose, args.hex, common.use_color(out))
@@ -156,5 +181,80 @@ def _json_lines(packets: Iterator[Packet], write: Writer, count: int | None) -> 
 
     for n, packet in enumerate(packets, 1):
         write(f"{packet_to_json(packet)}\n")
+        if n == count:
+            break
+
+
+# --------------------------------------------------------------------------- with flows
+# The default: every packet passes the conversation stage (defragmenter, TCP and
+# UDP trackers) first, and its PacketFlowInfo is shown beside it.
+
+Annotated = Iterator[tuple["Packet", "PacketFlowInfo | None"]]
+
+
+def _annotated(packets: Iterator[Packet], *, flows: bool, defrag: bool) -> Annotated:
+    """``(packet, info)`` pairs; ``flows=False`` keeps only the defragmenter."""
+    from layerpeek.flows.conversations import FlowPipeline
+
+    if not flows:
+        from layerpeek.flows.defrag import Defragmenter
+
+        from layerpeek.flows.tracker import PacketFlowInfo
+
+        defragmenter = Defragmenter()
+        for packet in packets:
+            new, frag = defragmenter.process(packet)
+            if frag is None:
+                yield new, None
+            else:
+                fragment_only = PacketFlowInfo("")
+                fragment_only.defrag = frag
+                yield new, fragment_only
+        return
+    pipeline = FlowPipeline(defrag=defrag)
+    for packet in packets:
+        new, info, _ = pipeline.process(packet)
+        yield new, info
+
+
+def _lines_flows(items: Annotated, write: Writer, count: int | None, color: bool,
+                 relative: bool) -> None:
+    from layerpeek.render.text import packet_line
+
+    t0: int | None = None
+    for n, (packet, info) in enumerate(items, 1):
+        if t0 is None:
+            t0 = packet.ts_ns
+        write(f"{packet_line(packet, t0, color, info, relative)}\n")
+        if n == count:
+            break
+
+
+def _detailed_flows(items: Annotated, write: Writer, count: int | None, tree: bool,
+                    hexdump: bool, color: bool, relative: bool) -> None:
+    from layerpeek.render.hexdump import hexdump as hex_text
+    from layerpeek.render.text import packet_line, packet_tree
+
+    t0: int | None = None
+    for n, (packet, info) in enumerate(items, 1):
+        if t0 is None:
+            t0 = packet.ts_ns
+        if tree:
+            head = packet_tree(packet, color, info)
+        else:
+            head = packet_line(packet, t0, color, info, relative)
+        if hexdump:
+            write(f"{head}\n{hex_text(packet, color)}\n\n")
+        else:
+            write(f"{head}\n\n")
+        if n == count:
+            break
+
+
+def _json_lines_flows(items: Annotated, write: Writer, count: int | None) -> None:
+    from layerpeek.render.json import packet_to_json
+
+    for n, (packet, info) in enumerate(items, 1):
+        write(f"{packet_to_json(packet, info)}\n")
         if n == count:
             break

@@ -26,10 +26,13 @@ import enum
 import ipaddress
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerpeek.packet import Layer, Packet
 from layerpeek.wire import ip_str, mac_str
+
+if TYPE_CHECKING:
+    from layerpeek.flows.tracker import PacketFlowInfo
 
 Converter = Callable[[Any], Any]
 
@@ -183,8 +186,12 @@ def layer_to_dict(layer: Layer) -> dict[str, Any]:
     return out
 
 
-def packet_to_dict(packet: Packet) -> dict[str, Any]:
-    """One packet → the documented per-packet JSON object (one line of ``dump --json``)."""
+def packet_to_dict(packet: Packet, flow: PacketFlowInfo | None = None) -> dict[str, Any]:
+    """One packet → the documented per-packet JSON object (one line of ``dump --json``).
+
+    ``flow`` (from :func:`layerpeek.flows.annotate`) adds the ``"flow"`` object:
+    stream index, relative numbers, states and analysis flags.
+    """
     out: dict[str, Any] = {
         "index": packet.index,
         "ts_ns": packet.ts_ns,
@@ -197,6 +204,8 @@ def packet_to_dict(packet: Packet) -> dict[str, Any]:
     out["link_type"] = packet.linktype
     out["protocols"] = packet.protocols
     out["layers"] = [layer_to_dict(layer) for layer in packet.layers]
+    if flow is not None:
+        out["flow"] = flow.to_dict()
     return out
 
 
@@ -212,11 +221,11 @@ def to_dict(obj: Packet | Layer | Any) -> Any:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
-def packet_to_json(packet: Packet) -> str:
+def packet_to_json(packet: Packet, flow: PacketFlowInfo | None = None) -> str:
     """One compact JSON Lines record (no trailing newline).
 
     ASCII-only output (``ensure_ascii``): latin-1 HTTP text and odd DNS names
     come out as ``\\u00e9`` escapes, so the stream is valid whatever the
     terminal's or pipe's encoding.
     """
-    return _ENCODER.encode(packet_to_dict(packet))
+    return _ENCODER.encode(packet_to_dict(packet, flow))

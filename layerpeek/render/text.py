@@ -31,7 +31,7 @@ import enum
 import importlib
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.ipv4 import IPv4
@@ -40,6 +40,9 @@ from layerpeek.layers.tcp import TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
 from layerpeek.wire import ip_str, mac_str
+
+if TYPE_CHECKING:
+    from layerpeek.flows.tracker import PacketFlowInfo
 
 # --------------------------------------------------------------------------- names
 
@@ -109,6 +112,7 @@ _BOLD = "\x1b[1m"
 _CYAN = "\x1b[36m"
 _RED = "\x1b[31m"
 _DIM = "\x1b[2m"
+_YELLOW = "\x1b[33m"
 
 
 def paint(text: str, code: str, color: bool) -> str:
@@ -220,17 +224,69 @@ def key_facts(packet: Packet) -> tuple[str, int]:
     return _key_facts(packet.layers)
 
 
-def packet_line(packet: Packet, t0_ns: int, color: bool = False) -> str:
+def _relative_tcp(summary: str, tcp: TCP, flow: PacketFlowInfo) -> str:
+    """The TCP summary with the relative numbers in place of the raw ones.
+
+    ``TCP.summary()`` always starts ``[flags] seq=RAW`` (then `` ack=RAW`` when
+    ACK is set), so the numbers are swapped by position, not searched for.
+    """
+    head = f"[{tcp.flag_str}] seq={tcp.seq}"
+    if not summary.startswith(head) or flow.seq is None:
+        return summary
+    rest = summary[len(head):]
+    ack_raw = f" ack={tcp.ack}"
+    if flow.ack is not None and rest.startswith(ack_raw):
+        rest = f" ack={flow.ack}{rest[len(ack_raw):]}"
+    return f"[{tcp.flag_str}] seq={flow.seq}{rest}"
+
+
+def flow_suffix(flow: PacketFlowInfo) -> str:
+    """What the conversation stage adds to a line: stream, states, analysis.
+
+    ``[stream 3: ESTABLISHED/CLOSE_WAIT] [TCP Retransmission]`` — the client's
+    and the server's state after this packet, then Wireshark's Info labels.
+    """
+    parts: list[str] = []
+    if flow.proto == "tcp":
+        if flow.client_state is not None and flow.server_state is not None:
+            parts.append(
+                f"[stream {flow.stream}: {flow.client_state.value}/{flow.server_state.value}]"
+            )
+        else:
+            parts.append(f"[stream {flow.stream}]")
+        if flow.analysis is not None and flow.analysis.flags:
+            parts.extend(f"[{label}]" for label in flow.analysis.labels())
+    elif flow.proto == "udp":
+        parts.append(f"[stream {flow.stream}]")
+    if flow.defrag is not None:
+        parts.append(f"[{flow.defrag.summary()}]")
+    return " ".join(parts)
+
+
+def packet_line(
+    packet: Packet,
+    t0_ns: int,
+    color: bool = False,
+    flow: PacketFlowInfo | None = None,
+    relative: bool = True,
+) -> str:
     """``dump``'s one-line view of a packet (no trailing newline).
 
     ``t0_ns`` is the first packet's timestamp: the time column is relative to
     it.  ``color`` adds ANSI colours (the caller decides: TTY and no NO_COLOR).
+    ``flow`` is what the conversation stage knows about the packet (stream,
+    states, analysis flags); with it, TCP sequence numbers are shown relative
+    to the ISN as Wireshark does, unless ``relative`` is False.
     This is the hot path of ``layerpeek dump``: a few f-strings, one pass for
     the endpoints, one ``summary()`` call.
     """
     layers = packet.layers
     ends, ends_i = _endpoints(layers)
     facts, facts_i = _key_facts(layers)
+    if flow is not None and relative and flow.proto == "tcp" and facts_i >= 0:
+        layer = layers[facts_i]
+        if type(layer) is TCP:
+            facts = _relative_tcp(facts, layer, flow)
     protocols = ":".join([layer.short for layer in layers]) or "-"  # "-": an empty frame
     if color:
         protocols = f"{_CYAN}{protocols}{_RESET}"
@@ -245,6 +301,10 @@ def packet_line(packet: Packet, t0_ns: int, color: bool = False) -> str:
         line = f"{line} {ends}"
     if facts:
         line = f"{line} {facts if facts.isprintable() else facts.translate(_ESCAPES)}"
+    if flow is not None:
+        extra = flow_suffix(flow)
+        if extra:
+            line = f"{line} {_YELLOW}{extra}{_RESET}" if color and flow.flags else f"{line} {extra}"
     if layers and type(layers[-1]) is Malformed:
         text = _clean(layers[-1].summary())
         line = f"{line} {_RED}{text}{_RESET}" if color else f"{line} {text}"
@@ -588,7 +648,7 @@ def frame_line(packet: Packet) -> str:
     )
 
 
-def packet_tree(packet: Packet, color: bool = False) -> str:
+def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None = None) -> str:
     """Every layer and field, each layer nested inside the one that carries it.
 
     ::
@@ -604,8 +664,17 @@ def packet_tree(packet: Packet, color: bool = False) -> str:
               flags: 0x012 (SYN, ACK)
     """
     lines = [paint(frame_line(packet), _DIM, color)]
+    flow_lines = [] if flow is None else flow.tree_lines()
     for depth, layer in enumerate(packet.layers):
         lines.extend(layer_lines(layer, "  " * depth, color))
+        if flow_lines and type(layer) in (TCP, UDP):
+            # Wireshark's bracketed "generated" fields: not on the wire, worked out
+            # from the conversation (stream, relative numbers, states, analysis).
+            indent = "  " * (depth + 1)
+            lines.extend(paint(f"{indent}[{text}]", _DIM, color) for text in flow_lines)
+            flow_lines = []
+    if flow_lines:  # an IP fragment: no TCP/UDP header here, only the defrag facts
+        lines.extend(paint(f"  [{text}]", _DIM, color) for text in flow_lines)
     return "\n".join(lines)
 
 
@@ -614,6 +683,7 @@ __all__ = [
     "LINK_TYPES",
     "TITLES",
     "endpoints",
+    "flow_suffix",
     "frame_line",
     "key_facts",
     "layer_lines",
