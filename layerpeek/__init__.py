@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from layerpeek.capture import CaptureReader, open_capture
 from layerpeek.capture.frame import RawFrame
 from layerpeek.errors import CaptureFormatError, LayerpeekError
@@ -31,6 +33,10 @@ from layerpeek.packet import Layer, Malformed, Packet, Payload
 from layerpeek.reader import PacketReader, decode, read
 from layerpeek.registry import Dissector, Registry, default_registry
 
+if TYPE_CHECKING:  # served lazily by __getattr__ below; typed here for editors and mypy
+    from layerpeek.capture.live import LiveCapture, live_packets
+    from layerpeek.columnar import table
+
 __version__ = "0.1.0"
 
 
@@ -43,6 +49,12 @@ def __getattr__(name: str) -> object:
         from layerpeek.capture import live
 
         return getattr(live, name)
+    if name == "table":
+        # Columnar tables need numpy and pyarrow (the ``table`` extra): imported
+        # on first use so ``import layerpeek`` never pays for them.
+        from layerpeek.columnar import table
+
+        return table
     raise AttributeError(f"module 'layerpeek' has no attribute {name!r}")
 
 __all__ = [
@@ -78,4 +90,5 @@ __all__ = [
     "live_packets",
     "open_capture",
     "read",
+    "table",
 ]

@@ -27,7 +27,10 @@ from layerpeek.commands import common
 
 #: The subcommands, in the order ``--help`` lists them.  One module each in
 #: ``layerpeek/commands/``.
-COMMAND_MODULES: tuple[str, ...] = ("dump", "live", "flows", "follow", "handshake")
+COMMAND_MODULES: tuple[str, ...] = (
+    "dump", "live", "flows", "follow", "handshake", "dns", "http", "explain", "export",
+    "fields",
+)
 
 EPILOG = """\
 exit codes:
@@ -35,6 +38,9 @@ exit codes:
   1    the capture file could not be read or is not a pcap/pcapng file,
        or a live capture could not start (permission, interface, filter)
   2    usage error
+  3    --strict: a packet was malformed or truncated, or the file was damaged
+       (without --strict such captures exit 0; either way a summary of every
+       problem met ends the run on stderr)
   130  interrupted (Ctrl-C)
 
 Colour is used on a terminal only, and never when NO_COLOR is set."""

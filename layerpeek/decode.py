@@ -7,26 +7,84 @@ that IP-in-IP chains cannot recurse without end.  This is the *one* boundary
 where a decoder's :class:`~layerpeek.errors.DecodeError` becomes a
 :class:`~layerpeek.packet.Malformed` layer; any other exception is a bug in
 layerpeek and propagates (the property tests keep that honest).
+
+Speed: on CPython the cost of a frame is mostly calls, tuples and objects, not
+arithmetic.  The generic loop pays, per layer, a decoder call, a hand-over
+tuple, its unpacking and a table lookup: about as much again as decoding the
+header.  So the commonest chain of all, Ethernet → IPv4/IPv6 (no options, no
+extension headers) → TCP (no options, or Linux's NOP-NOP-timestamps) or UDP,
+is decoded inline by :func:`decode_layers` itself *when the registry maps those
+keys to the stock dissectors* (checked by identity, frame by frame, so a
+registry of one's own is always obeyed).  The inline code builds exactly what
+the decoders in :mod:`layerpeek.layers` build; anything unusual (options, a
+fragment, a header that does not fit) hands over to the generic loop at the
+layer where it stops, and that layer's own decoder has the last word.
+``tests/test_fast_path.py`` checks the two agree on every bundled and public
+capture, truncated at every offset.  See ``bench/README.md`` for the figures.
 """
 
 from __future__ import annotations
 
 from layerpeek.errors import DecodeError
+from layerpeek.layers import ethernet, ipv4, ipv6, tcp, udp
+from layerpeek.layers.ethernet import Ethernet
+from layerpeek.layers.ipv4 import IPv4
+from layerpeek.layers.ipv6 import IPv6
+from layerpeek.layers.tcp import TCP, Timestamps
+from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Payload
-from layerpeek.registry import Dissector, Registry, default_registry
+from layerpeek.registry import DEPTHS, Dissector, Registry, default_registry
 
 #: Deepest chain we follow; the rest is kept as one Malformed remainder.
 MAX_DEPTH = 32
 
 _DEFAULT: Registry | None = None
+_TRANSPORT: Registry | None = None
+
+# The stock dissectors the inline fast path stands in for, and their header layouts.
+_ETHERNET = ethernet.DISSECTOR
+_IPV4 = ipv4.DISSECTOR
+_IPV6 = ipv6.DISSECTOR
+_TCP = tcp.DISSECTOR
+_UDP = udp.DISSECTOR
+_eth_header = ethernet._HEADER.unpack_from
+_ipv4_header = ipv4._HEADER.unpack_from
+_ipv6_header = ipv6._HEADER.unpack_from
+_tcp_header = tcp._HEADER.unpack_from
+_tcp_u32x3 = tcp._U32X3.unpack_from
+_udp_header = udp._HEADER.unpack_from
+_IPV6_EXTENSIONS = ipv6.EXTENSION_HEADERS
+_NOP = tcp._NOP
+_NOP_NOP_TIMESTAMPS = 0x0101080A  # kinds 1, 1, 8 and length 10, as one big-endian word
+
+#: Most entries the Ethernet header cache holds; when full it is emptied, so
+#: memory stays flat whatever the capture.
+CACHE_LIMIT = 1024
+# The Ethernet headers of a link repeat from frame to frame (a few MAC pairs
+# and ethertypes), so the fast path keeps one object per distinct 14 bytes: a
+# hit costs a slice and a dict lookup instead of an unpack and a dataclass.
+# Sharing the object between packets is safe because layers are immutable by
+# convention (packet.py).  The same trick for IPv6 headers and for the TCP
+# timestamps option measured no gain (bench/README.md), so they are not cached.
+_ethernet_seen: dict[bytes, Ethernet] = {}
 
 
-def registry() -> Registry:
-    """The shared default registry, built on first use (import stays cheap)."""
-    global _DEFAULT
+def registry(upto: str = "application") -> Registry:
+    """The shared default registry, built on first use (import stays cheap).
+
+    ``upto="transport"`` gives the same wiring without the application
+    dissectors (see :meth:`Registry.through_transport`).
+    """
+    global _DEFAULT, _TRANSPORT
     if _DEFAULT is None:
         _DEFAULT = default_registry()
-    return _DEFAULT
+    if upto == "application":
+        return _DEFAULT
+    if upto == "transport":
+        if _TRANSPORT is None:
+            _TRANSPORT = _DEFAULT.through_transport()
+        return _TRANSPORT
+    raise ValueError(f"upto must be one of {', '.join(DEPTHS)}, not {upto!r}")
 
 
 def _resolve(
@@ -57,33 +115,124 @@ def decode_layers(
     Never raises for packet-level damage: the chain then ends in a
     :class:`Malformed` layer that says which protocol stopped, why, and where.
 
-    This loop is the hot path of every command: the table lookups are inlined
-    (``_resolve`` is only called for port pairs and heuristics) and the depth
-    bound is a ``for`` range rather than a length test per layer.
+    The inline prefix is the fast path described in the module docstring.
+    It keeps its layers in locals and builds the result tuples at once (no
+    list appends); where it stops, it leaves ``layers``, ``spans``,
+    ``dissector``, ``start`` and ``end`` exactly as the generic loop would
+    have them at that point, and the loop carries on from there.
     """
     if reg is None:
         reg = _DEFAULT if _DEFAULT is not None else registry()
     tables = reg.tables
-    layers: list[Layer] = []
-    spans: list[tuple[int, int]] = []
-    table = "linktype"
-    key: int | tuple[int, int] = linktype
-    start = 0
+    heuristics = reg.heuristics
     end = len(data)
-    for _ in range(MAX_DEPTH):
-        if key.__class__ is int:
-            dissector = tables[table].get(key)
-            if dissector is None and reg.heuristics[table]:
-                dissector = _resolve(reg, table, key, data, start, end)
+    dissector = tables["linktype"].get(linktype)
+
+    if dissector is _ETHERNET and end >= 34:
+        head = data[:14]
+        eth = _ethernet_seen.get(head)
+        if eth is None:
+            if len(_ethernet_seen) >= CACHE_LIMIT:
+                _ethernet_seen.clear()
+            eth = _ethernet_seen[head] = Ethernet(*_eth_header(data, 0))
+        network = tables["ethertype"].get(eth.type)
+        ip: IPv4 | IPv6 | None = None
+        if network is _IPV4:
+            vihl, tos, total_len, ident, frag, ttl, proto, checksum, src, dst = _ipv4_header(
+                data, 14
+            )
+            if vihl == 0x45 and total_len >= 20:
+                ip = IPv4(4, 20, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
+                          proto, checksum, src, dst, ())
+                start = 34
+                if 14 + total_len < end:
+                    end = 14 + total_len  # Ethernet padding is not IP payload
+                if frag & 0x3FFF:  # MF or an offset: a fragment is not decodable alone
+                    proto = -1
+        elif network is _IPV6 and end >= 54:
+            first, payload_len, proto, hop_limit, src, dst = _ipv6_header(data, 14)
+            if first >> 28 == 6 and proto not in _IPV6_EXTENSIONS:
+                ip = IPv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, proto,
+                          hop_limit, src, dst, ())
+                start = 54
+                if payload_len and 54 + payload_len < end:
+                    end = 54 + payload_len
+        if ip is None:
+            layers: list[Layer] = [eth]
+            spans: list[tuple[int, int]] = [(0, 14)]
+            start = 14
+            dissector = network
+            if dissector is None and heuristics["ethertype"]:
+                dissector = _resolve(reg, "ethertype", eth.type, data, start, end)
+        elif start >= end:
+            return (eth, ip), ((0, 14), (14, start))
         else:
-            dissector = _resolve(reg, table, key, data, start, end)
+            transport = tables["ip_proto"].get(proto)
+            layer: TCP | UDP | None = None
+            if transport is _TCP and end - start >= 20:
+                sport, dport, seq, ack, off_flags, window, checksum, urgent = _tcp_header(
+                    data, start
+                )
+                header_len = (off_flags >> 10) & 0x3C
+                if header_len == 20:
+                    layer = TCP(sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum,
+                                urgent, (), end - start - 20)
+                elif header_len == 32 and end - start >= 32:
+                    nop_nop_ts, tsval, tsecr = _tcp_u32x3(data, start + 20)
+                    if nop_nop_ts == _NOP_NOP_TIMESTAMPS:
+                        layer = TCP(sport, dport, seq, ack, 32, off_flags & 0x1FF, window,
+                                    checksum, urgent, (_NOP, _NOP, Timestamps(8, tsval, tsecr)),
+                                    end - start - 32)
+                table = "tcp_port"
+            elif transport is _UDP and end - start >= 8:
+                sport, dport, length, checksum = _udp_header(data, start)
+                if length >= 8:
+                    layer = UDP(sport, dport, length, checksum)
+                    header_len = 8
+                    if start + length < end:
+                        end = start + length
+                table = "udp_port"
+            if layer is None:
+                layers = [eth, ip]
+                spans = [(0, 14), (14, start)]
+                dissector = transport
+                if dissector is None and heuristics["ip_proto"]:
+                    dissector = _resolve(reg, "ip_proto", proto, data, start, end)
+            else:
+                ip_start = start
+                start += header_len
+                if start >= end:
+                    return (eth, ip, layer), ((0, 14), (14, ip_start), (ip_start, end))
+                entries = tables[table]
+                dissector = None
+                if entries:  # the lower port first, then the higher (see _resolve)
+                    if dport < sport:
+                        sport, dport = dport, sport
+                    dissector = entries.get(sport) or entries.get(dport)
+                if dissector is None and heuristics[table]:
+                    dissector = _resolve(reg, table, (sport, dport), data, start, end)
+                if dissector is None:
+                    return (eth, ip, layer, Payload(data[start:end])), (
+                        (0, 14), (14, ip_start), (ip_start, start), (start, end)
+                    )
+                layers = [eth, ip, layer]
+                spans = [(0, 14), (14, ip_start), (ip_start, start)]
+    else:
+        layers = []
+        spans = []
+        start = 0
+        if dissector is None and heuristics["linktype"]:
+            dissector = _resolve(reg, "linktype", linktype, data, start, end)
+
+    # The generic loop: ``dissector`` is what decodes ``data[start:end]`` (None: nobody).
+    for _ in range(MAX_DEPTH - len(layers)):
         if dissector is None:
             if start < end:
                 layers.append(Payload(data[start:end]))
                 spans.append((start, end))
             break
         try:
-            layer, after = dissector.decode(data, start, end)
+            layer_, after = dissector.decode(data, start, end)
         except DecodeError as e:
             offset = start if e.offset is None else e.offset
             layers.append(
@@ -91,21 +240,33 @@ def decode_layers(
             )
             spans.append((start, end))
             break
-        layers.append(layer)
-        if after is None:
-            spans.append((start, end))
-            break
+        layers.append(layer_)
         if after.__class__ is not tuple:
-            assert isinstance(after, Malformed)
-            spans.append((start, after.offset))
-            layers.append(after)
-            spans.append((after.offset, end))
+            if after is None:
+                spans.append((start, end))
+            else:
+                assert isinstance(after, Malformed)
+                spans.append((start, after.offset))
+                layers.append(after)
+                spans.append((after.offset, end))
             break
-        table, key, nstart, nend = after
+        table_, key, nstart, end = after
         spans.append((start, nstart))
-        start, end = nstart, nend
-        if start >= end and table != "linktype":
+        start = nstart
+        if start >= end and table_ != "linktype":
             break
+        if key.__class__ is int:
+            dissector = tables[table_].get(key)
+        else:
+            entries = tables[table_]
+            dissector = None
+            if entries:
+                lo, hi = key  # type: ignore[misc]
+                if hi < lo:
+                    lo, hi = hi, lo
+                dissector = entries.get(lo) or entries.get(hi)
+        if dissector is None and heuristics[table_]:
+            dissector = _resolve(reg, table_, key, data, start, end)
     else:
         layers.append(
             Malformed("decode", f"more than {MAX_DEPTH} layers", start, False, data[start:end])

@@ -9,8 +9,13 @@ nested view is drawn by :mod:`layerpeek.render.text`.
 
 Layers are ``@dataclass(slots=True)`` and immutable by convention.  They are not
 ``frozen``: building a frozen dataclass goes through ``object.__setattr__`` for
-each field and measured 2.7 µs against 0.54 µs for eight fields on this
-project's 2-core box (see ``bench/README.md``), which decided the 3× target.
+each field, and measured about six times the cost of a slots-only one for
+the TCP header's eleven fields (3.5 µs against 0.55 µs on this project's 2-core
+box; ``bench/bench.py`` measures it, ``bench/README.md`` records it), which
+decided the speed target.  The convention is load-bearing: the decoder shares
+one object between packets whose Ethernet headers are equal (see
+:mod:`layerpeek.decode`), so change a layer with ``dataclasses.replace``,
+never by assignment.
 """
 
 from __future__ import annotations
@@ -171,3 +176,9 @@ class Packet:
         from layerpeek.render.text import packet_tree
 
         p.text(packet_tree(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one box per layer, each inside the one that carries it."""
+        from layerpeek.notebook.html import packet_html
+
+        return packet_html(self)

@@ -39,6 +39,12 @@ SniffFn = Callable[[bytes, int, int], bool]
 #: Names of the dispatch tables a hand-over may name.
 TABLES = ("linktype", "ethertype", "ip_proto", "tcp_port", "udp_port")
 
+#: How deep :func:`layerpeek.read` may decode (its ``upto`` argument), shallowest first.
+DEPTHS = ("transport", "application")
+
+#: The tables whose dissectors are application protocols (what ``upto="transport"`` drops).
+APPLICATION_TABLES = ("tcp_port", "udp_port")
+
 
 @dataclass(frozen=True, slots=True)
 class Dissector:
@@ -65,6 +71,22 @@ class Registry:
             {k: dict(v) for k, v in self.tables.items()},
             {k: list(v) for k, v in self.heuristics.items()},
         )
+
+    def through_transport(self) -> Registry:
+        """A copy that stops after TCP/UDP: the port tables and their heuristics emptied.
+
+        What a TCP or UDP segment carries then stays one
+        :class:`~layerpeek.packet.Payload` (as for a port nobody claims), so
+        nothing is lost, ``packet.payload_after(TCP)`` still works, and the
+        cost of trying DNS and HTTP on every segment is not paid by callers
+        that only look at addresses, ports and flags (``flows``, the bench's
+        through-L4 figure).
+        """
+        r = self.copy()
+        for name in APPLICATION_TABLES:
+            r.tables[name].clear()
+            r.heuristics[name].clear()
+        return r
 
 
 def default_registry() -> Registry:

@@ -170,9 +170,12 @@ class TestProblemsShownInline:
         code, out, err = run(capsys, "dump", str(path))
         assert code == 0
         assert len(out.splitlines()) == 4
-        warnings = err.splitlines()
+        # The warnings, then the run's problem summary (layerpeek/commands/problems.py).
+        head, found, summary = err.partition("layerpeek: problems in 4 packets: 1 file problem\n")
+        warnings = head.splitlines()
         assert warnings and all(w.startswith("layerpeek: warning: ") for w in warnings)
         assert str(path) in warnings[0]
+        assert found and summary.startswith("  file ")
 
 
 class TestFileErrors:

@@ -812,7 +812,7 @@ def test_dump_dash_i_captures_live_as_tcpdump_users_type_it(json_output: bool) -
         ["live", "-i", "lo", "-c", "0"],
         ["live", "-i", "lo", "--duration", "-1"],
         ["live", "-i", "lo", "-w", "-", "--json"],
-        ["dump", "x.pcap", "tcp", "port", "80"],  # filter words without -i
+        ["dump", "x.pcap", "-f", "tcp", "port", "80"],  # capture filter given twice (-f and words)
         ["dump", "-i", "lo", "-r", "x.pcap"],
     ],
 )

@@ -11,14 +11,22 @@ from __future__ import annotations
 import gzip
 import os
 import sys
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
+from itertools import chain
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from layerpeek.capture.frame import RawFrame
 from layerpeek.capture.pcap import PcapParser, is_pcap_magic
 from layerpeek.capture.pcapng import Interface, PcapngParser, is_pcapng_magic
 from layerpeek.errors import CaptureFormatError
+
+#: What reading a damaged file can raise.  zlib.error is not an OSError: a
+#: corrupt deflate stream inside a .gz capture raises it from gzip's read().
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+_R = TypeVar("_R")
 
 __all__ = ["CaptureReader", "Interface", "PcapParser", "PcapngParser", "RawFrame", "open_capture"]
 
@@ -57,7 +65,7 @@ class CaptureReader:
         while len(out) < n:
             try:
                 chunk = self._stream.read(n - len(out))
-            except (OSError, EOFError, gzip.BadGzipFile) as e:
+            except _READ_ERRORS as e:
                 raise CaptureFormatError(f"{self.name}: {e}") from None
             if not chunk:
                 break
@@ -81,24 +89,43 @@ class CaptureReader:
         return [i.linktype for i in self.interfaces]
 
     def __iter__(self) -> Iterator[RawFrame]:
+        return chain.from_iterable(self._batches(self._parser.feed))
+
+    def pcap_records(self) -> Iterator[tuple[int, int, bytes, int]]:
+        """pcap input only: ``(ts_ns, wire_len, data, linktype)`` tuples, not RawFrames.
+
+        The decode fast path of :func:`layerpeek.read` (see
+        :meth:`PcapParser.feed_records` for why).  Raises TypeError for pcapng.
+        """
+        parser = self._parser
+        if not isinstance(parser, PcapParser):
+            raise TypeError(f"{self.name} is {self.format}, not pcap")
+        return chain.from_iterable(self._batches(parser.feed_records))
+
+    def _batches(self, feed: Callable[[bytes], list[_R]]) -> Iterator[list[_R]]:
+        """The records of each chunk read, as ``feed`` returns them.
+
+        Batches rather than single records: ``chain.from_iterable`` then
+        flattens them in C, which saves a generator resumption per record.
+        """
         parser = self._parser
         read = self._stream.read
         size = self._chunk_size
         try:
             try:
-                frames = parser.feed(self._head)
+                frames = feed(self._head)
             except CaptureFormatError as e:
                 raise CaptureFormatError(f"{self.name}: {e}") from None
-            yield from frames
+            yield frames
             while True:
                 try:
                     chunk = read(size)
-                except (OSError, EOFError, gzip.BadGzipFile) as e:
+                except _READ_ERRORS as e:
                     parser.problems.append(f"read error after {parser.records} records: {e}")
                     break
                 if not chunk:
                     break
-                yield from parser.feed(chunk)
+                yield feed(chunk)
             parser.finish()
         finally:
             self.close()

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from layerpeek.filter import DisplayFilter
+    from layerpeek.filter.bpf import CaptureFilter
     from layerpeek.packet import Packet
     from layerpeek.reader import PacketReader
 
@@ -182,3 +184,38 @@ def silence_stdout() -> None:
         os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+def display_filter(expression: str | None) -> DisplayFilter | None:
+    """Compile ``-Y EXPR``; a bad filter is a usage error showing where it is wrong.
+
+    The message carries the expression and a caret line under the offending
+    column, the way tshark reports it, so the mistake is visible at a glance.
+    """
+    if expression is None:
+        return None
+    from layerpeek.filter import FilterError, compile
+
+    try:
+        return compile(expression)
+    except FilterError as e:
+        raise CommandError(f"bad display filter: {e.message}\n{e.pointer()}", EXIT_USAGE) from None
+
+
+def capture_filter(expression: str | None) -> CaptureFilter | None:
+    """Compile a tcpdump filter for a file (``-f`` or the trailing expression).
+
+    A filter libpcap rejects is a usage error (2) with libpcap's reason; a
+    machine without libpcap gets exit code 1 and how to install it.
+    """
+    if expression is None or not expression.strip():
+        return None
+    from layerpeek.filter import FilterError
+    from layerpeek.filter.bpf import CaptureFilter, LibpcapMissing
+
+    try:
+        return CaptureFilter(expression)
+    except LibpcapMissing as e:
+        raise CommandError(str(e), EXIT_FILE) from None
+    except FilterError as e:
+        raise CommandError(str(e), EXIT_USAGE) from None

@@ -7,6 +7,15 @@ marked, ``--json`` writes JSON Lines in the documented schema.  ``-c N`` stops
 after N packets; ``-r FILE`` is accepted for tcpdump habits; ``-`` reads stdin
 (``tcpdump -U -w - | layerpeek dump -``).
 
+Selecting and extracting, as tshark and tcpdump users type it (see
+:mod:`layerpeek.filter`): ``-Y EXPR`` keeps packets matching a Wireshark
+display filter (evaluated after the conversation stage, so ``tcp.stream``
+and ``tcp.analysis.*`` work); a trailing tcpdump expression or ``-f EXPR``
+is a capture filter compiled by libpcap and applied to the file's frames
+before anything else, selecting what ``tcpdump -r FILE EXPR`` selects;
+``-T fields -e FIELD … [-E header=y,separator=,]`` prints chosen fields as
+TSV/CSV.  ``-c N`` counts packets *printed*; ``-l`` flushes every packet.
+
 The default listing is the hot path: one ``packet_line`` f-string and one
 buffered ``write`` per packet, nothing else beyond the decode.
 """
@@ -14,12 +23,15 @@ buffered ``write`` per packet, nothing else beyond the decode.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
+    from layerpeek.filter import DisplayFilter
+    from layerpeek.filter.output import FieldsFormat
     from layerpeek.flows.tracker import PacketFlowInfo
     from layerpeek.packet import Packet
 
@@ -53,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="list the packets of a capture (one line each, a tree, hex or JSON)",
         description=DESCRIPTION,
         epilog="exit codes: 0 ok (even with malformed packets), 1 unreadable or not a "
-        "capture, 2 usage error",
+        "capture, 2 usage error, 3 with --strict: a malformed or truncated packet or a "
+        "damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", metavar="FILE", help="capture file; - for stdin")
@@ -61,7 +74,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-r", dest="read_file", metavar="FILE", help="capture file (same as FILE, as in tcpdump)"
     )
     parser.add_argument(
-        "-c", "--count", type=_count, metavar="N", help="stop after N packets"
+        "-c", "--count", type=_count, metavar="N",
+        help="stop after printing N packets (packets a filter drops do not count)",
+    )
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="only packets matching this Wireshark display filter, e.g. "
+        "'tcp.port == 80 && tcp.flags.syn == 1' (field names: `layerpeek fields`)",
+    )
+    parser.add_argument(
+        "-f", "--capture-filter", dest="capture_filter", metavar="EXPR",
+        help="a capture filter in tcpdump syntax applied to the file's frames (same as "
+        "trailing FILTER words), e.g. 'tcp port 80'",
+    )
+    parser.add_argument(
+        "-T", dest="output", choices=("text", "fields", "json"),
+        help="output format: text (default), fields (with -e, like tshark -T fields) or "
+        "json (same as --json)",
+    )
+    parser.add_argument(
+        "-e", dest="fields", action="append", metavar="FIELD",
+        help="a field to print with -T fields (repeat for more; implies -T fields)",
+    )
+    parser.add_argument(
+        "-E", dest="field_options", action="append", metavar="KEY=VALUE",
+        help="-T fields option as in tshark: header=y, separator=/t|/s|C, quote=d|s|n, "
+        "occurrence=f|l|a|N, aggregator=C",
+    )
+    parser.add_argument(
+        "-l", "--line-buffered", dest="line_buffered", action="store_true",
+        help="flush the output after every packet (for pipes, as tcpdump -l)",
     )
     parser.add_argument(
         "-V", "--verbose", "--layers", dest="verbose", action="store_true",
@@ -95,55 +137,165 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "expression", nargs="*", metavar="FILTER",
-        help="with -i: a capture filter in tcpdump syntax, e.g. tcp port 80",
+        help="a capture filter in tcpdump syntax, e.g. tcp port 80: applied to the file "
+        "(as tcpdump -r FILE tcp port 80) or, with -i, to the live capture",
     )
+    problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
 
-def _source(args: argparse.Namespace) -> str:
-    """The capture path from FILE or -r (exactly one of them), else a usage error."""
+def _source(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The capture path (FILE or -r) and the capture filter text, else a usage error.
+
+    ``dump -r x.pcap tcp port 80`` puts "tcp" in FILE: with -r, FILE is the
+    first word of the filter, as tcpdump users expect.
+    """
     parser: argparse.ArgumentParser = args.parser
+    words: list[str] = list(args.expression or [])
     if args.file is not None and args.read_file is not None:
-        parser.error("give the capture either as FILE or with -r, not both")
-    path: str | None = args.file if args.file is not None else args.read_file
+        if os.path.exists(args.file) or args.file.endswith((".pcap", ".pcapng", ".cap")):
+            parser.error("give the capture either as FILE or with -r, not both")
+        words.insert(0, args.file)
+        path: str | None = args.read_file
+    else:
+        path = args.file if args.file is not None else args.read_file
     if path is None:
         parser.error("a capture file is required (FILE, -r FILE, or - for stdin)")
+    if args.output == "json":
+        args.json = True
     if args.json and (args.verbose or args.hex):
         parser.error("--json cannot be combined with -V or -x")
-    return path
+    if words and args.capture_filter is not None:
+        parser.error("give the capture filter either with -f or as trailing words, not both")
+    expression = " ".join(words) if words else args.capture_filter
+    return path, expression
+
+
+def _fields_format(args: argparse.Namespace) -> FieldsFormat | None:
+    """``-T fields -e … -E …`` as a :class:`FieldsFormat`; None for other outputs."""
+    parser: argparse.ArgumentParser = args.parser
+    if args.output != "fields" and not args.fields:
+        if args.field_options:
+            parser.error("-E needs -T fields and at least one -e FIELD")
+        return None
+    if args.output not in (None, "fields"):
+        parser.error(f"-e cannot be combined with -T {args.output}")
+    if args.json or args.verbose or args.hex:
+        parser.error("-T fields cannot be combined with --json, -V or -x")
+    from layerpeek.filter import FilterError
+    from layerpeek.filter.output import parse_format
+
+    try:
+        return parse_format(args.fields or (), args.field_options or ())
+    except FilterError as e:
+        parser.error(str(e))
+
+
+def _live(args: argparse.Namespace) -> int:
+    """``dump -i IFACE``: hand over to live capture, with -f as the filter words."""
+    from layerpeek.commands import live
+
+    parser: argparse.ArgumentParser = args.parser
+    if args.display_filter is not None or args.fields or args.output == "fields":
+        parser.error(
+            "-Y and -T fields work on capture files; filter a live capture with a tcpdump "
+            "expression, or save it first (layerpeek live -i IFACE -w FILE)"
+        )
+    if args.capture_filter is not None:
+        if args.expression or (args.file is not None and args.interface is not None):
+            parser.error("give the capture filter either with -f or as trailing words")
+        args.expression = [args.capture_filter]
+    return live.run_dump(args)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.interface is not None or args.expression:
-        from layerpeek.commands import live
-
-        return live.run_dump(args)
-    path = _source(args)
+    if args.interface is not None or (
+        args.expression and args.file is None and args.read_file is None
+    ):
+        return _live(args)
+    path, expression = _source(args)
+    fields = _fields_format(args)
+    keep = common.display_filter(args.display_filter)
+    capture_keep = common.capture_filter(expression)
     reader = common.open_packets(path)
     try:
         out = common.prepare_stdout()
-        packets = common.iter_packets(reader, path)
+        write = _flushing(out.write, out.flush) if args.line_buffered else out.write
+        summary = problems.ProblemSummary()
+        packets = summary.watch(common.iter_packets(reader, path))
+        if capture_keep is not None:
+            packets = (p for p in packets if capture_keep(p))
         count: int | None = args.count
         if args.flows or args.defrag:
-            annotated = _annotated(packets, flows=args.flows, defrag=args.defrag)
+            annotated = _annotated(packets, flows=args.flows, defrag=args.defrag,
+                                   summary=summary, max_connections=args.max_connections)
             relative = not args.absolute
-            if args.json:
-                _json_lines_flows(annotated, out.write, count)
+            if keep is not None and fields is None:
+                annotated = ((p, i) for p, i in annotated if keep(p, i))
+            if fields is not None:
+                _field_rows(annotated, write, count, fields, keep)
+            elif args.json:
+                _json_lines_flows(annotated, write, count)
             elif args.verbose or args.hex:
-                _detailed_flows(annotated, out.write, count, args.verbose, args.hex,
+                _detailed_flows(annotated, write, count, args.verbose, args.hex,
                                 common.use_color(out), relative)
             else:
-                _lines_flows(annotated, out.write, count, common.use_color(out), relative)
-        elif args.json:
-            _json_lines(packets, out.write, count)
-        elif args.verbose or args.hex:
-            _detailed(packets, out.write, count, args.verbose, args.hex, common.use_color(out))
+                _lines_flows(annotated, write, count, common.use_color(out), relative)
+        elif fields is not None:
+            _field_rows(((p, None) for p in packets), write, count, fields, keep)
         else:
-            _lines(packets, out.write, count, common.use_color(out))
+            if keep is not None:
+                packets = (p for p in packets if keep(p))
+            if args.json:
+                _json_lines(packets, write, count)
+            elif args.verbose or args.hex:
+                _detailed(packets, write, count, args.verbose, args.hex, common.use_color(out))
+            else:
+                _lines(packets, write, count, common.use_color(out))
         common.print_problems(reader, path)
+        summary.reader(reader)
+        summary.report()
     finally:
         reader.close()
-    return common.EXIT_OK
+    return summary.exit_code(args.strict)
+
+
+def _flushing(write: Writer, flush: Callable[[], object]) -> Writer:
+    """``-l``: every packet's text reaches the pipe at once (tcpdump -l, tshark -l)."""
+
+    def write_and_flush(text: str) -> object:
+        result = write(text)
+        flush()
+        return result
+
+    return write_and_flush
+
+
+def _field_rows(items: Annotated, write: Writer, count: int | None, fmt: FieldsFormat,
+                keep: DisplayFilter | None) -> None:
+    """``-T fields``: one row per packet kept by ``keep``.
+
+    Frame times are tracked over *every* packet, so ``frame.time_delta`` is
+    the delta from the previous captured frame, as tshark prints it, even
+    when a display filter hides that frame.
+    """
+    from layerpeek.filter import Frame
+
+    if fmt.header:
+        write(f"{fmt.header_line()}\n")
+    first: int | None = None
+    prev: int | None = None
+    printed = 0
+    for packet, info in items:
+        frame = Frame(packet, info, first, prev)
+        first = frame.first_ns
+        prev = packet.ts_ns
+        if keep is not None and not keep.test(frame):
+            continue
+        write(f"{fmt.row(frame)}\n")
+        printed += 1
+        if printed == count:
+            break
 
 
 def _lines(packets: Iterator[Packet], write: Writer, count: int | None, color: bool) -> None:
@@ -192,13 +344,22 @@ def _json_lines(packets: Iterator[Packet], write: Writer, count: int | None) -> 
 Annotated = Iterator[tuple["Packet", "PacketFlowInfo | None"]]
 
 
-def _annotated(packets: Iterator[Packet], *, flows: bool, defrag: bool) -> Annotated:
-    """``(packet, info)`` pairs; ``flows=False`` keeps only the defragmenter."""
-    from layerpeek.flows.conversations import FlowPipeline
+def _annotated(
+    packets: Iterator[Packet], *, flows: bool, defrag: bool,
+    summary: problems.ProblemSummary | None = None, max_connections: int = 50_000,
+) -> Annotated:
+    """``(packet, info)`` pairs; ``flows=False`` keeps only the defragmenter.
+
+    The trackers keep no conversation summaries (a listing needs only each
+    packet's facts), so memory stays bounded by ``max_connections`` however
+    long the capture; stream gaps and evictions go to ``summary``.
+    """
+    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.flows.udp import UDPTracker
 
     if not flows:
         from layerpeek.flows.defrag import Defragmenter
-
         from layerpeek.flows.tracker import PacketFlowInfo
 
         defragmenter = Defragmenter()
@@ -211,10 +372,20 @@ def _annotated(packets: Iterator[Packet], *, flows: bool, defrag: bool) -> Annot
                 fragment_only.defrag = frag
                 yield new, fragment_only
         return
-    pipeline = FlowPipeline(defrag=defrag)
+    pipeline = FlowPipeline(
+        defrag=defrag,
+        tcp=TCPTracker(max_connections=max_connections, keep_conversations=False),
+        udp=UDPTracker(max_connections=max_connections, keep_conversations=False),
+    )
+    if summary is not None:
+        summary.pipeline(pipeline)
     for packet in packets:
-        new, info, _ = pipeline.process(packet)
+        new, info, events = pipeline.process(packet)
+        if events and summary is not None:
+            summary.events(events)
         yield new, info
+    if summary is not None:
+        summary.events(pipeline.finish())
 
 
 def _lines_flows(items: Annotated, write: Writer, count: int | None, color: bool,

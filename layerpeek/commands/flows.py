@@ -44,10 +44,10 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
-    from layerpeek.flows.conversations import Conversation
+    from layerpeek.flows.pipeline import Conversation
 
 DESCRIPTION = """\
 List the TCP and UDP conversations of a capture, one row each:
@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "flows",
         help="list TCP and UDP conversations (one row each, or JSON Lines)",
         description=DESCRIPTION,
-        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error, "
+        "3 with --strict: a malformed or truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
@@ -77,24 +78,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-defrag", dest="defrag", action="store_false",
         help="do not reassemble fragmented IP datagrams",
     )
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="only conversations with at least one packet matching this Wireshark display "
+        "filter, e.g. 'tcp.analysis.retransmission' or 'http.request.method == \"POST\"'",
+    )
+    problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.conversations import FlowPipeline
+    from layerpeek.flows.pipeline import FlowPipeline
     from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.flows.udp import UDPTracker
 
     path: str = args.file
+    keep = common.display_filter(getattr(args, "display_filter", None))
     reader = common.open_packets(path)
     try:
         # Reassembly stays on: gaps and retransmitted bytes feed the history
         # letters (g, t) and the missed-byte counts, and a close is complete
         # only when both directions were delivered up to their FIN.
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(), infos=False)
-        for packet in common.iter_packets(reader, path):
-            pipe.process(packet)
-        pipe.finish()
-        convs = [c for c in pipe.conversations() if args.proto in (None, c.proto)]
+        limit: int = args.max_connections
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
+                            udp=UDPTracker(max_connections=limit), infos=keep is not None)
+        summary = problems.ProblemSummary()
+        matched: set[tuple[str, int]] = set()  # (proto, stream) with a packet -Y selects
+        for packet in summary.watch(common.iter_packets(reader, path)):
+            packet, info, events = pipe.process(packet)
+            if events:
+                summary.events(events)
+            if keep is not None and info is not None and info.stream >= 0 and keep(packet, info):
+                matched.add((info.proto, info.stream))
+        summary.events(pipe.finish())
+        summary.pipeline(pipe)
+        convs = [c for c in pipe.conversations() if args.proto in (None, c.proto)
+                 and (keep is None or (c.proto, c.id) in matched)]
         out = common.prepare_stdout()
         if args.json:
             for conv in convs:
@@ -102,9 +121,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.write(table(convs))
         common.print_problems(reader, path)
+        summary.reader(reader)
+        summary.report()
     finally:
         reader.close()
-    return common.EXIT_OK
+    return summary.exit_code(args.strict)
 
 
 def _end(conv: Conversation) -> str:

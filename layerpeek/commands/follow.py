@@ -18,10 +18,10 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
-    from layerpeek.flows.conversations import FlowPipeline
+    from layerpeek.flows.pipeline import FlowPipeline
 
 DESCRIPTION = """\
 Print one TCP conversation's data like Wireshark's "Follow TCP Stream":
@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print a TCP (or UDP) conversation's reassembled data",
         description=DESCRIPTION,
         epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error "
-        "(including a stream the capture does not have)",
+        "(including a stream the capture does not have), 3 with --strict: a malformed or "
+        "truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
@@ -71,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-defrag", dest="defrag", action="store_false",
         help="do not reassemble fragmented IP datagrams",
     )
+    problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -119,9 +121,10 @@ class _Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.conversations import FlowPipeline
     from layerpeek.flows.events import Event, StreamData, StreamGap
-    from layerpeek.flows.udp import udp_payload
+    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.flows.udp import UDPTracker, udp_payload
 
     parser: argparse.ArgumentParser = args.parser
     if args.raw and args.direction is None:
@@ -130,7 +133,10 @@ def run(args: argparse.Namespace) -> int:
     stream: int = args.stream
     reader = common.open_packets(path)
     try:
-        pipe = FlowPipeline(defrag=args.defrag)
+        limit: int = args.max_connections
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
+                            udp=UDPTracker(max_connections=limit))
+        summary = problems.ProblemSummary()
         out: TextIO = sys.stdout if args.raw else common.prepare_stdout()
         sink: _Raw | _Text
         if args.raw:
@@ -154,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
                 elif isinstance(e, StreamGap) and e.conversation == stream:
                     begin()
                     sink.gap(e.direction, e.length, e.reason)
+                    summary.events((e,))  # the followed stream's holes, not every stream's
 
-        for packet in common.iter_packets(reader, path):
+        for packet in summary.watch(common.iter_packets(reader, path)):
             packet, info, events = pipe.process(packet)
             if not args.udp:
                 tcp_events(events)
@@ -176,9 +183,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.raw:
             _footer(pipe, stream, args.udp, out)
         common.print_problems(reader, path)
+        summary.pipeline(pipe)
+        summary.reader(reader)
+        summary.report()
     finally:
         reader.close()
-    return common.EXIT_OK
+    return summary.exit_code(args.strict)
 
 
 class _Raw:

@@ -25,7 +25,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
     from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="draw a TCP conversation as a ladder diagram with each side's state",
         description=DESCRIPTION,
         epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error "
-        "(including a stream the capture does not have)",
+        "(including a stream the capture does not have), 3 with --strict: a malformed or "
+        "truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-defrag", dest="defrag", action="store_false",
         help="do not reassemble fragmented IP datagrams",
     )
+    problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -89,17 +91,22 @@ def flag_names(flags: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.conversations import FlowPipeline
     from layerpeek.flows.events import StateChanged
+    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.flows.udp import UDPTracker
     from layerpeek.layers.tcp import TCP
 
     path: str = args.file
     wanted: int | None = args.stream
     reader = common.open_packets(path)
     try:
-        pipe = FlowPipeline(defrag=args.defrag)
+        limit: int = args.max_connections
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
+                            udp=UDPTracker(max_connections=limit))
+        summary = problems.ProblemSummary()
         rows: dict[int, list[_Row]] = {}
-        for packet in common.iter_packets(reader, path):
+        for packet in summary.watch(common.iter_packets(reader, path)):
             packet, info, events = pipe.process(packet)
             if info is None or info.proto != "tcp":
                 continue
@@ -127,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
             first = False
             ladder(convs[sid], rows[sid], out)
         common.print_problems(reader, path)
+        summary.pipeline(pipe)
+        summary.reader(reader)
+        summary.report()
     finally:
         reader.close()
-    return common.EXIT_OK
+    return summary.exit_code(args.strict)
 
 
 def _row(frame: int, ts: int, flags: int, info: PacketFlowInfo) -> _Row:

@@ -413,7 +413,7 @@ class LiveLadder:
     """
 
     def __init__(self, write: Callable[[str], None]) -> None:
-        from layerpeek.flows.conversations import FlowPipeline
+        from layerpeek.flows.pipeline import FlowPipeline
 
         self._pipe = FlowPipeline()
         self._write = write

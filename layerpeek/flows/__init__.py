@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from layerpeek.flows.conversations import FlowPipeline, annotate, conversations
     from layerpeek.flows.defrag import Defragmenter, FragmentInfo
     from layerpeek.flows.events import (
         ConnectionClosed,
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
         StreamInconsistency,
         UnexpectedSegment,
     )
+    from layerpeek.flows.pipeline import FlowPipeline, annotate, conversations
     from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
     from layerpeek.flows.tracker import (
         Handshake,
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from layerpeek.flows.udp import UDPConversation, UDPTracker
 
 _WHERE = {
-    "FlowPipeline": "conversations",
-    "annotate": "conversations",
-    "conversations": "conversations",
+    "FlowPipeline": "pipeline",
+    "annotate": "pipeline",
+    "conversations": "pipeline",
     "Defragmenter": "defrag",
     "FragmentInfo": "defrag",
     "ConnectionClosed": "events",

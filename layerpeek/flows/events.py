@@ -116,9 +116,11 @@ class ConnectionClosed:
 
     ``how``: ``"fin"`` (both directions closed with FIN), ``"rst"`` (aborted),
     ``"refused"`` (SYN answered by RST), ``"reused"`` (a new connection took
-    over the same addresses and ports) or ``"eof"`` (still open when the
-    capture ended, from ``finish()``).  The detailed teardown classification
-    is on the conversation object (``tracker.conversations[n].close``).
+    over the same addresses and ports), ``"evicted"`` (still open when the
+    connection table was full; see ``TCPTracker(max_connections=...)``) or
+    ``"eof"`` (still open when the capture ended, from ``finish()``).  The
+    detailed teardown classification is on the conversation object
+    (``tracker.conversations[n].close``).
     """
 
     conversation: int

@@ -46,6 +46,22 @@ Out-of-order bytes are capped per direction and in total (see
 are released; only the :class:`TCPConversation` summary stays (a few
 hundred bytes), so memory stays flat however long the capture is, unless
 ``keep_frames`` or ``keep_data`` ask to keep more.
+
+The connection table itself (open connections, and closed ones remembered
+so that late packets and port reuse are recognised) holds at most
+``max_connections`` 5-tuples (:data:`DEFAULT_MAX_CONNECTIONS`).  A flood of
+SYNs to distinct ports would otherwise grow it by a few kilobytes per SYN
+without end.  When a new 5-tuple arrives at a full table, the entry seen
+least recently is evicted: a closed one is simply forgotten; an open one is
+flushed (its holes reported as gaps, reason ``"evicted"``), closed with
+``ConnectionClosed(how="evicted")`` and ``close.kind == "evicted"``, and
+counted in :attr:`TCPTracker.evicted`.  A later packet of an evicted
+connection starts a new, mid-stream conversation.
+
+With ``keep_conversations=False`` a conversation's summary is also dropped
+from :attr:`TCPTracker.conversations` once its 5-tuple leaves the table, for
+consumers that use only the events and per-packet facts (``dump``): memory
+then stays bounded by the table whatever the length of the capture.
 """
 
 from __future__ import annotations
@@ -105,6 +121,11 @@ _WHY: dict[Segment, str] = {segment: segment.value for segment in Segment}
 
 #: Unexpected segments kept per conversation (the count is always exact).
 MAX_ANOMALIES = 64
+
+#: Default bound on the connection table (5-tuples tracked at once).  About
+#: 3 kB each while open: the worst case, a SYN flood, stays near 150 MB, and
+#: real captures rarely hold this many connections open at the same time.
+DEFAULT_MAX_CONNECTIONS = 50_000
 
 #: Verdicts meaning "not new data": such a segment after the peer's FIN is no half-close.
 _NOT_NEW = (
@@ -245,7 +266,9 @@ class Teardown:
       (the ``shutdown(SHUT_WR)`` pattern); ended with both FINs or still open;
     * ``"rst"``: aborted by a RST (``initiator`` says who sent it);
     * ``"refused"``: the SYN was answered by a RST;
-    * ``"open"``: the capture ended first (``fins`` says how many FINs were seen).
+    * ``"open"``: the capture ended first (``fins`` says how many FINs were seen);
+    * ``"evicted"``: still open when the connection table was full and it was
+      the least recently seen (see ``TCPTracker(max_connections=...)``).
     """
 
     kind: str = "open"
@@ -266,6 +289,8 @@ class Teardown:
         if k == "rst":
             half = " after a half-close" if self.half_closed else ""
             return f"aborted{half}: {self.rst_by} sent RST (frame {self.rst_frame})"
+        if k == "evicted":
+            return "evicted from the full connection table while still open"
         if k == "open":
             if self.fins:
                 return f"still open at end of capture ({self.initiator} sent FIN)"
@@ -359,6 +384,17 @@ class TCPConversation:
     def history(self) -> str:
         """Zeek's ``history`` letters."""
         return self.zeek.history_string
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the facts and the SVG ladder (:mod:`layerpeek.notebook.ladder`)."""
+        from layerpeek.notebook.ladder import conversation_html
+
+        return conversation_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from layerpeek.notebook.ladder import conversation_text
+
+        p.text(conversation_text(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``flows --json`` record (see ``layerpeek/commands/flows.py``)."""
@@ -584,7 +620,12 @@ class TCPTracker:
     * ``reassemble``: set False to skip reassembly (no StreamData/StreamGap);
     * ``keep_frames``: record every frame number in ``TCPConversation.frames``;
     * ``keep_data``: keep each direction's bytes and gaps on the conversation
-      (``client_stream``/``server_stream``): for notebooks, not for big files.
+      (``client_stream``/``server_stream``): for notebooks, not for big files;
+    * ``max_connections``: 5-tuples tracked at once; past it the least recently
+      seen is evicted (see "Memory" above).  :attr:`evicted` counts the open
+      connections that were;
+    * ``keep_conversations``: set False to forget a conversation's summary
+      when it leaves the table (bounded memory for event-only consumers).
     """
 
     def __init__(
@@ -596,7 +637,11 @@ class TCPTracker:
         reassemble: bool = True,
         keep_frames: bool = False,
         keep_data: bool = False,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        keep_conversations: bool = True,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.conversations: dict[int, TCPConversation] = {}
         self._table: dict[FlowKey, _Conn] = {}
         self._open: dict[int, _Conn] = {}
@@ -607,6 +652,9 @@ class TCPTracker:
         self._keep_frames = keep_frames
         self._keep_data = keep_data
         self._next_id = 0
+        self._max_connections = max_connections
+        self.evicted = 0  #: open connections evicted because the table was full
+        self._keep_conversations = keep_conversations
 
     # -- public API ----------------------------------------------------------
 
@@ -648,7 +696,11 @@ class TCPTracker:
         ack = tcp.ack
         sport, dport = tcp.src_port, tcp.dst_port
         key = flow_key(src, sport, dst, dport)
-        conn = self._table.get(key)
+        table = self._table
+        conn = table.get(key)
+        if conn is not None:  # keep the table in least-recently-seen order for eviction
+            del table[key]
+            table[key] = conn
         reused = False
         if conn is not None and flags & (_SYN | _ACK) == _SYN:
             first = conn.sides[0]
@@ -809,6 +861,8 @@ class TCPTracker:
             conv.client_stream = client.content = StreamContent()
             conv.server_stream = server.content = StreamContent()
         conn = _Conn(conv, key, client, server)
+        if key not in self._table and len(self._table) >= self._max_connections:
+            self._evict_oldest(ts, out)
         self._table[key] = conn
         self._open[cid] = conn
         self.conversations[cid] = conv
@@ -817,6 +871,24 @@ class TCPTracker:
             self._apply(conn, client, Segment.MIDSTREAM, frame, ts, out)
             self._apply(conn, server, Segment.MIDSTREAM, frame, ts, out)
         return conn
+
+    @property
+    def tracked_connections(self) -> int:
+        """5-tuples in the connection table now (at most ``max_connections``)."""
+        return len(self._table)
+
+    def _evict_oldest(self, ts: int, out: list[Event]) -> None:
+        """Make room in a full table: drop the least recently seen 5-tuple."""
+        _key, conn = next(iter(self._table.items()))
+        del self._table[_key]
+        if not conn.closed:
+            for side in conn.sides:
+                self._flush(conn, side, "evicted", ts, out)
+            conn.conv.close.kind = "evicted"
+            self._close(conn, "evicted", ts, out)
+            self.evicted += 1
+        if not self._keep_conversations:
+            self.conversations.pop(conn.conv.id, None)
 
     def _reassembler(self, cid: int, direction: str) -> StreamReassembler:
         return StreamReassembler(

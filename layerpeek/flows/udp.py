@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerpeek.flows.key import Endpoint, FlowKey, flow_key
+from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
 from layerpeek.flows.zeek import udp_conn_state
 from layerpeek.layers.icmp import ICMP
 from layerpeek.layers.icmpv6 import ICMPv6
@@ -86,10 +87,25 @@ class UDPConversation:
 class UDPTracker:
     """Number UDP conversations and count each direction (sans-IO, no events)."""
 
-    def __init__(self, *, keep_frames: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        keep_frames: bool = False,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        keep_conversations: bool = True,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.conversations: dict[int, UDPConversation] = {}
         self._table: dict[FlowKey, UDPConversation] = {}
         self._keep_frames = keep_frames
+        # Bounded like the TCP table (see layerpeek.flows.tracker, "Memory"):
+        # UDP has no close, so past max_connections the least recently seen
+        # conversation leaves the table (a later datagram starts a new one).
+        self._max_connections = max_connections
+        self._keep_conversations = keep_conversations
+        self._next_id = 0
+        self.evicted = 0  #: conversations evicted because the table was full
 
     def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
         """Count one packet; return its conversation and direction, or None if not UDP."""
@@ -98,10 +114,19 @@ class UDPTracker:
             return None
         udp, src, dst, length = found
         key = flow_key(src, udp.src_port, dst, udp.dst_port)
-        conv = self._table.get(key)
-        if conv is None:
+        table = self._table
+        conv = table.get(key)
+        if conv is not None:  # least recently seen first, for eviction
+            del table[key]
+            table[key] = conv
+        else:
+            if len(table) >= self._max_connections:
+                oldest = table.pop(next(iter(table)))
+                self.evicted += 1
+                if not self._keep_conversations:
+                    self.conversations.pop(oldest.id, None)
             conv = UDPConversation(
-                len(self.conversations),
+                self._next_id,
                 Endpoint(src, udp.src_port),
                 Endpoint(dst, udp.dst_port),
                 packet.index,
@@ -109,7 +134,8 @@ class UDPTracker:
             )
             if self._keep_frames:
                 conv.frames = []
-            self._table[key] = conv
+            self._next_id += 1
+            table[key] = conv
             self.conversations[conv.id] = conv
         if conv.client.addr == src and conv.client.port == udp.src_port:
             direction = "client"

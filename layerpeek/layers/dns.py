@@ -66,6 +66,15 @@ MAX_NAME_LEN = 255
 #: Most compression pointers one name may follow (see the module docstring).
 MAX_POINTERS = 128
 
+#: Names already read in one message, by the offset they start at: their labels,
+#: wire length (root byte included), pointers followed, and the offset just past
+#: the last byte they read (a cached name is used only within the same bounds).
+#: A hostile message can make every record's name point to the previous record's, so that
+#: each name walks a chain of up to MAX_POINTERS pointers: 64 kB of records then
+#: costs ~500 000 steps.  With the cache a pointer to a name read before costs
+#: one lookup, and the limits (length, pointer count) are still checked in full.
+NameCache = dict[int, tuple[tuple[str, ...], int, int, int]]
+
 #: Label bytes shown as themselves; every other byte is escaped (``\.``, ``\\``, ``\032``).
 _PLAIN = bytes(b for b in range(33, 127) if b not in (0x2E, 0x5C))
 
@@ -330,28 +339,37 @@ def _label_text(raw: bytes) -> str:
     return "".join(out)
 
 
-def read_name(buf: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
+def read_name(
+    buf: bytes, pos: int, base: int, end: int, cache: NameCache | None = None
+) -> tuple[str, int]:
     """Read a possibly compressed name at ``pos``; return it and the offset after it.
 
     ``base`` is where the message starts (pointer offsets count from it) and
     ``end`` where the bytes we may read stop.  The root name is ``"."``; any
     other name has no trailing dot (``"example.com"``).  Raises
     :class:`Short` when the bytes run out and :class:`Invalid` for the rule
-    breaks listed in the module docstring.
+    breaks listed in the module docstring.  ``cache`` (one dict per message)
+    remembers names by offset so that pointer chains are walked once.
     """
+    first = pos
     labels: list[str] = []
     wire_len = 1  # the root label's length byte
     after = -1  # where the caller resumes: just past the first pointer, if any
     limit = pos  # a pointer must land strictly before this
     pointers = 0
+    reach = pos  # just past the furthest byte read
     while True:
         if pos >= end:
             raise Short("name runs past the end of the data", pos)
         length = buf[pos]
         if length == 0:
+            if pos >= reach:
+                reach = pos + 1
             break
         if length < 0x40:
             label_end = pos + 1 + length
+            if label_end > reach:
+                reach = label_end
             wire_len += 1 + length
             if wire_len > MAX_NAME_LEN:
                 raise Invalid(f"name longer than {MAX_NAME_LEN} bytes", pos)
@@ -380,19 +398,43 @@ def read_name(buf: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
             raise Invalid(f"more than {MAX_POINTERS} compression pointers in one name", pos)
         if after < 0:
             after = pos + 2
+        if pos + 2 > reach:
+            reach = pos + 2
+        known = cache.get(target) if cache is not None else None
+        if known is not None and known[3] <= end:
+            more, more_len, more_pointers, more_reach = known
+            if more_reach > reach:
+                reach = more_reach
+            # A limit crossed inside the cached name is reported at its start,
+            # which (like the walk's deeper position) lies before this name.
+            wire_len += more_len - 1  # its root byte was counted already
+            if wire_len > MAX_NAME_LEN:
+                raise Invalid(f"name longer than {MAX_NAME_LEN} bytes", target)
+            pointers += more_pointers
+            if pointers > MAX_POINTERS:
+                raise Invalid(
+                    f"more than {MAX_POINTERS} compression pointers in one name", target
+                )
+            labels.extend(more)
+            break
         limit = pos = target
+    if cache is not None:
+        cache[first] = (tuple(labels), wire_len, pointers, reach)
     return ".".join(labels) if labels else ".", (after if after >= 0 else pos + 1)
 
 
-def _name_exactly(buf: bytes, pos: int, base: int, end: int, what: str) -> str:
-    name, after = read_name(buf, pos, base, end)
+def _name_exactly(
+    buf: bytes, pos: int, base: int, end: int, what: str, cache: NameCache | None = None
+) -> str:
+    name, after = read_name(buf, pos, base, end, cache)
     if after != end:
         raise Invalid(f"{what}: {end - after} bytes left after the name", after)
     return name
 
 
 def _rdata(
-    buf: bytes, base: int, rtype: int, rclass: int, ttl: int, start: int, end: int
+    buf: bytes, base: int, rtype: int, rclass: int, ttl: int, start: int, end: int,
+    cache: NameCache | None = None,
 ) -> RecordData:
     """Decode one record's data, ``buf[start:end]`` (exactly rdlength bytes)."""
     size = end - start
@@ -405,7 +447,7 @@ def _rdata(
             raise Invalid(f"AAAA data of {size} bytes (must be 16)", start)
         return socket.inet_ntop(socket.AF_INET6, buf[start:end])
     if rtype == 5 or rtype == 2 or rtype == 12 or rtype == 39:  # CNAME NS PTR DNAME
-        return _name_exactly(buf, start, base, end, enum_name(RRType, rtype) + " data")
+        return _name_exactly(buf, start, base, end, enum_name(RRType, rtype) + " data", cache)
     if rtype == 16:  # TXT: one or more <character-string>s
         strings: list[str] = []
         pos = start
@@ -420,16 +462,18 @@ def _rdata(
         if size < 3:
             raise Invalid(f"MX data of {size} bytes (at least 3)", start)
         return DNSMX(
-            _U16.unpack_from(buf, start)[0], _name_exactly(buf, start + 2, base, end, "MX data")
+            _U16.unpack_from(buf, start)[0],
+            _name_exactly(buf, start + 2, base, end, "MX data", cache),
         )
     if rtype == 33:
         if size < 7:
             raise Invalid(f"SRV data of {size} bytes (at least 7)", start)
         priority, weight, port = _SRV.unpack_from(buf, start)
-        return DNSSRV(priority, weight, port, _name_exactly(buf, start + 6, base, end, "SRV data"))
+        name = _name_exactly(buf, start + 6, base, end, "SRV data", cache)
+        return DNSSRV(priority, weight, port, name)
     if rtype == 6:
-        mname, pos = read_name(buf, start, base, end)
-        rname, pos = read_name(buf, pos, base, end)
+        mname, pos = read_name(buf, start, base, end, cache)
+        rname, pos = read_name(buf, pos, base, end, cache)
         if end - pos != 20:
             raise Invalid(f"SOA data: {end - pos} bytes after the names (must be 20)", pos)
         return DNSSOA(mname, rname, *_SOA.unpack_from(buf, pos))
@@ -470,10 +514,11 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
     current: Sized = questions
     entry = pos  # where the question or record being read starts
     problem: DecodeError | None = None
+    names: NameCache = {}
     try:
         for _ in range(qdcount):
             entry = pos
-            qname, pos = read_name(buf, pos, start, end)
+            qname, pos = read_name(buf, pos, start, end, names)
             if pos + 4 > end:
                 raise Short(f"type and class need 4 bytes, have {end - pos}", pos)
             qtype, qclass = _QTAIL.unpack_from(buf, pos)
@@ -486,7 +531,7 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
             label, current = section_label, section
             for _ in range(count):
                 entry = pos
-                rname, pos = read_name(buf, pos, start, end)
+                rname, pos = read_name(buf, pos, start, end, names)
                 if pos + 10 > end:
                     raise Short(f"record header needs 10 bytes, have {end - pos}", pos)
                 rtype, rclass, ttl, rdlength = _RRTAIL.unpack_from(buf, pos)
@@ -495,7 +540,7 @@ def decode_message(buf: bytes, start: int, end: int, *, cut: bool | None = None)
                 if rdata_end > end:
                     raise Short(f"rdlength {rdlength} but {end - pos} bytes left", pos)
                 try:
-                    data = _rdata(buf, start, rtype, rclass, ttl, pos, rdata_end)
+                    data = _rdata(buf, start, rtype, rclass, ttl, pos, rdata_end, names)
                 except Short as e:  # the rdata is all there: a name ran past rdlength
                     raise Invalid(f"{e.reason} (past its rdlength)", e.offset) from None
                 section.append(DNSRecord(rname, rtype, rclass, ttl, data))

@@ -110,7 +110,9 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     elif blank >= 0:
         body_start = blank + 3
     complete = blank >= 0
-    lines = buf[start : blank if complete else end].decode("latin-1").split("\n")
+    # maxsplit: a head of a million tiny header lines must not become a million
+    # strings only to keep the first MAX_HEADERS (the rest stays one string).
+    lines = buf[start : blank if complete else end].decode("latin-1").split("\n", MAX_HEADERS + 1)
     if not complete:
         partial = lines.pop()  # the line the segment cuts (or "" after a final LF)
         if not lines:

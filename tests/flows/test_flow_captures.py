@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from layerpeek.flows.conversations import conversations
+from layerpeek.flows.pipeline import conversations
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation

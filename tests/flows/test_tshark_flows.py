@@ -24,7 +24,7 @@ import tsharkref
 from conftest import own_captures, public_captures
 
 from layerpeek.flows.analysis import wireshark_fields
-from layerpeek.flows.conversations import FlowPipeline
+from layerpeek.flows.pipeline import FlowPipeline
 from layerpeek.flows.tracker import PacketFlowInfo, TCPTracker
 from layerpeek.reader import read
 

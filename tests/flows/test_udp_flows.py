@@ -7,7 +7,7 @@ import dataclasses
 from builders import eth, ipv4_udp, udp
 
 import layerpeek
-from layerpeek.flows.conversations import FlowPipeline, conversations
+from layerpeek.flows.pipeline import FlowPipeline, conversations
 from layerpeek.flows.udp import UDPTracker
 from layerpeek.packet import Packet
 

@@ -1,0 +1,1361 @@
+"""Columnar packet tables: a whole capture decoded straight into Arrow columns.
+
+``layerpeek.read`` builds a :class:`~layerpeek.packet.Packet` and a chain of
+layer objects per frame, which is right for exploring and far too slow for a
+10 GB capture that a user wants as a table.  :func:`table` never builds them on
+the hot path.
+
+Theory of operation
+-------------------
+
+1. **Index.**  The file is mapped into memory (``mmap``; gzip is inflated
+   first).  A pcap file is walked record header by record header: each
+   record's position depends on the previous one's length, so that one loop
+   stays in Python (one ``unpack_from`` per record, the floor the benchmark
+   compares against).  Everything else about a record (time, lengths) is read
+   afterwards with one NumPy gather over all record headers at once.  pcapng is
+   walked block by block; Section and Interface blocks go through the same
+   :class:`~layerpeek.capture.pcapng.PcapngParser` that ``read`` uses, so link
+   types, interface numbering and ``if_tsresol`` agree by construction.
+2. **Decode, vectorised.**  With every frame's offset in an array, each header
+   field is one gather for all frames.  The buffer is seen through strided
+   big-endian views with a stride of one byte (:class:`_Reader`), so element
+   ``k`` of the 64-bit view is the integer in bytes ``k..k+7``: one gather at
+   ``ip_offset`` reads version, lengths, id and fragment field of every frame
+   at once.  Link layer (Ethernet, up to two VLAN tags, SLL, SLL2, BSD
+   loopback, raw IP) → IPv4 (no options, not a fragment) / IPv6 (no extension
+   headers) → TCP (options checked for damage, also vectorised) / UDP → what
+   the payload is (the registry's port tables and the HTTP heuristic,
+   evaluated on arrays).  A payload another registered decoder claims (DNS)
+   is handed to just that decoder.
+3. **Fall back, row by row.**  A frame the vectorised path does not model
+   exactly (ARP, ICMP, IP options, IPv6 extension headers, fragments,
+   anything short or malformed, an unknown link type) is decoded by the
+   per-packet decoder, :func:`layerpeek.decode.decode_layers`, and its row is
+   filled from the layers.  The vectorised path only takes a frame when it is
+   sure to give the per-packet decoder's values; ``tests/test_table.py``
+   checks that on every capture the project has, and on mutated frames.
+4. **Strings last.**  Addresses are gathered as raw bytes, dictionary-encoded
+   (a capture has few distinct addresses), and only the distinct values are
+   formatted, then taken back into a string column.
+
+The columns (:data:`COLUMNS`) follow the per-packet objects: the first
+Ethernet layer, the first IPv4/IPv6 layer (the outer one in a tunnel), the
+first TCP or UDP layer.  ``protocols`` is ``Packet.protocols`` and
+``malformed`` the reason of the chain's final Malformed layer.
+
+NumPy and pyarrow are the ``table`` extra (``pip install layerpeek[table]``);
+they are imported when this module is, never by ``import layerpeek``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import mmap
+import os
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
+
+try:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError as _missing:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "layerpeek.table needs numpy and pyarrow: pip install 'layerpeek[table]'"
+    ) from _missing
+
+from layerpeek.capture.pcap import MAX_RECORD, PcapParser, is_pcap_magic
+from layerpeek.capture.pcapng import MAX_BLOCK, PcapngParser, is_pcapng_magic
+from layerpeek.errors import CaptureFormatError
+from layerpeek.wire import ip_str, mac_str
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from layerpeek.packet import Layer
+    from layerpeek.registry import Dissector
+    from layerpeek.split import Chunk
+
+    IntArray = NDArray[np.int64]
+    BoolArray = NDArray[np.bool_]
+
+Source = Union[str, "os.PathLike[str]", bytes, "Chunk"]
+
+#: Every column :func:`table` gives by default, in order.
+COLUMNS: tuple[str, ...] = (
+    "frame",
+    "ts_ns",
+    "cap_len",
+    "wire_len",
+    "interface",
+    "link_type",
+    "eth_src",
+    "eth_dst",
+    "eth_type",
+    "ip_version",
+    "ip_src",
+    "ip_dst",
+    "ip_id",
+    "ip_ttl",
+    "ip_flags",
+    "ip_proto",
+    "src_port",
+    "dst_port",
+    "tcp_seq",
+    "tcp_ack",
+    "tcp_flags",
+    "tcp_window",
+    "tcp_len",
+    "udp_length",
+    "protocols",
+    "malformed",
+)
+
+#: Columns computed only when asked for (they cost a hash per distinct flow).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("community_id",)
+
+#: The Arrow type of every column.  Nullable: a frame without that layer has null.
+SCHEMA = pa.schema(
+    [
+        ("frame", pa.int64()),  # 1-based frame number, as Wireshark numbers frames
+        ("ts_ns", pa.int64()),  # nanoseconds since the Unix epoch
+        ("cap_len", pa.uint32()),
+        ("wire_len", pa.uint32()),
+        ("interface", pa.uint32()),  # pcapng interface (global IDB index); 0 for pcap
+        ("link_type", pa.uint32()),  # LINKTYPE_* of the frame's interface
+        ("eth_src", pa.string()),  # "aa:bb:cc:dd:ee:ff"
+        ("eth_dst", pa.string()),
+        ("eth_type", pa.uint16()),  # the Ethernet header's type field (0x8100 before a tag)
+        ("ip_version", pa.uint8()),  # 4 or 6: the first IP layer
+        ("ip_src", pa.string()),  # text as in ``dump --json`` (inet_ntop)
+        ("ip_dst", pa.string()),
+        ("ip_id", pa.uint16()),  # IPv4 only
+        ("ip_ttl", pa.uint8()),  # IPv4 TTL or IPv6 hop limit
+        ("ip_flags", pa.uint8()),  # IPv4 only: 0x2 DF, 0x1 MF, 0x4 reserved
+        ("ip_proto", pa.uint8()),  # IPv4 protocol / IPv6 final Next Header
+        ("src_port", pa.uint16()),  # the first TCP or UDP layer
+        ("dst_port", pa.uint16()),
+        ("tcp_seq", pa.uint32()),
+        ("tcp_ack", pa.uint32()),
+        ("tcp_flags", pa.uint16()),  # FIN 0x01 … CWR 0x80, NS 0x100
+        ("tcp_window", pa.uint16()),  # raw, unscaled
+        ("tcp_len", pa.uint32()),  # TCP payload bytes present in the frame
+        ("udp_length", pa.uint16()),  # the UDP length field (header + payload)
+        ("protocols", pa.string()),  # "eth:ipv4:tcp:http", as Packet.protocols
+        ("malformed", pa.string()),  # why decoding stopped, or null
+        ("community_id", pa.string()),  # Community ID v1 flow hash (optional column)
+    ]
+)
+
+_TPIDS = (0x8100, 0x88A8, 0x9100)
+_IPV6_EXTENSIONS = (0, 43, 44, 51, 60)
+_RAW_EITHER = (101, 12, 14)
+_NULL_LINKTYPES = (0, 108)
+_NULL_INET6 = (10, 24, 28, 30)
+_SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+
+#: Link layers of the vectorised path, as they start the protocol path.
+_LINK_NAMES = ("eth", "sll", "sll2", "null", "")
+_APP_NAMES = ("", "http", "data")
+_COMBINATIONS = len(_LINK_NAMES) * 3 * 2 * 2 * len(_APP_NAMES)
+
+#: What the vectorised path can say about a port: nothing claims it, the HTTP
+#: decoder claims it, or some other decoder does (that row falls back).
+_PORT_NONE, _PORT_HTTP, _PORT_OTHER = 0, 1, 2
+
+
+# ---------------------------------------------------------------------------
+# Community ID v1 (https://github.com/corelight/community-id-spec)
+# ---------------------------------------------------------------------------
+
+#: ICMP type → the type of its answer (Zeek's mapping, which the spec adopts):
+#: a request and its reply hash to the same flow.
+_ICMP4_PAIRS = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
+_ICMP6_PAIRS = {
+    128: 129,
+    129: 128,
+    133: 134,
+    134: 133,
+    135: 136,
+    136: 135,
+    130: 131,
+    131: 130,
+    139: 140,
+    140: 139,
+    144: 145,
+    145: 144,
+}
+
+
+def community_id(
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    src_port: int | None = None,
+    dst_port: int | None = None,
+    *,
+    seed: int = 0,
+) -> str:
+    """The Community ID v1 of a flow: ``"1:"`` + base64(SHA-1 of the ordered 5-tuple).
+
+    ``src``/``dst`` are raw 4- or 16-byte addresses.  Both directions of a flow
+    give the same ID because the endpoints are put in order first (the smaller
+    address, then the smaller port).  For ICMP (1) and ICMPv6 (58) pass the
+    type as ``src_port`` and the code as ``dst_port``: they are mapped to the
+    spec's pseudo-ports here, and a message without an answer type ("one-way",
+    e.g. destination unreachable) is never reordered.  Protocols without ports
+    hash the addresses and the protocol only.
+    """
+    one_way = False
+    if proto in (1, 58) and src_port is not None and dst_port is not None:
+        pairs = _ICMP4_PAIRS if proto == 1 else _ICMP6_PAIRS
+        answer = pairs.get(src_port)
+        if answer is None:
+            one_way = True  # ports stay (type, code)
+        else:
+            dst_port = answer
+    if src_port is None or dst_port is None:
+        if not one_way and dst < src:
+            src, dst = dst, src
+        body = struct.pack("!H", seed) + src + dst + bytes((proto, 0))
+    else:
+        if not one_way and (dst, dst_port) < (src, src_port):
+            src, dst, src_port, dst_port = dst, src, dst_port, src_port
+        body = (
+            struct.pack("!H", seed) + src + dst + bytes((proto, 0))
+            + struct.pack("!HH", src_port, dst_port)
+        )
+    return "1:" + base64.b64encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+# ---------------------------------------------------------------------------
+# Step 1: the record index
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Records:
+    """Where every frame of a capture buffer is, and what its record header says.
+
+    Arrays are parallel, one entry per frame, in file order.
+    """
+
+    format: str  #: "pcap" or "pcapng"
+    data_off: IntArray  #: offset of the frame's first byte in the buffer
+    cap_len: IntArray
+    wire_len: IntArray
+    ts_ns: IntArray
+    interface: IntArray  #: global interface index within the buffer
+    linktype: IntArray
+    record_start: IntArray  #: offset of the record header / block holding the frame
+    problems: list[str] = field(default_factory=list)
+    #: pcapng: ``(start, end, block_type, frames_before)`` of every Section
+    #: Header and Interface Description block (what a chunk must carry).
+    meta_blocks: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: pcap: the 24-byte file header.
+    file_header: bytes = b""
+    #: Frames whose time does not fit in int64 nanoseconds (a bogus pcapng
+    #: timestamp past the year 2262): their ``ts_ns`` column is null.
+    bad_time: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.data_off)
+
+
+def _as_int64(values: Sequence[int]) -> IntArray:
+    return np.asarray(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
+
+
+def index_records(buf: bytes | mmap.mmap, *, name: str = "<capture>") -> Records:
+    """Index every record of a whole pcap or pcapng capture held in ``buf``.
+
+    Raises :class:`CaptureFormatError` if ``buf`` is not a capture; a damaged
+    or cut record ends the index with a message in ``problems``, as
+    :class:`~layerpeek.capture.CaptureReader` does.
+    """
+    head = bytes(buf[:4])
+    if not head:
+        raise CaptureFormatError(f"{name}: empty file")
+    if is_pcap_magic(head):
+        return _index_pcap(buf, name)
+    if is_pcapng_magic(head):
+        return _index_pcapng(buf, name)
+    raise CaptureFormatError(f"{name}: not a pcap or pcapng file (starts with {head.hex(' ')})")
+
+
+def pcap_header(head: bytes, name: str) -> PcapParser:
+    """The pcap file header parsed by the streaming parser (byte order, unit, link type)."""
+    header = PcapParser()
+    header.feed(bytes(head[:24]))
+    if not header.header_done:
+        raise CaptureFormatError(f"{name}: file ends inside the 24-byte pcap header")
+    return header
+
+
+def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
+    size = len(buf)
+    header = pcap_header(bytes(buf[:24]), name)
+    # The one sequential loop: a record's position is known only from the one before.
+    starts: list[int] = []
+    append = starts.append
+    unpack_len = struct.Struct(header.byte_order + "I").unpack_from
+    pos = 24
+    limit = size - 16
+    while pos <= limit:
+        append(pos)
+        pos += 16 + unpack_len(buf, pos + 8)[0]
+    records = pcap_records_at(buf, header, _as_int64(starts))
+    incl = records.cap_len
+    rec = records.record_start
+    keep = len(rec)
+    impossible = np.flatnonzero(incl > MAX_RECORD)
+    if len(impossible):
+        keep = int(impossible[0])
+        records.problems.append(
+            f"record {keep + 1} at byte {int(rec[keep])}: captured length "
+            f"{int(incl[keep])} is impossible; stopped reading"
+        )
+    elif keep and int(rec[-1] + 16 + incl[-1]) > size:
+        keep -= 1
+        records.problems.append(
+            f"record {keep + 1} at byte {int(rec[keep])} cut by end of file: header says "
+            f"{int(incl[keep])} bytes, {size - int(rec[keep]) - 16} present"
+        )
+    elif 0 < size - pos < 16:
+        records.problems.append(
+            f"record {keep + 1} at byte {pos} cut by end of file: "
+            f"{size - pos} of 16 header bytes present"
+        )
+    if keep < len(rec):
+        for name_ in ("data_off", "cap_len", "wire_len", "ts_ns", "interface", "linktype",
+                      "record_start"):
+            setattr(records, name_, getattr(records, name_)[:keep])
+    return records
+
+
+def pcap_records_at(buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray) -> Records:
+    """Records whose 16-byte headers start at ``starts``: one gather reads them all."""
+    n = len(starts)
+    order = header.byte_order
+    # Two 8-byte gathers per record (time, then lengths) through a strided view
+    # in the file's byte order; each holds two 32-bit fields.
+    words = np.ndarray((len(buf) - 7,), order + "u8", buffer=buf, strides=(1,))
+    try:
+        time_word = words[starts].astype(np.uint64)
+        length_word = words[starts + 8].astype(np.uint64)
+    finally:
+        del words
+    low, high = np.uint64(0xFFFF_FFFF), np.uint64(32)
+    if order == "<":  # the first field is the low half
+        sec, frac = time_word & low, time_word >> high
+        incl, orig = length_word & low, length_word >> high
+    else:
+        sec, frac = time_word >> high, time_word & low
+        incl, orig = length_word >> high, length_word & low
+    sec, frac, incl, orig = (a.astype(np.int64) for a in (sec, frac, incl, orig))
+    tick = 1 if header.nanosecond else 1000
+    return Records(
+        "pcap",
+        starts + 16,
+        incl,
+        orig,
+        sec * 1_000_000_000 + frac * tick,
+        np.zeros(n, np.int64),
+        np.full(n, header.linktype, np.int64),
+        starts,
+        [],
+        file_header=bytes(buf[:24]),
+    )
+
+
+def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
+    """Walk pcapng blocks; Enhanced Packet Blocks are read here, the rest by PcapngParser."""
+    size = len(buf)
+    helper = PcapngParser()  # owns sections and interfaces, exactly as `read` sees them
+    data_off: list[int] = []
+    cap_len: list[int] = []
+    wire_len: list[int] = []
+    ts_ns: list[int] = []
+    interface: list[int] = []
+    linktype: list[int] = []
+    record_start: list[int] = []
+    meta: list[tuple[int, int, int, int]] = []
+    problems: list[str] = []
+    bad_time: list[int] = []
+    epb = {"<": struct.Struct("<IIIII"), ">": struct.Struct(">IIIII")}
+    u32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
+    u32x2 = {"<": struct.Struct("<II"), ">": struct.Struct(">II")}
+    pos = 0
+    while pos + 12 <= size:
+        if bytes(buf[pos : pos + 4]) == _SHB_MAGIC:
+            bom = bytes(buf[pos + 8 : pos + 12])
+            if bom == b"\x4d\x3c\x2b\x1a":
+                order = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                order = ">"
+            else:
+                problems.append(
+                    f"section header at byte {pos}: bad byte-order magic {bom.hex(' ')}"
+                )
+                break
+            btype = 0x0A0D0D0A
+            length = u32[order].unpack_from(buf, pos + 4)[0]
+        else:
+            if helper.section < 0:
+                raise CaptureFormatError(f"{name}: not a pcapng file (no section header block)")
+            order = helper.order
+            btype, length = u32x2[order].unpack_from(buf, pos)
+        if length < 12 or length % 4 or length > MAX_BLOCK:
+            problems.append(f"block type 0x{btype:x} at byte {pos}: impossible length {length}")
+            break
+        end = pos + length
+        if end > size:
+            problems.append(f"block at byte {pos} cut by end of file ({size - pos} bytes present)")
+            break
+        trailer = u32[order].unpack_from(buf, end - 4)[0]
+        if trailer != length:
+            problems.append(
+                f"block type 0x{btype:x} at byte {pos}: trailing length {trailer} "
+                f"differs from {length}"
+            )
+            break
+        if btype == 6:  # Enhanced Packet Block: the common case, read here
+            if length < 32:
+                problems.append(f"packet block at byte {pos} too short; skipped")
+            else:
+                iface_id, high, low, cap, orig = epb[order].unpack_from(buf, pos + 8)
+                interfaces = helper.interfaces
+                if iface_id >= len(interfaces):
+                    problems.append(
+                        f"packet block at byte {pos}: undefined interface {iface_id}; skipped"
+                    )
+                else:
+                    room = end - 4 - (pos + 28)
+                    if cap > room:
+                        problems.append(
+                            f"packet block at byte {pos}: captured length {cap} exceeds the "
+                            f"block; cut to {room}"
+                        )
+                        cap = room
+                    iface = interfaces[iface_id]
+                    when = _pcapng_time(iface.tsresol_ns, iface.tsoffset_s, high, low)
+                    if not _INT64_MIN <= when <= _INT64_MAX:
+                        bad_time.append(len(data_off))
+                        when = 0
+                    data_off.append(pos + 28)
+                    cap_len.append(cap)
+                    wire_len.append(orig)
+                    ts_ns.append(when)
+                    interface.append(len(helper.all_interfaces) - len(interfaces) + iface_id)
+                    linktype.append(iface.linktype)
+                    record_start.append(pos)
+        else:
+            block = bytes(buf[pos:end])
+            frames = helper.feed(block)
+            if btype in (0x0A0D0D0A, 1):
+                meta.append((pos, end, btype, len(data_off)))
+            for frame in frames:  # Simple (3) or obsolete Packet (2) blocks
+                data_off.append(pos + (12 if btype == 3 else 28))
+                cap_len.append(len(frame.data))
+                wire_len.append(frame.wire_len)
+                if not _INT64_MIN <= frame.ts_ns <= _INT64_MAX:
+                    bad_time.append(len(ts_ns))
+                    ts_ns.append(0)
+                else:
+                    ts_ns.append(frame.ts_ns)
+                interface.append(frame.interface)
+                linktype.append(frame.linktype)
+                record_start.append(pos)
+            problems.extend(f"block at byte {pos}: {p}" for p in helper.problems)
+            helper.problems.clear()
+        pos = end
+    else:
+        if pos < size:
+            problems.append(f"block at byte {pos} cut by end of file ({size - pos} bytes present)")
+    return Records(
+        "pcapng",
+        _as_int64(data_off),
+        _as_int64(cap_len),
+        _as_int64(wire_len),
+        _as_int64(ts_ns),
+        _as_int64(interface),
+        _as_int64(linktype),
+        _as_int64(record_start),
+        problems,
+        meta,
+        bad_time=bad_time,
+    )
+
+
+def _pcapng_time(res: float, offset_s: int, high: int, low: int) -> int:
+    """Timestamp units → ns, with the same arithmetic as the streaming parser."""
+    units = (high << 32) | low
+    if res == 1000.0:
+        ns = units * 1000
+    elif res == 1.0:
+        ns = units
+    elif res >= 1.0 and res == int(res):
+        ns = units * int(res)
+    else:
+        ns = round(units * res)
+    return ns + offset_s * 1_000_000_000
+
+
+# ---------------------------------------------------------------------------
+# Step 2 and 3: vectorised decode with a per-row fallback
+# ---------------------------------------------------------------------------
+
+
+def _port_tables() -> tuple[list[dict[int, Dissector]], NDArray[np.int8], NDArray[np.int8], bool]:
+    """The registry's port tables, as dicts and as code arrays, and whether its
+    heuristics are the ones the vectorised path models.
+
+    Read from :func:`layerpeek.decode.registry` at call time, so a decoder
+    added there later is honoured (its rows go through it) rather than
+    silently mislabelled.
+    """
+    from layerpeek.decode import registry
+
+    reg = registry()
+    dicts: list[dict[int, Dissector]] = []
+    codes: list[NDArray[np.int8]] = []
+    for name in ("tcp_port", "udp_port"):
+        table = reg.tables[name]
+        code = np.zeros(65536, np.int8)
+        for port, dissector in table.items():
+            if 0 <= port < 65536:
+                code[port] = _PORT_HTTP if dissector.protocol == "http" else _PORT_OTHER
+        dicts.append(table)
+        codes.append(code)
+    heuristics_ok = not reg.heuristics["udp_port"] and [
+        d.protocol for d in reg.heuristics["tcp_port"]
+    ] == ["http"]
+    return dicts, codes[0], codes[1], heuristics_ok
+
+
+def _http_starts() -> list[tuple[int, int]]:
+    """(length, big-endian value) of each prefix the HTTP heuristic looks for."""
+    from layerpeek.layers.http import STARTS
+
+    return [(len(p), int.from_bytes(p, "big")) for p in STARTS if len(p) <= 8]
+
+
+def _tcp_options_ok(buf: bytes | mmap.mmap, pos: int, end: int) -> bool:
+    """Would :mod:`layerpeek.layers.tcp` parse these options without a Malformed marker?
+
+    The same length rules, without building option objects.
+    """
+    while pos < end:
+        kind = buf[pos]
+        if kind == 1:
+            pos += 1
+            continue
+        if kind == 0:
+            return True
+        if pos + 1 >= end:
+            return False
+        length = buf[pos + 1]
+        if length < 2 or pos + length > end:
+            return False
+        pos += length
+    return True
+
+
+def _tcp_options_valid(read: _Reader, pos: IntArray, stop: IntArray) -> BoolArray:
+    """:func:`_tcp_options_ok` for many option areas at once, one option per step."""
+    ok = np.ones(len(pos), np.bool_)
+    active = np.flatnonzero(pos < stop)
+    while len(active):
+        p = pos[active]
+        s = stop[active]
+        kind = read(1, p)
+        length = np.where(kind == 1, 1, read(1, p + 1))
+        bad = (kind > 1) & ((p + 1 >= s) | (length < 2) | (p + length > s))
+        ok[active[bad]] = False
+        pos[active] = p + length
+        keep = (kind != 0) & ~bad & (p + length < s)
+        active = active[keep]
+    return ok
+
+
+class _Columns:
+    """The table being built: one NumPy array (and validity mask) per field.
+
+    Addresses are kept as integers: a MAC in one uint64, an IP address in two
+    (``ip_src_hi``/``ip_src_lo``; IPv4 sits in the top 32 bits of ``hi``).
+    """
+
+    def __init__(self, n: int) -> None:
+        z = np.zeros
+        self.n = n
+        self.eth = z(n, np.bool_)
+        self.eth_src = z(n, np.uint64)
+        self.eth_dst = z(n, np.uint64)
+        self.eth_type = z(n, np.int64)
+        self.ip_version = z(n, np.int64)  # 0: no IP layer
+        self.ip_src = z((n, 2), np.uint64)
+        self.ip_dst = z((n, 2), np.uint64)
+        self.ip_id = z(n, np.int64)
+        self.ip_ttl = z(n, np.int64)
+        self.ip_proto = z(n, np.int64)
+        self.ip_flags = z(n, np.int64)
+        self.ports = z(n, np.bool_)
+        self.src_port = z(n, np.int64)
+        self.dst_port = z(n, np.int64)
+        self.tcp = z(n, np.bool_)
+        self.tcp_seq = z(n, np.int64)
+        self.tcp_ack = z(n, np.int64)
+        self.tcp_flags = z(n, np.int64)
+        self.tcp_window = z(n, np.int64)
+        self.tcp_len = z(n, np.int64)
+        self.udp = z(n, np.bool_)
+        self.udp_length = z(n, np.int64)
+        self.icmp = z(n, np.bool_)  # for community_id: ICMP type and code
+        self.icmp_type = z(n, np.int64)
+        self.icmp_code = z(n, np.int64)
+        self.path = z(n, np.int32)
+        self.malformed = np.full(n, -1, np.int32)
+        self.path_names: dict[str, int] = {}
+        self.malformed_names: dict[str, int] = {}
+
+    def path_code(self, path: str) -> int:
+        code = self.path_names.get(path)
+        if code is None:
+            code = self.path_names[path] = len(self.path_names)
+        return code
+
+    def malformed_code(self, reason: str) -> int:
+        code = self.malformed_names.get(reason)
+        if code is None:
+            code = self.malformed_names[reason] = len(self.malformed_names)
+        return code
+
+    def fill(self, i: int, layers: Sequence[Layer]) -> None:
+        """Row ``i`` from a per-packet decode (the fallback path)."""
+        from layerpeek.layers import ICMP, TCP, UDP, Ethernet, ICMPv6, IPv4, IPv6
+        from layerpeek.packet import Malformed
+
+        self.path[i] = self.path_code(":".join(layer.short for layer in layers))
+        seen_eth = seen_ip = seen_l4 = seen_icmp = False
+        for layer in layers:
+            if isinstance(layer, Ethernet) and not seen_eth:
+                seen_eth = True
+                self.eth[i] = True
+                self.eth_src[i] = int.from_bytes(layer.src, "big")
+                self.eth_dst[i] = int.from_bytes(layer.dst, "big")
+                self.eth_type[i] = layer.type
+            elif isinstance(layer, IPv4) and not seen_ip:
+                seen_ip = True
+                self.ip_version[i] = 4
+                self.ip_src[i] = (int.from_bytes(layer.src, "big") << 32, 0)
+                self.ip_dst[i] = (int.from_bytes(layer.dst, "big") << 32, 0)
+                self.ip_id[i] = layer.id
+                self.ip_flags[i] = layer.flags
+                self.ip_ttl[i] = layer.ttl
+                self.ip_proto[i] = layer.protocol
+            elif isinstance(layer, IPv6) and not seen_ip:
+                seen_ip = True
+                self.ip_version[i] = 6
+                src, dst = layer.src, layer.dst
+                self.ip_src[i] = (int.from_bytes(src[:8], "big"), int.from_bytes(src[8:], "big"))
+                self.ip_dst[i] = (int.from_bytes(dst[:8], "big"), int.from_bytes(dst[8:], "big"))
+                self.ip_ttl[i] = layer.hop_limit
+                self.ip_proto[i] = layer.protocol
+            elif isinstance(layer, TCP) and not seen_l4:
+                seen_l4 = True
+                self.ports[i] = True
+                self.src_port[i] = layer.src_port
+                self.dst_port[i] = layer.dst_port
+                self.tcp[i] = True
+                self.tcp_seq[i] = layer.seq
+                self.tcp_ack[i] = layer.ack
+                self.tcp_flags[i] = layer.flags
+                self.tcp_window[i] = layer.window
+                self.tcp_len[i] = layer.payload_len
+            elif isinstance(layer, UDP) and not seen_l4:
+                seen_l4 = True
+                self.ports[i] = True
+                self.src_port[i] = layer.src_port
+                self.dst_port[i] = layer.dst_port
+                self.udp[i] = True
+                self.udp_length[i] = layer.length
+            elif isinstance(layer, (ICMP, ICMPv6)) and seen_ip and not (seen_l4 or seen_icmp):
+                seen_icmp = True
+                self.icmp[i] = True
+                self.icmp_type[i] = layer.type
+                self.icmp_code[i] = layer.code
+        if layers and isinstance(layers[-1], Malformed):
+            self.malformed[i] = self.malformed_code(layers[-1].reason)
+
+
+class _Reader:
+    """Big-endian integers at arbitrary offsets of a buffer, for many offsets at once.
+
+    Each width is a strided NumPy view with a stride of one byte, so element
+    ``k`` of the 16-bit view is the integer in bytes ``k, k+1``: reading a field
+    of every frame is one gather.  Offsets past the end are clipped; callers
+    mask those rows out by their lengths.
+    """
+
+    def __init__(self, buf: bytes | mmap.mmap) -> None:
+        size = len(buf)
+        self.views = {
+            width: np.ndarray((size - width + 1,), f">u{width}", buffer=buf, strides=(1,))
+            for width in (1, 2, 4, 8)
+        }
+        self.last = {width: size - width for width in (1, 2, 4, 8)}
+
+    def __call__(self, width: int, pos: IntArray) -> IntArray:
+        # Fancy indexing, not np.take: take would first copy the strided view whole.
+        values: IntArray = self.views[width][np.minimum(pos, self.last[width])].astype(np.int64)
+        return values
+
+    def u64(self, pos: IntArray) -> NDArray[np.uint64]:
+        values: NDArray[np.uint64] = self.views[8][np.minimum(pos, self.last[8])].astype(np.uint64)
+        return values
+
+    def close(self) -> None:
+        self.views.clear()
+
+
+def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns) -> BoolArray:
+    """Fill ``cols`` for every frame the vectorised path takes; return that mask."""
+    n = len(rec)
+    off = rec.data_off
+    cap = rec.cap_len
+    end = off + cap
+    lt = rec.linktype
+
+    # -- link layer ----------------------------------------------------------
+    link = np.full(n, -1, np.int64)
+    l3 = off.copy()
+    et = np.full(n, -1, np.int64)
+    m = (lt == 1) & (cap >= 14)
+    link[m] = 0
+    l3[m] = off[m] + 14
+    src_type = np.zeros(n, np.int64)  # Ethernet source MAC and type: one 8-byte read
+    src_type[m] = read(8, off[m] + 6)
+    et[m] = src_type[m] & 0xFFFF
+    if (lt != 1).any():
+        m = (lt == 113) & (cap >= 16)
+        link[m] = 1
+        l3[m] = off[m] + 16
+        et[m] = np.where(read(2, off[m] + 2) == 824, -1, read(2, off[m] + 14))  # netlink
+        m = (lt == 276) & (cap >= 20)
+        link[m] = 2
+        l3[m] = off[m] + 20
+        et[m] = np.where(read(2, off[m] + 8) == 824, -1, read(2, off[m]))
+        m = np.isin(lt, _NULL_LINKTYPES) & (cap >= 4)
+        if m.any():
+            be = read(4, off[m])
+            le = be.byteswap()
+            le = ((be & 0xFF) << 24) | ((be & 0xFF00) << 8) | ((be >> 8) & 0xFF00) | (be >> 24)
+            family = np.where((le & 0xFFFF) == 0, be, le)  # the byte order test of null.py
+            link[m] = 3
+            l3[m] = off[m] + 4
+            et[m] = np.where(
+                family == 2, 0x0800, np.where(np.isin(family, _NULL_INET6), 0x86DD, -1)
+            )
+        m = np.isin(lt, _RAW_EITHER) & (cap >= 1)
+        if m.any():
+            nibble = read(1, off[m]) >> 4
+            link[m] = 4
+            et[m] = np.where(nibble == 4, 0x0800, np.where(nibble == 6, 0x86DD, -1))
+        m = (lt == 228) & (cap >= 1)
+        link[m] = 4
+        et[m] = 0x0800
+        m = (lt == 229) & (cap >= 1)
+        link[m] = 4
+        et[m] = 0x86DD
+    eth = link == 0
+    eth_type = et.copy()
+    vlans = np.zeros(n, np.int64)
+    for _ in range(2):  # 802.1Q / QinQ tags; a third tag falls back
+        tag = np.isin(et, _TPIDS) & (link >= 0)
+        if not tag.any():
+            break
+        short = tag & (l3 + 4 > end)
+        et[short] = -1
+        tag &= ~short
+        et[tag] = read(2, l3[tag] + 2)
+        l3[tag] += 4
+        vlans[tag] += 1
+
+    # -- IPv4 (no options, not a fragment) / IPv6 (no extension headers) -------
+    # Two 8-byte reads hold every field used: IPv4 version/IHL, TOS, total
+    # length, id, flags/offset | TTL, protocol, checksum, source; IPv6
+    # version/class/flow, payload length, next header, hop limit.
+    w0 = read(8, l3)
+    w1 = read(8, l3 + 8)
+    v4 = (et == 0x0800) & (end - l3 >= 20) & (((w0 >> 56) & 0xFF) == 0x45)
+    total = (w0 >> 32) & 0xFFFF
+    frag = w0 & 0xFFFF
+    v4 &= (total >= 20) & ((frag & 0x3FFF) == 0)
+    v6 = (et == 0x86DD) & (end - l3 >= 40) & (((w0 >> 60) & 0xF) == 6)
+    next6 = (w0 >> 8) & 0xFF
+    v6 &= ~np.isin(next6, _IPV6_EXTENSIONS)
+    proto = np.where(v4, (w1 >> 48) & 0xFF, next6)
+    plen6 = (w0 >> 16) & 0xFFFF
+    pend = np.where(
+        v4,
+        np.minimum(l3 + total, end),
+        np.where(plen6 > 0, np.minimum(l3 + 40 + plen6, end), end),
+    )
+    l4 = np.where(v4, l3 + 20, l3 + 40)
+    ip = (v4 | v6) & (l4 < pend) & ((proto == 6) | (proto == 17))
+
+    # -- TCP and UDP -------------------------------------------------------------
+    x0 = read(8, l4)  # ports, then TCP seq / UDP length and checksum
+    x1 = read(8, l4 + 8)  # TCP ack, data offset and flags, window
+    sport = (x0 >> 48) & 0xFFFF
+    dport = (x0 >> 32) & 0xFFFF
+    tcp = ip & (proto == 6) & (pend - l4 >= 20)
+    offset_flags = (x1 >> 16) & 0xFFFF
+    header_len = (offset_flags >> 10) & 0x3C
+    tcp &= (header_len >= 20) & (l4 + header_len <= pend)
+    with_options = tcp & (header_len > 20)
+    if with_options.any():
+        # What Linux sends on every SYN and SYN-ACK (MSS, SACK permitted,
+        # Timestamps, NOP, window scale: 40 bytes) is well-formed by sight.
+        # Two layouts cover nearly every segment and are well-formed by sight:
+        # NOP, NOP, Timestamps (12 bytes: Linux once timestamps are agreed) and
+        # what Linux puts on SYN and SYN-ACK (MSS, SACK permitted, Timestamps,
+        # NOP, window scale: 20 bytes).  Only other layouts are walked.
+        rows = np.flatnonzero(with_options)
+        start = l4[rows] + 20
+        first8 = read(8, start)
+        size = header_len[rows]
+        timestamps = (size == 32) & (((first8 >> 32) & 0xFFFF_FFFF) == 0x0101_080A)
+        linux_syn = (
+            (size == 40)
+            & (((first8 >> 48) & 0xFFFF) == 0x0204)  # MSS, any value
+            & ((first8 & 0xFFFF_FFFF) == 0x0402_080A)  # SACK permitted, Timestamps
+        )
+        syn_rows = np.flatnonzero(linux_syn)
+        linux_syn[syn_rows] = (read(4, start[syn_rows] + 16) >> 8) == 0x01_0303  # NOP, WS
+        rows = rows[~(timestamps | linux_syn)]
+        tcp[rows[~_tcp_options_valid(read, l4[rows] + 20, l4[rows] + header_len[rows])]] = False
+    udp = ip & (proto == 17) & (pend - l4 >= 8)
+    udp_length = (x0 >> 16) & 0xFFFF
+    udp &= (udp_length == 0) | (udp_length >= 8)
+    payload = np.where(tcp, l4 + header_len, l4 + 8)
+    payload_end = np.where(
+        tcp | (udp_length == 0), pend, np.minimum(pend, l4 + udp_length)
+    )
+
+    # -- what the payload is ---------------------------------------------------
+    dicts, tcp_codes, udp_codes, heuristics_ok = _port_tables()
+    lo = np.minimum(sport, dport)
+    hi = np.maximum(sport, dport)
+    has_payload = (tcp | udp) & (payload < payload_end)
+    found = np.where(tcp, tcp_codes[lo], udp_codes[lo]).astype(np.int64)
+    found = np.where(found != _PORT_NONE, found, np.where(tcp, tcp_codes[hi], udp_codes[hi]))
+    fast: BoolArray = tcp | udp
+    if not heuristics_ok:
+        fast &= ~has_payload
+    other = fast & has_payload & (found == _PORT_OTHER)  # e.g. DNS: its decoder runs below
+    avail = payload_end - payload
+    with_head = np.flatnonzero(tcp & has_payload)
+    head = read.u64(payload[with_head])
+    is_http = np.zeros(len(with_head), np.bool_)
+    for length, value in _http_starts():
+        shift = np.uint64(64 - 8 * length)
+        is_http |= (avail[with_head] >= length) & ((head >> shift) == np.uint64(value))
+    http = np.zeros(n, np.bool_)
+    http[with_head] = is_http
+    app = np.where(has_payload & ~other, np.where(http, 1, 2), 0)
+
+    # -- store what the vectorised path decided --------------------------------
+    # Whole-column assignments under masks: cheaper than gathering and
+    # scattering the rows, since nearly every row takes this path.
+    idx = np.flatnonzero(fast)
+    every: slice | IntArray = slice(None) if len(idx) == n else idx  # a view, not a gather
+    fe = fast & eth
+    cols.eth = fe
+    cols.eth_dst = np.where(fe, read.u64(off - 2) & np.uint64(0xFFFF_FFFF_FFFF), np.uint64(0))
+    cols.eth_src = np.where(fe, (src_type >> 16) & 0xFFFF_FFFF_FFFF, 0).astype(np.uint64)
+    cols.eth_type = np.where(fe, eth_type, 0)
+    f4m = fast & v4
+    f6m = fast & v6
+    cols.ip_version = np.where(f4m, 4, np.where(f6m, 6, 0))
+    f4 = np.flatnonzero(f4m)
+    f6 = np.flatnonzero(f6m)
+    addresses = read.u64(l3[f4] + 12)  # source and destination
+    cols.ip_src[f4, 0] = addresses & np.uint64(0xFFFF_FFFF_0000_0000)
+    cols.ip_dst[f4, 0] = addresses << np.uint64(32)
+    cols.ip_src[f6, 0] = read.u64(l3[f6] + 8)
+    cols.ip_src[f6, 1] = read.u64(l3[f6] + 16)
+    cols.ip_dst[f6, 0] = read.u64(l3[f6] + 24)
+    cols.ip_dst[f6, 1] = read.u64(l3[f6] + 32)
+    cols.ip_id = np.where(f4m, (w0 >> 16) & 0xFFFF, 0)
+    cols.ip_flags = np.where(f4m, frag >> 13, 0)
+    cols.ip_ttl = np.where(f4m, (w1 >> 56) & 0xFF, np.where(f6m, w0 & 0xFF, 0))
+    cols.ip_proto = np.where(fast, proto, 0)
+    cols.ports = fast.copy()
+    cols.src_port = np.where(fast, sport, 0)
+    cols.dst_port = np.where(fast, dport, 0)
+    ft = fast & tcp
+    cols.tcp = ft
+    cols.tcp_seq = np.where(ft, x0 & 0xFFFF_FFFF, 0)
+    cols.tcp_ack = np.where(ft, (x1 >> 32) & 0xFFFF_FFFF, 0)
+    cols.tcp_flags = np.where(ft, offset_flags & 0x1FF, 0)
+    cols.tcp_window = np.where(ft, x1 & 0xFFFF, 0)
+    cols.tcp_len = np.where(ft, payload_end - payload, 0)
+    fu = fast & udp & ~tcp
+    cols.udp = fu
+    cols.udp_length = np.where(fu, udp_length, 0)
+    # Protocol path: one code per (link, vlans, ip version, transport, payload).
+    # Few combinations exist (5 links × 3 tag counts × 2 × 2 × 3), so a lookup table
+    # indexed by the combination replaces sorting.
+    combo = (
+        (((link[every] * 3 + vlans[every]) * 2 + v6[every]) * 2 + ~tcp[every]) * 3 + app[every]
+    )
+    lookup = np.zeros(_COMBINATIONS, np.int32)
+    for value in np.flatnonzero(np.bincount(combo, minlength=_COMBINATIONS)).tolist():
+        lookup[value] = cols.path_code(_combo_path(value))
+    cols.path[every] = lookup[combo]
+    # Payloads another decoder claims (DNS): run just that decoder on them.
+    _other_payloads(
+        buf, np.flatnonzero(other), off, end, payload, payload_end, lo, hi,
+        udp & ~tcp, dicts, cols, fast,
+    )
+    return fast
+
+
+def _combo_path(value: int) -> str:
+    value, app_code = divmod(value, 3)
+    value, is_udp = divmod(value, 2)
+    value, is_v6 = divmod(value, 2)
+    link_code, vlan_count = divmod(value, 3)
+    parts = [_LINK_NAMES[link_code], *(["vlan"] * vlan_count)]
+    parts += ["ipv6" if is_v6 else "ipv4", "udp" if is_udp else "tcp", _APP_NAMES[app_code]]
+    return ":".join(p for p in parts if p)
+
+
+def _other_payloads(
+    buf: bytes | mmap.mmap,
+    rows: IntArray,
+    off: IntArray,
+    end: IntArray,
+    payload: IntArray,
+    payload_end: IntArray,
+    lo: IntArray,
+    hi: IntArray,
+    is_udp: BoolArray,
+    dicts: list[dict[int, Dissector]],
+    cols: _Columns,
+    fast: BoolArray,
+) -> None:
+    """Finish the path of rows whose payload a registered decoder claims.
+
+    The headers below are already in the columns; only that one decoder
+    runs, on the frame's bytes, and its verdict (its layer's name, and a
+    Malformed marker with its reason) completes the path as the driver loop
+    would.  A decoder that hands over further sends the row to the full
+    fallback.
+
+    DNS over UDP repeats itself (the same questions and answers, a new ID
+    each time), and the DNS decoder never looks at the ID: its verdict is
+    cached on the message without its first two bytes, the message's place
+    in the frame and whether the frame ends with it.
+    """
+    from layerpeek.errors import DecodeError
+    from layerpeek.packet import Malformed
+
+    if not len(rows):
+        return
+    cache: dict[tuple[int, int, bool, bytes], tuple[str, str | None] | None] = {}
+    names = {code: name for name, code in cols.path_names.items()}
+    finished: dict[tuple[int, tuple[str, str | None]], tuple[int, int]] = {}
+    columns = zip(
+        rows.tolist(), off[rows].tolist(), end[rows].tolist(), payload[rows].tolist(),
+        payload_end[rows].tolist(), lo[rows].tolist(), hi[rows].tolist(),
+        is_udp[rows].tolist(), strict=True,
+    )
+    for i, base, stop_at, first, last, low, high, udp in columns:
+        table = dicts[1] if udp else dicts[0]
+        dissector = table.get(low) or table.get(high)
+        if dissector is None:  # cannot happen: the code arrays come from these tables
+            fast[i] = False
+            continue
+        frame = bytes(buf[base:stop_at])
+        start = first - base
+        stop = last - base
+        key = None
+        verdict: tuple[str, str | None] | None
+        if udp and dissector.protocol == "dns":
+            key = (id(dissector), start, stop >= len(frame), frame[start + 2 : stop])
+        if key is not None and key in cache:
+            verdict = cache[key]
+        else:
+            try:
+                layer, after = dissector.decode(frame, start, stop)
+            except DecodeError as e:
+                verdict = ("malformed", e.reason)
+            else:
+                if after is None:
+                    verdict = (layer.short, None)
+                elif isinstance(after, Malformed):
+                    verdict = (f"{layer.short}:malformed", after.reason)
+                else:
+                    verdict = None  # hands over again: the full decode handles that
+            if key is not None:
+                cache[key] = verdict
+        if verdict is None:
+            fast[i] = False
+            continue
+        done = (int(cols.path[i]), verdict)
+        codes = finished.get(done)
+        if codes is None:
+            suffix, reason = verdict
+            codes = finished[done] = (
+                cols.path_code(f"{names[done[0]]}:{suffix}"),
+                -1 if reason is None else cols.malformed_code(reason),
+            )
+        cols.path[i], cols.malformed[i] = codes
+
+
+# ---------------------------------------------------------------------------
+# Step 4: Arrow columns
+# ---------------------------------------------------------------------------
+
+
+def _format_distinct(
+    keys: NDArray[Any], valid: BoolArray, fmt: Callable[[Any], str]
+) -> pa.Array:
+    """Format each distinct key once, then take the strings back into row order.
+
+    ``keys`` is one uint64 per row, or rows of uint64 seen as fixed-size binary.
+    """
+    n = len(valid)
+    if not valid.any():
+        return pa.nulls(n, pa.string())
+    if keys.ndim == 1:
+        arr = pa.array(keys, pa.uint64(), mask=~valid)
+    else:
+        width = keys.shape[1] * 8
+        data = np.ascontiguousarray(keys.astype(">u8")).tobytes()
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+        arr = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), n, [validity, pa.py_buffer(data)]
+        )
+    encoded = arr.dictionary_encode()
+    texts = pa.array([fmt(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(texts, encoded.indices)
+
+
+def _mac_text(value: int) -> str:
+    return mac_str(value.to_bytes(6, "big"))
+
+
+def _ip_column(cols: _Columns, which: NDArray[np.uint64]) -> pa.Array:
+    """Addresses as text, formatting each distinct one once.
+
+    IPv4 addresses are dictionary-encoded as integers, IPv6 ones as 16-byte
+    values; the two dictionaries are laid end to end and taken from once.
+    """
+    n = cols.n
+    indices = np.full(n, -1, np.int64)
+    texts: list[str] = []
+    for version in (4, 6):
+        rows = np.flatnonzero(cols.ip_version == version)
+        if not len(rows):
+            continue
+        if version == 4:
+            encoded = pa.array(which[rows, 0] >> np.uint64(32), pa.uint64()).dictionary_encode()
+            raw = [v.to_bytes(4, "big") for v in encoded.dictionary.to_pylist()]
+        else:
+            data = np.ascontiguousarray(which[rows].astype(">u8")).tobytes()
+            array = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), len(rows), [None, pa.py_buffer(data)]
+            )
+            encoded = array.dictionary_encode()
+            raw = encoded.dictionary.to_pylist()
+        indices[rows] = encoded.indices.to_numpy() + len(texts)
+        texts.extend(ip_str(address) for address in raw)
+    if not texts:
+        return pa.nulls(n, pa.string())
+    return pc.take(pa.array(texts, pa.string()), pa.array(indices, mask=indices < 0))
+
+
+def _community_column(cols: _Columns) -> pa.Array:
+    """Community ID per row, hashing each distinct flow tuple once.
+
+    Rows with an IP layer get one when they carry TCP or UDP ports, ICMP
+    type/code, or a protocol without ports; an IP fragment of a TCP, UDP or
+    SCTP datagram (no ports to hash) gets null rather than a wrong flow.
+    """
+    ip = cols.ip_version > 0
+    with_ports = ip & cols.ports
+    icmp = ip & ~cols.ports & cols.icmp
+    portless = ip & ~cols.ports & ~cols.icmp & ~np.isin(cols.ip_proto, (1, 58, 6, 17, 132))
+    valid = with_ports | icmp | portless
+    kind = np.where(with_ports, 1, np.where(icmp, 2, 0))
+    a = np.where(icmp, cols.icmp_type, cols.src_port)
+    b = np.where(icmp, cols.icmp_code, cols.dst_port)
+    # Both directions of a flow hash alike: put the endpoints in the spec's order
+    # first (not for ICMP, whose order community_id() decides), so each flow is
+    # one distinct key and hashed once.
+    src, dst = cols.ip_src, cols.ip_dst
+    swap = (
+        (dst[:, 0] < src[:, 0])
+        | ((dst[:, 0] == src[:, 0]) & (dst[:, 1] < src[:, 1]))
+        | ((dst[:, 0] == src[:, 0]) & (dst[:, 1] == src[:, 1]) & (b < a))
+    ) & ~icmp
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    key = np.empty((cols.n, 6), np.uint64)
+    key[:, 0] = cols.ip_version | (cols.ip_proto << 8) | (kind << 16) | (a << 24) | (b << 40)
+    key[:, 1:3] = np.where(swap[:, None], dst, src)
+    key[:, 3:5] = np.where(swap[:, None], src, dst)
+    key[:, 5] = 0
+
+    def fmt(k: bytes) -> str:
+        head = int.from_bytes(k[:8], "big")
+        size = 4 if head & 0xFF == 4 else 16
+        proto, kind, a, b = (head >> 8) & 0xFF, (head >> 16) & 0xFF, head >> 24 & 0xFFFF, head >> 40
+        src, dst = k[8 : 8 + size], k[24 : 24 + size]
+        if kind == 0:
+            return community_id(src, dst, proto)
+        return community_id(src, dst, proto, a, b & 0xFFFF)
+
+    return _format_distinct(key, valid, fmt)
+
+
+def _time_column(rec: Records) -> pa.Array:
+    if not rec.bad_time:
+        return pa.array(rec.ts_ns, pa.int64())
+    valid = np.ones(len(rec), np.bool_)
+    valid[rec.bad_time] = False
+    return pa.array(rec.ts_ns, pa.int64(), mask=~valid)
+
+
+def _names_column(codes: NDArray[np.int32], names: dict[str, int]) -> pa.Array:
+    if not names:
+        return pa.nulls(len(codes), pa.string())
+    texts = pa.array(list(names), pa.string())
+    indices = pa.array(codes, mask=codes < 0)
+    return pc.take(texts, indices)
+
+
+def _arrow(
+    rec: Records, cols: _Columns, wanted: Sequence[str], frame_base: int, interface_base: int
+) -> pa.Table:
+    n = cols.n
+    ip = cols.ip_version > 0
+    v4 = cols.ip_version == 4
+
+    def num(values: IntArray, kind: pa.DataType, valid: BoolArray | None = None) -> pa.Array:
+        dtype = kind.to_pandas_dtype()
+        if valid is None:
+            return pa.array(values.astype(dtype), kind)
+        return pa.array(values.astype(dtype), kind, mask=~valid)
+
+    build: dict[str, Callable[[], pa.Array]] = {
+        "frame": lambda: num(np.arange(frame_base + 1, frame_base + n + 1), pa.int64()),
+        "ts_ns": lambda: _time_column(rec),
+        "cap_len": lambda: num(rec.cap_len, pa.uint32()),
+        "wire_len": lambda: num(rec.wire_len, pa.uint32()),
+        "interface": lambda: num(rec.interface + interface_base, pa.uint32()),
+        "link_type": lambda: num(rec.linktype, pa.uint32()),
+        "eth_src": lambda: _format_distinct(cols.eth_src, cols.eth, _mac_text),
+        "eth_dst": lambda: _format_distinct(cols.eth_dst, cols.eth, _mac_text),
+        "eth_type": lambda: num(cols.eth_type, pa.uint16(), cols.eth),
+        "ip_version": lambda: num(cols.ip_version, pa.uint8(), ip),
+        "ip_src": lambda: _ip_column(cols, cols.ip_src),
+        "ip_dst": lambda: _ip_column(cols, cols.ip_dst),
+        "ip_id": lambda: num(cols.ip_id, pa.uint16(), v4),
+        "ip_ttl": lambda: num(cols.ip_ttl, pa.uint8(), ip),
+        "ip_flags": lambda: num(cols.ip_flags, pa.uint8(), v4),
+        "ip_proto": lambda: num(cols.ip_proto, pa.uint8(), ip),
+        "src_port": lambda: num(cols.src_port, pa.uint16(), cols.ports),
+        "dst_port": lambda: num(cols.dst_port, pa.uint16(), cols.ports),
+        "tcp_seq": lambda: num(cols.tcp_seq, pa.uint32(), cols.tcp),
+        "tcp_ack": lambda: num(cols.tcp_ack, pa.uint32(), cols.tcp),
+        "tcp_flags": lambda: num(cols.tcp_flags, pa.uint16(), cols.tcp),
+        "tcp_window": lambda: num(cols.tcp_window, pa.uint16(), cols.tcp),
+        "tcp_len": lambda: num(cols.tcp_len, pa.uint32(), cols.tcp),
+        "udp_length": lambda: num(cols.udp_length, pa.uint16(), cols.udp),
+        "protocols": lambda: _names_column(cols.path, cols.path_names),
+        "malformed": lambda: _names_column(cols.malformed, cols.malformed_names),
+        "community_id": lambda: _community_column(cols),
+    }
+    arrays = [build[name]() for name in wanted]
+    return pa.Table.from_arrays(arrays, schema=pa.schema([SCHEMA.field(c) for c in wanted]))
+
+
+# ---------------------------------------------------------------------------
+# The public entry points
+# ---------------------------------------------------------------------------
+
+
+def check_columns(columns: Iterable[str] | None) -> list[str]:
+    """The requested column names, validated (``None``: :data:`COLUMNS`)."""
+    if columns is None:
+        return list(COLUMNS)
+    if isinstance(columns, str):
+        columns = [columns]
+    wanted = list(columns)
+    known = set(COLUMNS) | set(OPTIONAL_COLUMNS)
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(COLUMNS + OPTIONAL_COLUMNS)}"
+        )
+    return wanted
+
+
+def decode_buffer(
+    buf: bytes | mmap.mmap,
+    *,
+    columns: Iterable[str] | None = None,
+    name: str = "<capture>",
+    frame_base: int = 0,
+    interface_base: int = 0,
+    problems: list[str] | None = None,
+) -> pa.Table:
+    """:func:`table` over a whole capture already in memory.
+
+    ``frame_base`` is added to the 1-based frame numbers and
+    ``interface_base`` to interface ids (a chunk of a larger file keeps the
+    numbers the whole file gives).  File-level problems are appended to
+    ``problems`` when given.
+    """
+    wanted = check_columns(columns)
+    rec = index_records(buf, name=name)
+    if problems is not None:
+        problems.extend(rec.problems)
+    return decode_records(buf, rec, wanted, frame_base, interface_base)
+
+
+def decode_records(
+    buf: bytes | mmap.mmap,
+    rec: Records,
+    wanted: Sequence[str],
+    frame_base: int = 0,
+    interface_base: int = 0,
+) -> pa.Table:
+    """Steps 2 to 4 for records already indexed in ``buf``."""
+    from layerpeek.decode import decode_layers
+
+    cols = _Columns(len(rec))
+    fast = np.zeros(0, np.bool_)
+    if len(rec):
+        read = _Reader(buf)
+        try:
+            fast = _decode(read, buf, rec, cols)
+        finally:
+            read.close()
+    offsets = rec.data_off
+    lengths = rec.cap_len
+    linktypes = rec.linktype
+    for i in np.flatnonzero(~fast).tolist():
+        start = int(offsets[i])
+        data = bytes(buf[start : start + int(lengths[i])])
+        layers, _spans = decode_layers(data, int(linktypes[i]))
+        cols.fill(i, layers)
+    return _arrow(rec, cols, wanted, frame_base, interface_base)
+
+
+def _indexed_chunk(chunk: Chunk, wanted: list[str], problems: list[str] | None) -> pa.Table:
+    """A pcap chunk whose record offsets :func:`layerpeek.split.split` already found.
+
+    The file is mapped and read in place: no second walk, no copy.
+    """
+    buf, name = _read_source(chunk.path)
+    try:
+        header = pcap_header(bytes(buf[:24]), name)
+        starts = np.frombuffer(chunk.index, "<i8").astype(np.int64)
+        rec = pcap_records_at(buf, header, starts)
+        if problems is not None:
+            problems.extend(chunk.problems)
+        return decode_records(buf, rec, wanted, chunk.first_frame - 1, chunk.interface_base)
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+
+
+def _read_source(source: str | os.PathLike[str] | BinaryIO) -> tuple[bytes | mmap.mmap, str]:
+    """Map a capture file into memory (inflating gzip); a file object is read whole."""
+    if not isinstance(source, (str, os.PathLike)):
+        name = getattr(source, "name", "<stream>")
+        try:
+            data = source.read()
+        except OSError as e:
+            raise CaptureFormatError(f"{name}: {e}") from None
+        return _maybe_gunzip(data, str(name)), str(name)
+    name = os.fspath(source)
+    try:
+        with open(name, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise CaptureFormatError(f"{name}: empty file")
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as e:
+        raise CaptureFormatError(f"{name}: {e.strerror or e}") from None
+    if mapped[:2] == b"\x1f\x8b":
+        data = bytes(mapped)
+        mapped.close()
+        return _maybe_gunzip(data, name), name
+    return mapped, name
+
+
+def _maybe_gunzip(data: bytes, name: str) -> bytes:
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as e:
+        raise CaptureFormatError(f"{name}: {e}") from None
+
+
+def table(
+    source: Source | BinaryIO,
+    columns: Iterable[str] | None = None,
+    *,
+    problems: list[str] | None = None,
+) -> pa.Table:
+    """Decode a capture into a :class:`pyarrow.Table`, one row per frame.
+
+    ``source`` is a path (pcap or pcapng, optionally gzip-compressed), a
+    binary file object, the bytes of a whole capture, or a
+    :class:`layerpeek.split.Chunk` (frame numbers then continue from the
+    chunk's place in its file).  ``columns`` picks and orders columns from
+    :data:`COLUMNS` plus :data:`OPTIONAL_COLUMNS` (``"community_id"``).
+
+    Values are those of the per-packet decoders (``layerpeek.read``): same
+    frame numbers, same protocol path, same malformed reasons.  Problems with
+    the file itself (a cut last record) do not raise; pass a list as
+    ``problems`` to collect them.  Not a capture: :class:`CaptureFormatError`.
+    """
+    from layerpeek.split import Chunk
+
+    if isinstance(source, Chunk):
+        if source.index:
+            return _indexed_chunk(source, check_columns(columns), problems)
+        return decode_buffer(
+            source.read(),
+            columns=columns,
+            name=source.name,
+            frame_base=source.first_frame - 1,
+            interface_base=source.interface_base,
+            problems=problems,
+        )
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_buffer(
+            _maybe_gunzip(bytes(source), "<bytes>"), columns=columns, problems=problems
+        )
+    buf, name = _read_source(source)
+    try:
+        return decode_buffer(buf, columns=columns, name=name, problems=problems)
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+

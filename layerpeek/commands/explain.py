@@ -1,0 +1,124 @@
+"""``layerpeek explain``: a capture told step by step, in plain language.
+
+For a page load this is the explainer's story: the DNS lookup (which name
+resolved to which address), the TCP three-way handshake (both initial
+sequence numbers and the round-trip time), each HTTP request and response,
+the further requests on the same connection, and the teardown with the
+states each side went through, every step with its frame numbers.  Other
+captures get the same treatment for what they contain: UDP datagrams, a
+refused connection, a reset, DNS alone.  The logic is
+:func:`layerpeek.story.explain`; this module only reads and prints.
+
+``--json`` writes one JSON object::
+
+    {"kind": "page load" | "web" | "dns" | "tcp" | "udp" | "other",
+     "overview": "...",
+     "steps": [{"number", "kind", "title", "text", "frames", "time", "stream",
+                "facts"}, ...],
+     "conclusion": "...",
+     "notes": ["...", ...]}
+
+Step kinds: ``dns``, ``handshake``, ``refused``, ``no-answer`` (a SYN never
+answered), ``midstream`` (a connection picked up after its handshake),
+``request``, ``response``, ``data`` (TCP payload that is not HTTP),
+``udp``, ``teardown``, ``reset``, ``open`` (still open at the end).
+``time`` is seconds since the epoch; ``stream`` is ``"tcp N"`` or ``"udp N"``
+(tshark's tcp.stream / udp.stream); ``facts`` holds the numbers behind the
+text (the handshake's ISNs and RTTs, the DNS answer, the HTTP status …).
+``conclusion`` is the explainer's last step when HTTP responses were fetched
+(what the client ended up with, and how long it took), else "".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    from layerpeek.http.message import HTTPExchange
+
+DESCRIPTION = """\
+Tell what happens in a capture, step by step, as the explainer tells a page
+load: DNS lookup -> TCP three-way handshake -> HTTP request -> response ->
+further requests -> teardown, with the packet (frame) numbers of each step.
+Captures that are not page loads are told too: UDP exchanges, refused or
+reset connections, DNS lookups."""
+
+#: Steps told by default: a big capture would otherwise print thousands.
+DEFAULT_MAX_STEPS = 60
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="tell the capture's story step by step (DNS, handshake, HTTP, teardown)",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument("--json", action="store_true", help="the story as one JSON object")
+    parser.add_argument(
+        "--max-steps", type=_count, default=DEFAULT_MAX_STEPS, metavar="N",
+        help=f"tell at most N steps (default {DEFAULT_MAX_STEPS}; 0 for all; "
+        "--json always has all)",
+    )
+    parser.add_argument("--width", type=_width, default=100, metavar="COLS",
+                        help="wrap the text at COLS columns (default 100)")
+    parser.set_defaults(func=run, parser=parser)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _width(text: str) -> int:
+    value = _count(text)
+    if value < 40:
+        raise argparse.ArgumentTypeError("must be at least 40")
+    return value
+
+
+def _http_exchanges(path: str) -> tuple[list[HTTPExchange], list[str]]:
+    """The HTTP stage's own pass over the file (read errors as one-line messages)."""
+    from layerpeek.errors import CaptureFormatError
+    from layerpeek.http import exchanges
+
+    problems: list[str] = []
+    try:
+        return exchanges(path, problems=problems), problems
+    except CaptureFormatError as e:
+        raise common.CommandError(f"{path}: {e}") from None
+    except OSError as e:
+        raise common.CommandError(f"{path}: read error: {e.strerror or e}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerpeek.story import explain
+
+    path: str = args.file
+    reader = common.open_packets(path)
+    try:
+        if path == "-":  # standard input can be read only once: keep the packets
+            story = explain(list(common.iter_packets(reader, path)))
+        else:  # a file is read twice, streaming, instead of held in memory
+            http, problems = _http_exchanges(path)
+            story = explain(common.iter_packets(reader, path), http=http, http_problems=problems)
+        out = common.prepare_stdout()
+        if args.json:
+            out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            out.write(story.text(width=args.width, max_steps=args.max_steps))
+        common.print_problems(reader, path)
+    finally:
+        reader.close()
+    return common.EXIT_OK

@@ -1,0 +1,319 @@
+"""``layerpeek export``: a capture as a Parquet table, for pandas, DuckDB, Spark, Dask.
+
+Three tables:
+
+``--what packets`` (default)
+    One row per frame, the columns of :func:`layerpeek.columnar.table`
+    (``--columns`` picks some; ``community_id`` may be added).  The file is
+    decoded chunk by chunk (:func:`layerpeek.split.split`), each chunk
+    written as a Parquet row group, so memory stays bounded by the chunk size.
+``--what conversations``
+    One row per TCP/UDP conversation: the keys of ``layerpeek flows --json``.
+``--what http``
+    One row per HTTP exchange: the keys of ``layerpeek http --json``.
+
+In the last two, values that are objects or lists (``handshake``,
+``headers``…) are stored as JSON text, so every row has the same flat schema
+whatever the traffic holds.
+
+Progress goes to stderr for long files (over 16 MiB, or with ``--progress``):
+a percentage by bytes read, redrawn in place on a terminal, else one line per
+tenth.  The output is written to ``OUT.part`` and renamed when complete, so an
+interrupted export never leaves a truncated file under the real name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from layerpeek.packet import Packet
+
+#: Files at least this large show progress without ``--progress``.
+PROGRESS_BYTES = 16 * 1024 * 1024
+
+DESCRIPTION = """\
+Write a capture as a Parquet table: one row per packet (default), per TCP/UDP
+conversation, or per HTTP exchange.
+
+Packet columns: frame ts_ns cap_len wire_len interface link_type eth_src
+eth_dst eth_type ip_version ip_src ip_dst ip_id ip_ttl ip_flags ip_proto
+src_port dst_port tcp_seq tcp_ack tcp_flags tcp_window tcp_len udp_length
+protocols malformed, and on request community_id."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write packets, conversations or HTTP exchanges as a Parquet table",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable capture or output, 2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument(
+        "--parquet", metavar="OUT", required=True, help="the Parquet file to write"
+    )
+    parser.add_argument(
+        "--what",
+        choices=("packets", "conversations", "http"),
+        default="packets",
+        help="one row per packet (default), per conversation, or per HTTP exchange",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="LIST",
+        help="packets only: comma-separated columns to write, in order (default: all)",
+    )
+    parser.add_argument(
+        "--chunk-mb",
+        type=int,
+        default=64,
+        metavar="N",
+        help="packets only: decode N MiB of the file at a time (default 64)",
+    )
+    show = parser.add_mutually_exclusive_group()
+    show.add_argument("--progress", action="store_true", help="always show progress on stderr")
+    show.add_argument("-q", "--quiet", action="store_true", help="never show progress")
+    parser.set_defaults(func=run, parser=parser)
+
+
+class Progress:
+    """A percentage on stderr: redrawn in place on a terminal, one line per tenth elsewhere."""
+
+    def __init__(self, label: str, total: int, enabled: bool) -> None:
+        self.label = label
+        self.total = max(total, 1)
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self._last_tenth = -1
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def update(self, done: int, frames: int) -> None:
+        if not self.enabled:
+            return
+        percent = min(100, done * 100 // self.total)
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw < 0.2 and percent < 100:
+                return
+            self._last_draw = now
+            sys.stderr.write(f"\r{common.PROG}: {self.label}: {percent:3d}% ({frames:,} frames)")
+            sys.stderr.flush()
+            self._drawn = True
+        elif percent // 10 > self._last_tenth:
+            self._last_tenth = percent // 10
+            print(f"{common.PROG}: {self.label}: {percent}% ({frames:,} frames)", file=sys.stderr)
+
+    def close(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import numpy  # noqa: F401 - checked here for a clear message
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise common.CommandError(
+            "export needs pyarrow and numpy: pip install 'layerpeek[table]'"
+        ) from None
+    path: str = args.file
+    if args.chunk_mb < 1:
+        args.parser.error("--chunk-mb must be at least 1")
+    if args.columns is not None and args.what != "packets":
+        args.parser.error("--columns applies to --what packets only")
+    columns = None
+    if args.columns is not None:
+        from layerpeek.columnar import check_columns
+
+        try:
+            columns = check_columns([c.strip() for c in args.columns.split(",") if c.strip()])
+        except ValueError as e:
+            args.parser.error(f"--columns: {e}")
+    size = _size(path)
+    progress = Progress(
+        f"export {args.what}",
+        size,
+        not args.quiet and (args.progress or size >= PROGRESS_BYTES),
+    )
+    out: str = args.parquet
+    part = out + ".part"
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise common.CommandError(f"{out}: cannot write: no directory {folder}")
+    problems: list[str] = []
+    try:
+        if args.what == "packets":
+            rows = _packets(path, columns, args.chunk_mb * 1024 * 1024, part, progress, problems)
+        else:
+            records = _records(path, args.what, progress, problems)
+            table = _flat_table(records)
+            _write(lambda: pq.write_table(table, part), part)
+            rows = table.num_rows
+        os.replace(part, out)
+    except BaseException:
+        progress.close()
+        if os.path.exists(part):
+            os.unlink(part)
+        raise
+    progress.close()
+    for problem in problems:
+        common.warn(f"{common.display_name(path)}: {problem}")
+    print(f"{common.PROG}: wrote {rows:,} {_noun(args.what, rows)} to {out}", file=sys.stderr)
+    return common.EXIT_OK
+
+
+def _noun(what: str, rows: int) -> str:
+    nouns = {"packets": "packet", "conversations": "conversation", "http": "HTTP exchange"}
+    noun = nouns[what]
+    return noun if rows == 1 else noun + "s"
+
+
+def _size(path: str) -> int:
+    if path == "-":
+        return 0
+    try:
+        return os.path.getsize(path)
+    except OSError as e:
+        reason = "is a directory, not a capture file" if os.path.isdir(path) else e.strerror
+        raise common.CommandError(f"{path}: {reason}") from None
+
+
+def _write(action: Any, part: str) -> None:
+    try:
+        action()
+    except OSError as e:
+        raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
+
+
+def _packets(
+    path: str,
+    columns: list[str] | None,
+    chunk_bytes: int,
+    part: str,
+    progress: Progress,
+    problems: list[str],
+) -> int:
+    """Decode chunk by chunk; each chunk is one row group of the Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from layerpeek.columnar import SCHEMA, check_columns, table
+    from layerpeek.errors import CaptureFormatError
+    from layerpeek.split import split
+
+    wanted = check_columns(columns)
+    schema = pa.schema([SCHEMA.field(c) for c in wanted])
+    try:
+        if path == "-":
+            tables = [table(sys.stdin.buffer, wanted, problems=problems)]
+            chunks_done = None
+        else:
+            chunks_done = split(path, chunk_bytes=chunk_bytes)
+            tables = None
+    except CaptureFormatError as e:
+        raise common.CommandError(str(e)) from None
+    try:
+        writer = pq.ParquetWriter(part, schema)
+    except OSError as e:
+        raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
+    rows = 0
+    done = 0
+    try:
+        if tables is not None:
+            for t in tables:
+                writer.write_table(t)
+                rows += t.num_rows
+        else:
+            assert chunks_done is not None
+            for chunk in chunks_done:
+                try:
+                    t = table(chunk, wanted, problems=problems)
+                except CaptureFormatError as e:
+                    raise common.CommandError(str(e)) from None
+                writer.write_table(t)
+                rows += t.num_rows
+                done += chunk.size
+                progress.update(done, rows)
+    except OSError as e:
+        raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
+    finally:
+        writer.close()
+    return rows
+
+
+def _counted(path: str, progress: Progress, problems: list[str]) -> Iterator[Packet]:
+    """Packets of ``path``, reporting progress by the bytes their records took.
+
+    The reader's file-level problems (a cut last record) join ``problems``.
+    """
+    from layerpeek.errors import CaptureFormatError
+
+    reader = common.open_packets(path)
+    done = 0
+    frames = 0
+    try:
+        for packet in common.iter_packets(reader, path):
+            done += len(packet.data) + 16
+            frames += 1
+            if frames % 2048 == 0:
+                progress.update(done, frames)
+            yield packet
+        progress.update(progress.total, frames)
+        problems.extend(reader.problems)
+    except CaptureFormatError as e:
+        raise common.CommandError(f"{common.display_name(path)}: {e}") from None
+    finally:
+        reader.close()
+
+
+def _records(path: str, what: str, progress: Progress, problems: list[str]) -> list[dict[str, Any]]:
+    packets = _counted(path, progress, problems)
+    if what == "conversations":
+        from layerpeek.flows import conversations
+
+        return [conv.to_dict() for conv in conversations(packets)]
+    try:
+        from layerpeek.http import exchanges
+    except ImportError:
+        raise common.CommandError("--what http needs the layerpeek.http module") from None
+    return [ex.to_dict() for ex in exchanges(packets, problems=problems)]
+
+
+def _flat_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Records → a table with one column per key; objects and lists as JSON text."""
+    import json
+
+    import pyarrow as pa
+
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(record))
+    nested = {
+        k for k in keys if any(isinstance(r.get(k), (dict, list, tuple)) for r in records)
+    }
+    columns: dict[str, list[Any]] = {}
+    for key in keys:
+        values = [r.get(key) for r in records]
+        if key in nested:
+            values = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
+        columns[key] = values
+    arrays = {}
+    for key, values in columns.items():
+        try:
+            arrays[key] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: keep them as text
+            arrays[key] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(arrays) if arrays else pa.table({})

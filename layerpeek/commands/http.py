@@ -1,0 +1,273 @@
+"""``layerpeek http``: one row per HTTP/1.x exchange, rebuilt from reassembled TCP streams.
+
+Columns: the TCP stream (tshark's ``tcp.stream``), the time of the request
+(seconds from the first packet), method, host, target, status, the request
+and response body sizes as ``wire/decoded`` (wire: the bytes the body took
+on the wire, chunk framing included; decoded: after chunking and
+Content-Encoding are undone), the response's content type, the duration
+(request's first byte to the response's last) and ``ok`` or why the
+exchange is not complete.
+
+``--json`` writes JSON Lines, one object per exchange, with these keys:
+
+=========================== ==================================================
+stream, index               TCP stream id; position of the exchange on it (0-)
+client, server              "addr:port" ("[v6]:port" for IPv6)
+time                        request start (response start without a request),
+                            seconds since the epoch
+method, host, target        from the request (null without one); host is the
+                            Host header or the absolute target's authority
+request_version,            "HTTP/1.1" …
+response_version
+status, reason              from the final response (null without one)
+interim                     status codes of 1xx responses before it ([100])
+request_body_len,           body length with the transfer coding removed
+response_body_len           (what Content-Length counts; gap bytes included)
+request_body_wire_len,      bytes the body took on the wire (chunk framing,
+response_body_wire_len      trailers included)
+request_body_decoded_len,   after Content-Encoding is undone
+response_body_decoded_len
+content_type,               the response's Content-Type, Content-Encoding and
+content_encoding,           Transfer-Encoding (comma-joined, lower case), or
+transfer_encoding           null when absent
+request_start,              seconds since the epoch (null when unknown)
+response_start,
+response_end
+duration                    response_end - request_start, seconds (or null)
+request_frames,             frame numbers that carried each message
+response_frames
+complete                    both messages present, whole, surely paired
+problem                     why not complete (null when complete)
+=========================== ==================================================
+
+``--export DIR`` writes every request and response body (decoded) to a file
+in DIR, named from the target's last path segment like Wireshark's Export
+Objects, but made safe: percent-decoded, reduced to letters, digits,
+``.``, ``_`` and ``-``, never starting with a dot, and never overwriting a
+file (``style(1).css`` instead).  A body that is not whole gets
+``.partial`` appended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from layerpeek.commands import common
+
+if TYPE_CHECKING:
+    from layerpeek.http.message import HTTPExchange, HTTPMessage
+
+DESCRIPTION = """\
+List the HTTP/1.x exchanges of a capture (requests paired with their
+responses over reassembled TCP streams), one row each:
+
+  STREAM TIME METHOD HOST TARGET STATUS REQ RESP TYPE DURATION RESULT
+
+TIME is seconds since the first packet.  REQ and RESP are body sizes as
+wire/decoded bytes.  RESULT is "ok" or why the exchange is incomplete
+(no response, connection reset mid-body, stream gap, …)."""
+
+#: Longest target shown in the table (the JSON keeps it whole).
+TARGET_WIDTH = 60
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "http",
+        help="list HTTP/1.x requests and responses (one row per exchange, or JSON Lines)",
+        description=DESCRIPTION,
+        epilog="exit codes: 0 ok, 1 unreadable or not a capture (or DIR unusable), "
+               "2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument("--json", action="store_true", help="one JSON object per exchange")
+    parser.add_argument(
+        "--export", metavar="DIR",
+        help="write each body (decoded) to a file in DIR (created if missing)",
+    )
+    parser.add_argument(
+        "--no-defrag", dest="defrag", action="store_false",
+        help="do not reassemble fragmented IP datagrams",
+    )
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="only exchanges with a packet (of the request or the response) matching this "
+        "Wireshark display filter, e.g. 'ip.addr == 10.0.0.5' or 'tcp.analysis.retransmission'",
+    )
+    parser.set_defaults(func=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.http import sort_exchanges
+    from layerpeek.http.pairing import HTTPPairer
+
+    path: str = args.file
+    export: str | None = args.export
+    if export is not None:
+        _prepare_dir(export)
+    keep = common.display_filter(getattr(args, "display_filter", None))
+    matched: set[int] = set()  # frame numbers -Y selects
+    reader = common.open_packets(path)
+    try:
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(), infos=keep is not None)
+        convs = pipe.tcp.conversations
+        pairer = HTTPPairer(
+            endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server))
+        )
+        found: list[HTTPExchange] = []
+        first_ts: int | None = None
+        for packet in common.iter_packets(reader, path):
+            if first_ts is None:
+                first_ts = packet.ts_ns
+            packet, info, events = pipe.process(packet)
+            if keep is not None and keep(packet, info):
+                matched.add(packet.index)
+            for event in events:
+                found += pairer.feed(event)
+        for event in pipe.finish():
+            found += pairer.feed(event)
+        found += pairer.finish()
+        items = sort_exchanges(found)
+        if keep is not None:
+            items = [ex for ex in items if any(
+                frame in matched for msg in (ex.request, ex.response) if msg is not None
+                for frame in msg.frames)]
+        out = common.prepare_stdout()
+        if args.json:
+            for ex in items:
+                out.write(json.dumps(ex.to_dict(), separators=(",", ":")) + "\n")
+        else:
+            out.write(table(items, first_ts or 0))
+        if export is not None:
+            written = export_bodies(items, export)
+            common.flush_stdout()
+            common.error(f"wrote {len(written)} bodies to {export}")
+        common.print_problems(reader, path)
+        if pairer.problems:
+            common.flush_stdout()
+            for problem in pairer.problems:
+                common.warn(f"{common.display_name(path)}: {problem}")
+    finally:
+        reader.close()
+    return common.EXIT_OK
+
+
+def _sizes(msg: HTTPMessage | None) -> str:
+    if msg is None:
+        return "-"
+    return f"{msg.body_wire_len}/{len(msg.decoded().data)}"
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def rows(items: list[HTTPExchange], first_ts: int) -> list[list[str]]:
+    """The table's cells, header first (exposed for tests)."""
+    out = [["STREAM", "TIME", "METHOD", "HOST", "TARGET", "STATUS", "REQ", "RESP", "TYPE",
+            "DURATION", "RESULT"]]
+    for ex in items:
+        resp = ex.response
+        duration = ex.duration_ns
+        out.append([
+            str(ex.stream),
+            f"{(ex.start_ts_ns - first_ts) / 1e9:.6f}",
+            ex.method or "-",
+            ex.host or "-",
+            _short(ex.target, TARGET_WIDTH) if ex.request is not None else "-",
+            str(resp.status) if resp is not None else "-",
+            _sizes(ex.request),
+            _sizes(resp),
+            (resp.content_type.split(";")[0].strip() or "-") if resp is not None else "-",
+            f"{duration / 1e9:.6f}" if duration is not None else "-",
+            "ok" if ex.complete else (ex.problem or "incomplete"),
+        ])
+    return out
+
+
+def table(items: list[HTTPExchange], first_ts: int) -> str:
+    """Aligned text table, one line per exchange; the RESULT column is left unpadded."""
+    cells = rows(items, first_ts)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    right = {0, 1, 5, 6, 7, 9}
+    lines = []
+    for r in cells:
+        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+# -- export ----------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Longest file name written (before a "(n)" or ".partial" suffix).
+NAME_WIDTH = 100
+
+
+def safe_name(target: str) -> str:
+    """A file name from a request target that cannot leave the export directory.
+
+    The last path segment (query and fragment dropped), percent-decoded, with
+    every run of other characters than letters, digits, ``.``, ``_`` and
+    ``-`` turned into ``_``: so no ``/``, ``\\``, ``..``, NUL or control
+    character survives, and a leading dot (hidden file, ``..``) is removed.
+    """
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:  # absolute-form: drop scheme and authority
+        path = path.split("://", 1)[1].partition("/")[2]
+    segment = unquote(path.rstrip("/").rsplit("/", 1)[-1], errors="replace")
+    segment = segment.replace("\\", "/").rsplit("/", 1)[-1]  # %2F and %5C decode to slashes
+    name = _UNSAFE.sub("_", segment).lstrip(".")[:NAME_WIDTH]
+    return name or "index"
+
+
+def _prepare_dir(directory: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise common.CommandError(f"{directory}: cannot create export directory: "
+                                  f"{e.strerror or e}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise common.CommandError(f"{directory}: export directory is not writable")
+
+
+def _write_new(directory: str, name: str, data: bytes) -> str:
+    """Write ``data`` to a file that did not exist, ``stem(n).ext`` on a clash; return its name."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, dot, ext = name, "", ""
+    candidate = name
+    n = 0
+    while True:
+        try:
+            with open(os.path.join(directory, candidate), "xb") as f:
+                f.write(data)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = f"{stem}({n}){dot}{ext}"
+        except OSError as e:
+            raise common.CommandError(f"{directory}: cannot write {candidate}: "
+                                      f"{e.strerror or e}") from None
+
+
+def export_bodies(items: list[HTTPExchange], directory: str) -> list[str]:
+    """Write each non-empty body (decoded) into ``directory``; return the names written."""
+    written: list[str] = []
+    for ex in items:
+        for msg in (ex.request, ex.response):
+            if msg is None or not msg.body:
+                continue
+            name = safe_name(ex.target) if ex.request is not None else "response"
+            if not msg.complete:
+                name += ".partial"
+            written.append(_write_new(directory, name, msg.decoded().data))
+    return written

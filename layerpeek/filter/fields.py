@@ -1,0 +1,802 @@
+"""The field registry: Wireshark's field names, mapped onto layerpeek's layers.
+
+People arrive knowing ``ip.src``, ``tcp.port`` and ``dns.qry.name`` from
+Wireshark, so those are the names (checked against ``tshark -G fields`` of
+Wireshark 4.0), with Wireshark's types and its *multi-valued* view of a
+frame: a field has one value per occurrence, so ``ip.addr`` has two (source
+and destination), ``vlan.id`` one per tag, ``dns.qry.name`` one per question,
+and the IP header quoted inside an ICMP error adds its addresses to ``ip.*``
+as Wireshark's tree does.  An extractor returns that list; an empty list
+means the field is absent.
+
+Values are stored in the cheapest form that compares correctly: addresses
+as integers (a CIDR test is then a mask and a compare), MAC addresses and
+byte fields as ``bytes``, times as integer nanoseconds.  :func:`format_value`
+turns them into tshark's text for ``-T fields``.
+
+Fields that need the conversation stage (``tcp.stream``, relative
+``tcp.seq``/``tcp.ack``, ``tcp.analysis.*``) read the packet's
+:class:`~layerpeek.flows.tracker.PacketFlowInfo`; without it they are absent,
+except ``tcp.seq``/``tcp.ack``, which fall back to the raw numbers (as
+``tcpdump -S`` and Wireshark with relative numbers turned off show them).
+
+Where layerpeek deliberately differs from tshark:
+
+* ``frame.protocols`` is layerpeek's own path (``eth:ipv4:tcp:http``), not
+  Wireshark's (``eth:ethertype:ip:tcp:http``).
+* HTTP fields come from the head carried by *this* segment (the per-packet
+  view of ``dump``); Wireshark shows them on the segment that completes the
+  reassembled message.
+* ``tcp.flags.rst`` and ``tcp.flags.psh`` are accepted as aliases of
+  Wireshark's ``tcp.flags.reset`` and ``tcp.flags.push``.
+* On the frame that completes a fragmented IP datagram, the flow stage hands
+  over the *reassembled* datagram, so ``frame.len``, ``ip.len`` and
+  ``ip.frag_offset`` describe it, not the last fragment as captured
+  (``dump --no-defrag`` shows the fragment).
+* Of a header quoted inside an ICMP error only the IP addresses and the
+  TCP/UDP ports are fields (and make ``tcp``/``udp`` present), not the
+  quoted lengths, checksums or payloads.
+* ``frame.interface_id`` is 0 for pcap files (tshark leaves it empty), and
+  ``-T fields`` prints a protocol as its name and a label as ``1``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+from layerpeek.layers.arp import ARP
+from layerpeek.layers.dns import DNS, DNSMX, DNSRecord
+from layerpeek.layers.ethernet import Ethernet
+from layerpeek.layers.http import HTTP
+from layerpeek.layers.icmp import ICMP, Echo
+from layerpeek.layers.icmp import Unreachable as ICMPUnreachable
+from layerpeek.layers.icmpv6 import (
+    ICMPv6,
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    PacketTooBig,
+)
+from layerpeek.layers.ipv4 import IPv4
+from layerpeek.layers.ipv6 import IPv6
+from layerpeek.layers.linux_sll import SLL, SLL2
+from layerpeek.layers.null import Null
+from layerpeek.layers.tcp import MSS, TCP, SACKPermitted, Timestamps, WindowScale
+from layerpeek.layers.udp import UDP
+from layerpeek.layers.vlan import VLAN
+from layerpeek.packet import Layer, Malformed, Packet, Payload
+
+L = TypeVar("L", bound=Layer)
+
+
+class FieldType(Enum):
+    """Wireshark's field types, as far as layerpeek has them."""
+
+    UINT = "unsigned integer"
+    INT = "signed integer"
+    BOOL = "boolean"
+    TIME = "time (seconds)"
+    IPV4 = "IPv4 address"
+    IPV6 = "IPv6 address"
+    ETHER = "MAC address"
+    BYTES = "byte sequence"
+    STRING = "character string"
+    NONE = "label (no value)"
+    PROTOCOL = "protocol"
+
+
+class Frame:
+    """One packet as the field extractors see it, with its flow info and timing.
+
+    The per-type layer lists are built once, in one pass over the layers, and
+    shared by every field a filter reads from the same packet.
+    """
+
+    __slots__ = ("_by_type", "first_ns", "icmp", "info", "packet", "prev_ns")
+
+    def __init__(self, packet: Packet, info: Any = None, first_ns: int | None = None,
+                 prev_ns: int | None = None) -> None:
+        self.packet = packet
+        self.info = info  #: a PacketFlowInfo or None
+        self.first_ns = packet.ts_ns if first_ns is None else first_ns
+        self.prev_ns = packet.ts_ns if prev_ns is None else prev_ns
+        by_type: dict[type, list[Layer]] = {}
+        for layer in packet.layers:
+            kind = type(layer)
+            found = by_type.get(kind)
+            if found is None:
+                by_type[kind] = [layer]
+            else:
+                found.append(layer)
+        self._by_type = by_type
+        #: an ICMP or ICMPv6 message is present (it may quote IP and TCP/UDP headers)
+        self.icmp = ICMP in by_type or ICMPv6 in by_type
+
+    def of(self, kind: type[L]) -> list[L]:
+        """Every layer of exactly type ``kind``, outermost first (never modify the list)."""
+        return self._by_type.get(kind, _NONE)
+
+
+_NONE: list[Any] = []  # the shared empty result of Frame.of
+
+
+Extractor = Callable[[Frame], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One filterable, printable field."""
+
+    name: str
+    type: FieldType
+    description: str
+    extract: Extractor
+    #: tshark's display base for integers in ``-T fields``: 0 decimal, else hex digits
+    hex_digits: int = 0
+    alias_of: str | None = None  #: the Wireshark name this layerpeek alias stands for
+    #: a cheaper presence test than ``bool(extract(frame))`` (protocols, whose values
+    #: are their bytes, would copy them just to be counted)
+    present: Callable[[Frame], bool] | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ipv4s(f: Frame) -> list[IPv4]:
+    """IPv4 headers, plus the one quoted by an ICMP error (Wireshark lists both)."""
+    if not f.icmp:
+        return f.of(IPv4)
+    found = list(f.of(IPv4))
+    for icmp in f.of(ICMP):
+        quoted = icmp.quoted
+        if quoted is not None:
+            found.append(quoted)
+    return found
+
+
+def _slls(f: Frame) -> list[SLL | SLL2]:
+    return [*f.of(SLL), *f.of(SLL2)]
+
+
+def _flag_bit(bit: int) -> Extractor:
+    return _each(TCP, lambda t: bool(t.flags & bit))
+
+
+def _ipv6s(f: Frame) -> list[IPv6]:
+    if not f.icmp:
+        return f.of(IPv6)
+    found = list(f.of(IPv6))
+    for icmp in f.of(ICMPv6):
+        quoted = icmp.quoted
+        if quoted is not None:
+            found.append(quoted)
+    return found
+
+
+def _quoted_ports(f: Frame, proto: int) -> list[tuple[int, int]]:
+    """(src, dst) of the TCP/UDP header quoted inside ICMP errors, for ``proto``."""
+    out: list[tuple[int, int]] = []
+    if not f.icmp:
+        return out
+    for icmp in f.of(ICMP):
+        if icmp.quoted is not None and icmp.quoted.protocol == proto and icmp.quoted_ports:
+            out.append(icmp.quoted_ports)
+    for icmp6 in f.of(ICMPv6):
+        if icmp6.quoted is not None and icmp6.quoted.protocol == proto and icmp6.quoted_ports:
+            out.append(icmp6.quoted_ports)
+    return out
+
+
+def _ports(f: Frame, kind: type[TCP] | type[UDP], proto: int, which: int) -> list[int]:
+    """Source (0), destination (1) or both (2) ports of every ``kind`` header."""
+    headers = f.of(kind)
+    if not f.icmp:  # the common case, kept short
+        if which == 2:
+            return [p for h in headers for p in (h.src_port, h.dst_port)]
+        return [h.dst_port if which else h.src_port for h in headers]
+    pairs = [(h.src_port, h.dst_port) for h in headers] + _quoted_ports(f, proto)
+    if which == 2:
+        return [p for pair in pairs for p in pair]
+    return [pair[which] for pair in pairs]
+
+
+def _each(kind: type[L], get: Callable[[L], Any]) -> Extractor:
+    """One value per layer of ``kind`` (None from ``get`` means "not in this one")."""
+
+    def extract(f: Frame) -> list[Any]:
+        layers = f.of(kind)
+        if not layers:
+            return _NONE
+        if len(layers) == 1:  # the usual case: one header of this kind
+            value = get(layers[0])
+            return _NONE if value is None else [value]
+        return [v for v in map(get, layers) if v is not None]
+
+    return extract
+
+
+def _many(kind: type[L], get: Callable[[L], Iterable[Any]]) -> Extractor:
+    """Several values per layer of ``kind`` (DNS questions, header lines)."""
+
+    def extract(f: Frame) -> list[Any]:
+        return [v for layer in f.of(kind) for v in get(layer)]
+
+    return extract
+
+
+def _span_bytes(f: Frame, kind: type[Layer]) -> list[bytes]:
+    """The bytes of each ``kind`` layer and everything it carries (for ``tcp contains``).
+
+    A :class:`~layerpeek.packet.Malformed` marker left by ``kind``'s decoder
+    counts as that protocol being present, as in Wireshark, which adds the
+    protocol to the tree before it finds the damage.
+    """
+    packet = f.packet
+    out = []
+    last_end = packet.spans[-1][1] if packet.spans else len(packet.data)
+    names = (kind.name, kind.short)
+    for layer, (start, end) in zip(packet.layers, packet.spans, strict=False):
+        if type(layer) is kind or (isinstance(layer, Malformed) and layer.protocol in names):
+            out.append(packet.data[start:max(last_end, end)])
+    return out
+
+
+def _protocol(kind: type[Layer]) -> Extractor:
+    return lambda f: _span_bytes(f, kind)
+
+
+def _has(f: Frame, kind: type[Layer]) -> bool:
+    """``kind`` decoded in this packet, or its decoder left the Malformed marker."""
+    if f.of(kind):
+        return True
+    damage = f.packet.malformed
+    return damage is not None and damage.protocol in (kind.name, kind.short)
+
+
+def _has_one(kind: type[Layer]) -> Callable[[Frame], bool]:
+    return lambda f: _has(f, kind)
+
+
+def _transport(kind: type[TCP] | type[UDP], proto: int) -> Extractor:
+    """TCP or UDP present: its own header, or one quoted inside an ICMP error."""
+
+    def extract(f: Frame) -> list[Any]:
+        found: list[Any] = _span_bytes(f, kind)
+        return found + [b""] * len(_quoted_ports(f, proto))
+
+    return extract
+
+
+def _int_be(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def _tcp_info(f: Frame) -> Any:
+    info = f.info
+    return info if info is not None and getattr(info, "proto", "") == "tcp" else None
+
+
+def _analysis(flag_field: str) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        info = _tcp_info(f)
+        if info is None or info.analysis is None or not info.analysis.flags:
+            return []
+        from layerpeek.flows.analysis import wireshark_fields
+
+        return [True] if flag_field in wireshark_fields(info.analysis.flags) else []
+
+    return extract
+
+
+def _any_analysis(f: Frame) -> list[Any]:
+    info = _tcp_info(f)
+    return [True] if info is not None and info.analysis is not None and info.analysis.flags else []
+
+
+def _relative(get: Callable[[Any, TCP], int | None], raw: Callable[[TCP], int]) -> Extractor:
+    """Relative numbers from flow info for the packet's (outermost) TCP header, else raw."""
+
+    def extract(f: Frame) -> list[Any]:
+        tcps = f.of(TCP)
+        if not tcps:
+            return []
+        info = _tcp_info(f)
+        if info is None:
+            return [raw(t) for t in tcps]
+        value = get(info, tcps[0])
+        return [] if value is None else [value]
+
+    return extract
+
+
+def _tcp_len(f: Frame) -> list[Any]:
+    tcps = f.of(TCP)
+    if not tcps:
+        return []
+    info = _tcp_info(f)
+    if info is not None:
+        return [info.seglen]
+    return [t.payload_len for t in tcps]
+
+
+def _stream(proto: str) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        info = f.info
+        if info is None or getattr(info, "proto", "") != proto or info.stream < 0:
+            return []
+        return [info.stream]
+
+    return extract
+
+
+def _dns_kind(f: Frame) -> str:
+    """"dns", "mdns" or "llmnr": Wireshark names the protocol by the UDP port."""
+    for udp in f.of(UDP):
+        if 5353 in (udp.src_port, udp.dst_port):
+            return "mdns"
+        if 5355 in (udp.src_port, udp.dst_port):
+            return "llmnr"
+    return "dns"
+
+
+def _dns_present(kind: str) -> Callable[[Frame], bool]:
+    return lambda f: bool(f.of(DNS)) and _dns_kind(f) == kind
+
+
+def _dns_protocol(kind: str) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        if not f.of(DNS) or _dns_kind(f) != kind:
+            return []
+        return _span_bytes(f, DNS)
+
+    return extract
+
+
+def _name(name: str) -> str:
+    """Wireshark writes the root name as ``<Root>``."""
+    return "<Root>" if name in ("", ".") else name
+
+
+def _not_llmnr(get: Callable[[DNS], Any]) -> Extractor:
+    """DNS header bits LLMNR gives other meanings to (RFC 4795 §2.1.1)."""
+    each = _each(DNS, get)
+    return lambda f: _NONE if _dns_kind(f) == "llmnr" else each(f)
+
+
+def _question_class(f: Frame) -> list[Any]:
+    """mDNS uses the class's top bit as the "unicast response" flag (RFC 6762 §5.4)."""
+    mask = 0x7FFF if _dns_kind(f) == "mdns" else 0xFFFF
+    return [q.rclass & mask for d in f.of(DNS) for q in d.questions]
+
+
+def _records(d: DNS) -> Iterator[DNSRecord]:
+    yield from d.answers
+    yield from d.authorities
+    yield from d.additionals
+
+
+def _rdata(rtype: int, convert: Callable[[Any], Any] = lambda v: v) -> Extractor:
+    """The data of every record of type ``rtype`` in any section."""
+
+    def get(d: DNS) -> Iterator[Any]:
+        for r in _records(d):
+            if r.type == rtype and not isinstance(r.data, bytes):
+                yield convert(r.data)
+
+    return _many(DNS, get)
+
+
+def _v4_text(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
+
+
+def _v6_text(text: str) -> int:
+    return int(ipaddress.IPv6Address(text))
+
+
+def _header(name: str) -> Extractor:
+    return _many(HTTP, lambda h: h.headers_all(name))
+
+
+def _content_length(h: HTTP) -> Iterator[int]:
+    for value in h.headers_all("Content-Length"):
+        text = value.strip()
+        if text.isdigit():
+            yield int(text)
+
+
+def _lines(kind: str) -> Extractor:
+    return _many(HTTP, lambda h: [f"{k}: {v}\r\n" for k, v in h.headers] if h.kind == kind else [])
+
+
+def _echo(get: Callable[[Echo], int]) -> Callable[[ICMP | ICMPv6], int | None]:
+    return lambda m: get(m.body) if isinstance(m.body, Echo) else None
+
+
+def _tcp_option(get: Callable[[TCP], Any]) -> Extractor:
+    return _each(TCP, get)
+
+
+def _malformed(short: bool) -> Extractor:
+    """``_ws.short``: cut by the capture's snaplen; ``_ws.malformed``: any other damage."""
+
+    def extract(f: Frame) -> list[Any]:
+        m = f.packet.malformed
+        if m is None:
+            return []
+        cut = m.truncated and f.packet.cap_len < f.packet.wire_len
+        return [True] if cut == short else []
+
+    return extract
+
+
+def _ports_field(kind: type[TCP] | type[UDP], proto: int, which: int) -> Extractor:
+    return lambda f: _ports(f, kind, proto, which)
+
+
+def _addr_pair(get: Callable[[Frame], Sequence[Any]], src: Callable[[Any], Any],
+               dst: Callable[[Any], Any]) -> tuple[Extractor, Extractor, Extractor]:
+    """src, dst and "either" extractors over the same headers."""
+
+    def both(f: Frame) -> list[Any]:
+        return [v for h in get(f) for v in (src(h), dst(h))]
+
+    return ((lambda f: [src(h) for h in get(f)]), (lambda f: [dst(h) for h in get(f)]), both)
+
+
+# --------------------------------------------------------------------------- the table
+
+U, B, T = FieldType.UINT, FieldType.BOOL, FieldType.TIME
+V4, V6, MAC, BY = FieldType.IPV4, FieldType.IPV6, FieldType.ETHER, FieldType.BYTES
+S, NONE, P = FieldType.STRING, FieldType.NONE, FieldType.PROTOCOL
+
+
+def _build() -> list[Field]:
+    fields: list[Field] = []
+
+    def add(name: str, ftype: FieldType, description: str, extract: Extractor,
+            hex_digits: int = 0, present: Callable[[Frame], bool] | None = None) -> None:
+        fields.append(Field(name, ftype, description, extract, hex_digits, None, present))
+
+    def protocol(name: str, description: str, kind: type[Layer]) -> None:
+        add(name, P, description, _protocol(kind), present=_has_one(kind))
+
+    # frame
+    add("frame", P, "The whole frame", lambda f: [f.packet.data], present=lambda f: True)
+    add("frame.number", U, "Frame number (1-based)", lambda f: [f.packet.index])
+    add("frame.len", U, "Frame length on the wire (bytes)", lambda f: [f.packet.wire_len])
+    add("frame.cap_len", U, "Frame length stored in the capture (bytes)",
+        lambda f: [f.packet.cap_len])
+    add("frame.time_epoch", T, "Capture time, seconds since 1970-01-01 UTC",
+        lambda f: [f.packet.ts_ns])
+    add("frame.time_relative", T, "Seconds since the first frame",
+        lambda f: [f.packet.ts_ns - f.first_ns])
+    add("frame.time_delta", T, "Seconds since the previous captured frame",
+        lambda f: [f.packet.ts_ns - f.prev_ns])
+    add("frame.interface_id", U, "Interface index within the capture (pcapng)",
+        lambda f: [f.packet.interface])
+    add("frame.protocols", S, "layerpeek's protocol path, e.g. eth:ipv4:tcp:http",
+        lambda f: [f.packet.protocols])
+    add("_ws.malformed", NONE, "Decoding stopped: invalid or missing bytes (not a snaplen cut)",
+        _malformed(False))
+    add("_ws.short", NONE, "Decoding ran out of bytes the capture's snaplen cut off",
+        _malformed(True))
+
+    # link layers
+    protocol("eth", "Ethernet", Ethernet)
+    # eth.addr lists the destination first: Wireshark follows the header's order
+    e_dst, e_src, e_addr = _addr_pair(lambda f: f.of(Ethernet), lambda e: e.dst, lambda e: e.src)
+    add("eth.src", MAC, "Source MAC address", e_src)
+    add("eth.dst", MAC, "Destination MAC address", e_dst)
+    add("eth.addr", MAC, "Source or destination MAC address", e_addr)
+    add("eth.type", U, "EtherType (Ethernet II frames)",
+        _each(Ethernet, lambda e: e.type if e.type >= 0x0600 else None), 4)
+    add("eth.len", U, "Length (IEEE 802.3 frames, where the type field is < 0x0600)",
+        _each(Ethernet, lambda e: e.type if e.type < 0x0600 else None))
+    protocol("vlan", "802.1Q VLAN tag", VLAN)
+    add("vlan.id", U, "VLAN identifier (one value per tag)", _each(VLAN, lambda v: v.vid))
+    add("vlan.priority", U, "Priority code point (802.1p)", _each(VLAN, lambda v: v.pcp))
+    add("vlan.dei", B, "Drop eligible indicator", _each(VLAN, lambda v: bool(v.dei)))
+    add("vlan.etype", U, "EtherType the tag carries",
+        _each(VLAN, lambda v: v.type if v.type >= 0x0600 else None), 4)
+    add("vlan.len", U, "Length (an 802.3 frame inside the tag)",
+        _each(VLAN, lambda v: v.type if v.type < 0x0600 else None))
+    add("sll", P, "Linux cooked capture (v1 and v2)",
+        lambda f: _span_bytes(f, SLL) + _span_bytes(f, SLL2),
+        present=lambda f: _has(f, SLL) or _has(f, SLL2))
+
+    def sll_get(get: Callable[[SLL | SLL2], Any]) -> Extractor:
+        return lambda f: [get(h) for h in _slls(f)]
+
+    add("sll.pkttype", U, "Packet type (0 to us, 4 sent by us, …)",
+        sll_get(lambda h: h.packet_type))
+    add("sll.hatype", U, "Link-layer address type (ARPHRD_*)", sll_get(lambda h: h.arphrd_type))
+    add("sll.halen", U, "Link-layer address length", sll_get(lambda h: h.addr_len))
+    add("sll.src.eth", MAC, "Sender MAC address (6-byte addresses)",
+        lambda f: [h.addr for h in _slls(f) if len(h.addr) == 6])
+    add("sll.etype", U, "EtherType of the payload", sll_get(lambda h: h.protocol), 4)
+    add("sll.ifindex", U, "Interface index (SLL2 only)", _each(SLL2, lambda h: h.interface_index))
+    protocol("null", "BSD loopback", Null)
+    add("null.family", U, "Address family", _each(Null, lambda h: h.family))
+
+    # ARP
+    protocol("arp", "Address Resolution Protocol", ARP)
+    add("arp.hw.type", U, "Hardware type", _each(ARP, lambda a: a.hardware_type))
+    add("arp.proto.type", U, "Protocol type (EtherType)", _each(ARP, lambda a: a.protocol_type), 4)
+    add("arp.hw.size", U, "Hardware address size", _each(ARP, lambda a: a.hardware_len))
+    add("arp.proto.size", U, "Protocol address size", _each(ARP, lambda a: a.protocol_len))
+    add("arp.opcode", U, "Opcode (1 request, 2 reply)", _each(ARP, lambda a: a.opcode))
+    add("arp.src.hw_mac", MAC, "Sender MAC address",
+        _each(ARP, lambda a: a.sender_mac if len(a.sender_mac) == 6 else None))
+    add("arp.src.proto_ipv4", V4, "Sender IPv4 address",
+        _each(ARP, lambda a: _int_be(a.sender_ip) if len(a.sender_ip) == 4 else None))
+    add("arp.dst.hw_mac", MAC, "Target MAC address",
+        _each(ARP, lambda a: a.target_mac if len(a.target_mac) == 6 else None))
+    add("arp.dst.proto_ipv4", V4, "Target IPv4 address",
+        _each(ARP, lambda a: _int_be(a.target_ip) if len(a.target_ip) == 4 else None))
+
+    # IPv4
+    protocol("ip", "Internet Protocol version 4", IPv4)
+    add("ip.version", U, "IP version (4, and 6 on IPv6 packets as in Wireshark)",
+        lambda f: [h.version for h in _ipv4s(f)] + [h.version for h in _ipv6s(f)])
+    add("ip.hdr_len", U, "Header length (bytes)", lambda f: [h.header_len for h in _ipv4s(f)])
+    add("ip.dsfield", U, "Differentiated services field (the whole TOS octet)",
+        lambda f: [h.tos for h in _ipv4s(f)], 2)
+    add("ip.dsfield.dscp", U, "Differentiated services codepoint",
+        lambda f: [h.tos >> 2 for h in _ipv4s(f)])
+    add("ip.dsfield.ecn", U, "Explicit congestion notification",
+        lambda f: [h.tos & 3 for h in _ipv4s(f)])
+    add("ip.len", U, "Total length (bytes)", lambda f: [h.total_len for h in _ipv4s(f)])
+    add("ip.id", U, "Identification", lambda f: [h.id for h in _ipv4s(f)], 4)
+    add("ip.flags", U, "Flags (0x2 don't fragment, 0x1 more fragments)",
+        lambda f: [h.flags for h in _ipv4s(f)], 2)
+    add("ip.flags.rb", B, "Reserved bit", lambda f: [bool(h.flags & 4) for h in _ipv4s(f)])
+    add("ip.flags.df", B, "Don't fragment", lambda f: [bool(h.flags & 2) for h in _ipv4s(f)])
+    add("ip.flags.mf", B, "More fragments", lambda f: [bool(h.flags & 1) for h in _ipv4s(f)])
+    add("ip.frag_offset", U, "Fragment offset (8-byte units, as on the wire)",
+        lambda f: [h.fragment_offset // 8 for h in _ipv4s(f)])
+    add("ip.ttl", U, "Time to live", lambda f: [h.ttl for h in _ipv4s(f)])
+    add("ip.proto", U, "Protocol (6 TCP, 17 UDP, 1 ICMP, …)",
+        lambda f: [h.protocol for h in _ipv4s(f)])
+    add("ip.checksum", U, "Header checksum (as sent)", lambda f: [h.checksum for h in _ipv4s(f)], 4)
+    ip_src, ip_dst, ip_addr = _addr_pair(_ipv4s, lambda h: _int_be(h.src), lambda h: _int_be(h.dst))
+    add("ip.src", V4, "Source address", ip_src)
+    add("ip.dst", V4, "Destination address", ip_dst)
+    add("ip.addr", V4, "Source or destination address", ip_addr)
+
+    # IPv6
+    protocol("ipv6", "Internet Protocol version 6", IPv6)
+    add("ipv6.version", U, "Version (6)", lambda f: [h.version for h in _ipv6s(f)])
+    add("ipv6.tclass", U, "Traffic class", lambda f: [h.traffic_class for h in _ipv6s(f)], 8)
+    add("ipv6.flow", U, "Flow label", lambda f: [h.flow_label for h in _ipv6s(f)], 6)
+    add("ipv6.plen", U, "Payload length (bytes)", lambda f: [h.payload_len for h in _ipv6s(f)])
+    add("ipv6.nxt", U, "Next header", lambda f: [h.next_header for h in _ipv6s(f)])
+    add("ipv6.hlim", U, "Hop limit", lambda f: [h.hop_limit for h in _ipv6s(f)])
+    v6_src, v6_dst, v6_addr = _addr_pair(_ipv6s, lambda h: _int_be(h.src), lambda h: _int_be(h.dst))
+    add("ipv6.src", V6, "Source address", v6_src)
+    add("ipv6.dst", V6, "Destination address", v6_dst)
+    add("ipv6.addr", V6, "Source or destination address", v6_addr)
+
+    # ICMP, ICMPv6
+    protocol("icmp", "Internet Control Message Protocol", ICMP)
+    add("icmp.type", U, "Type", _each(ICMP, lambda m: m.type))
+    add("icmp.code", U, "Code", _each(ICMP, lambda m: m.code))
+    add("icmp.checksum", U, "Checksum (as sent)", _each(ICMP, lambda m: m.checksum), 4)
+    add("icmp.ident", U, "Echo identifier", _each(ICMP, _echo(lambda e: e.id)))
+    add("icmp.seq", U, "Echo sequence number", _each(ICMP, _echo(lambda e: e.seq)))
+    add("icmp.mtu", U, "Next-hop MTU (fragmentation needed)",
+        _each(ICMP, lambda m: m.body.next_hop_mtu
+              if isinstance(m.body, ICMPUnreachable) and m.code == 4 else None))
+    protocol("icmpv6", "Internet Control Message Protocol v6", ICMPv6)
+    add("icmpv6.type", U, "Type", _each(ICMPv6, lambda m: m.type))
+    add("icmpv6.code", U, "Code", _each(ICMPv6, lambda m: m.code))
+    add("icmpv6.checksum", U, "Checksum (as sent)", _each(ICMPv6, lambda m: m.checksum), 4)
+    add("icmpv6.echo.identifier", U, "Echo identifier", _each(ICMPv6, _echo(lambda e: e.id)), 4)
+    add("icmpv6.echo.sequence_number", U, "Echo sequence number",
+        _each(ICMPv6, _echo(lambda e: e.seq)))
+    add("icmpv6.mtu", U, "MTU (packet too big)",
+        _each(ICMPv6, lambda m: m.body.mtu if isinstance(m.body, PacketTooBig) else None))
+    add("icmpv6.nd.ns.target_address", V6, "Neighbor solicitation target",
+        _each(ICMPv6, lambda m: _int_be(m.body.target)
+              if isinstance(m.body, NeighborSolicitation) else None))
+    add("icmpv6.nd.na.target_address", V6, "Neighbor advertisement target",
+        _each(ICMPv6, lambda m: _int_be(m.body.target)
+              if isinstance(m.body, NeighborAdvertisement) else None))
+
+    # TCP
+    add("tcp", P, "Transmission Control Protocol", _transport(TCP, 6),
+        present=lambda f: _has(f, TCP) or bool(_quoted_ports(f, 6)))
+    add("tcp.srcport", U, "Source port", _ports_field(TCP, 6, 0))
+    add("tcp.dstport", U, "Destination port", _ports_field(TCP, 6, 1))
+    add("tcp.port", U, "Source or destination port", _ports_field(TCP, 6, 2))
+    add("tcp.stream", U, "Conversation index (needs the flow stage)", _stream("tcp"))
+    add("tcp.seq", U, "Sequence number, relative to the first (raw without the flow stage)",
+        _relative(lambda i, t: i.seq, lambda t: t.seq))
+    add("tcp.seq_raw", U, "Sequence number as sent", _each(TCP, lambda t: t.seq))
+    add("tcp.ack", U, "Acknowledgement number, relative (raw without the flow stage)",
+        _relative(lambda i, t: i.ack if i.ack is not None else 0, lambda t: t.ack))
+    add("tcp.ack_raw", U, "Acknowledgement number as sent", _each(TCP, lambda t: t.ack))
+    add("tcp.nxtseq", U, "Next sequence number, relative (needs the flow stage)",
+        lambda f: [] if _tcp_info(f) is None or _tcp_info(f).next_seq is None or not f.of(TCP)
+        else [_tcp_info(f).next_seq])
+    add("tcp.len", U, "Segment payload length (bytes)", _tcp_len)
+    add("tcp.hdr_len", U, "Header length (bytes)", _each(TCP, lambda t: t.header_len))
+    add("tcp.flags", U, "Flags (0x002 SYN, 0x010 ACK, …)", _each(TCP, lambda t: t.flags), 4)
+    for bit, flag_name, desc in (
+        (0x100, "ae", "Accurate ECN (was NS)"), (0x080, "cwr", "Congestion window reduced"),
+        (0x040, "ece", "ECN-echo"), (0x020, "urg", "Urgent"), (0x010, "ack", "Acknowledgment"),
+        (0x008, "push", "Push"), (0x004, "reset", "Reset"), (0x002, "syn", "Syn"),
+        (0x001, "fin", "Fin"),
+    ):
+        add(f"tcp.flags.{flag_name}", B, desc, _flag_bit(bit))
+    add("tcp.window_size_value", U, "Window as sent (unscaled)", _each(TCP, lambda t: t.window))
+    add("tcp.checksum", U, "Checksum (as sent)", _each(TCP, lambda t: t.checksum), 4)
+    add("tcp.urgent_pointer", U, "Urgent pointer", _each(TCP, lambda t: t.urgent_pointer))
+    add("tcp.options.mss_val", U, "MSS option value (bytes)",
+        _tcp_option(lambda t: None if (o := t.option(MSS)) is None else o.value))
+    add("tcp.options.wscale.shift", U, "Window scale option shift count",
+        _tcp_option(lambda t: None if (o := t.option(WindowScale)) is None else o.shift))
+    add("tcp.options.sack_perm", NONE, "SACK permitted option present",
+        _tcp_option(lambda t: None if t.option(SACKPermitted) is None else True))
+    add("tcp.options.timestamp.tsval", U, "Timestamp option value",
+        _tcp_option(lambda t: None if (o := t.option(Timestamps)) is None else o.value))
+    add("tcp.options.timestamp.tsecr", U, "Timestamp option echo reply",
+        _tcp_option(lambda t: None if (o := t.option(Timestamps)) is None else o.echo_reply))
+    add("tcp.payload", BY, "Segment payload bytes",
+        lambda f: [p] if f.of(TCP) and (p := f.packet.payload_after(TCP)) else [])
+    add("tcp.analysis.flags", NONE, "Any TCP analysis flag is set (needs the flow stage)",
+        _any_analysis)
+    from layerpeek.flows.analysis import FLAG_ORDER, REASONS, wireshark_field
+
+    for flag in FLAG_ORDER:
+        name = wireshark_field(flag)
+        add(name, NONE, f"This segment {REASONS[flag]} (needs the flow stage)", _analysis(name))
+    add("tcp.analysis.duplicate_ack_num", U, "Duplicate ACK count (needs the flow stage)",
+        lambda f: [i.analysis.dupack_num] if (i := _tcp_info(f)) is not None
+        and i.analysis is not None and i.analysis.dupack_num else [])
+    add("tcp.analysis.duplicate_ack_frame", U, "Frame whose ACK this one repeats",
+        lambda f: [i.analysis.dupack_frame] if (i := _tcp_info(f)) is not None
+        and i.analysis is not None and i.analysis.dupack_frame else [])
+
+    # UDP
+    add("udp", P, "User Datagram Protocol", _transport(UDP, 17),
+        present=lambda f: _has(f, UDP) or bool(_quoted_ports(f, 17)))
+    add("udp.srcport", U, "Source port", _ports_field(UDP, 17, 0))
+    add("udp.dstport", U, "Destination port", _ports_field(UDP, 17, 1))
+    add("udp.port", U, "Source or destination port", _ports_field(UDP, 17, 2))
+    add("udp.length", U, "Length, header included (bytes)", _each(UDP, lambda u: u.length))
+    add("udp.checksum", U, "Checksum (as sent)", _each(UDP, lambda u: u.checksum), 4)
+    add("udp.stream", U, "Conversation index (needs the flow stage)", _stream("udp"))
+    add("udp.payload", BY, "Datagram payload bytes",
+        lambda f: [p] if f.of(UDP) and (p := f.packet.payload_after(UDP)) else [])
+
+    # DNS (also mDNS and LLMNR, which share the fields)
+    for name, kind, description in (
+        ("dns", "dns", "Domain Name System (not mDNS/LLMNR)"),
+        ("mdns", "mdns", "Multicast DNS (udp/5353)"),
+        ("llmnr", "llmnr", "Link-local multicast name resolution (udp/5355)"),
+    ):
+        add(name, P, description, _dns_protocol(kind), present=_dns_present(kind))
+    add("dns.id", U, "Transaction ID", _each(DNS, lambda d: d.id), 4)
+    add("dns.flags.response", B, "Message is a response", _each(DNS, lambda d: d.qr))
+    add("dns.flags.opcode", U, "Opcode", _each(DNS, lambda d: d.opcode))
+    add("dns.flags.authoritative", B, "Authoritative answer",
+        _each(DNS, lambda d: d.aa if d.qr else None))
+    add("dns.flags.truncated", B, "Truncated", _each(DNS, lambda d: d.tc))
+    add("dns.flags.recdesired", B, "Recursion desired (not LLMNR)", _not_llmnr(lambda d: d.rd))
+    add("dns.flags.recavail", B, "Recursion available",
+        _each(DNS, lambda d: d.ra if d.qr else None))
+    add("dns.flags.z", B, "Reserved (Z; not LLMNR)", _not_llmnr(lambda d: d.z))
+    add("dns.flags.authenticated", B, "Answer authenticated (AD bit; in queries only when set)",
+        _each(DNS, lambda d: d.ad if d.qr or d.ad else None))
+    add("dns.flags.checkdisable", B, "Checking disabled (not LLMNR)", _not_llmnr(lambda d: d.cd))
+    add("dns.flags.rcode", U, "Reply code (0 no error, 3 NXDOMAIN, …)",
+        _each(DNS, lambda d: d.rcode if d.qr else None))
+    add("dns.count.queries", U, "Questions", _each(DNS, lambda d: len(d.questions)))
+    add("dns.count.answers", U, "Answer records", _each(DNS, lambda d: len(d.answers)))
+    add("dns.count.auth_rr", U, "Authority records", _each(DNS, lambda d: len(d.authorities)))
+    add("dns.count.add_rr", U, "Additional records", _each(DNS, lambda d: len(d.additionals)))
+    add("dns.qry.name", S, "Question name (<Root> for the root)",
+        _many(DNS, lambda d: [_name(q.name) for q in d.questions]))
+    add("dns.qry.type", U, "Question type (1 A, 28 AAAA, …)",
+        _many(DNS, lambda d: [q.type for q in d.questions]))
+    add("dns.qry.class", U, "Question class (mDNS: without the unicast-response bit)",
+        _question_class, 4)
+    add("dns.resp.name", S, "Record name (any section; <Root> for the root)",
+        _many(DNS, lambda d: [_name(r.name) for r in _records(d)]))
+    add("dns.resp.type", U, "Record type (any section)",
+        _many(DNS, lambda d: [r.type for r in _records(d)]))
+    add("dns.resp.ttl", U, "Record time to live (seconds)",
+        _many(DNS, lambda d: [r.ttl for r in _records(d) if r.type != 41]))
+    add("dns.a", V4, "A record address", _rdata(1, _v4_text))
+    add("dns.aaaa", V6, "AAAA record address", _rdata(28, _v6_text))
+    add("dns.cname", S, "CNAME record target", _rdata(5))
+    add("dns.ns", S, "NS record name server", _rdata(2))
+    add("dns.ptr.domain_name", S, "PTR record domain name", _rdata(12))
+    add("dns.mx.mail_exchange", S, "MX record mail exchange",
+        _rdata(15, lambda v: v.exchange if isinstance(v, DNSMX) else None))
+
+    # HTTP (the head in this segment)
+    protocol("http", "Hypertext Transfer Protocol (a head in this segment)", HTTP)
+    add("http.request", B, "The message is a request",
+        _each(HTTP, lambda h: True if h.kind == "request" else None))
+    add("http.response", B, "The message is a response",
+        _each(HTTP, lambda h: True if h.kind == "response" else None))
+    add("http.request.method", S, "Request method", _each(HTTP, lambda h: h.method))
+    add("http.request.uri", S, "Request target as sent", _each(HTTP, lambda h: h.target))
+    add("http.request.version", S, "Request HTTP version",
+        _each(HTTP, lambda h: h.version if h.kind == "request" else None))
+    add("http.response.version", S, "Response HTTP version",
+        _each(HTTP, lambda h: h.version if h.kind == "response" else None))
+    add("http.response.code", U, "Status code", _each(HTTP, lambda h: h.status))
+    add("http.response.phrase", S, "Reason phrase", _each(HTTP, lambda h: h.reason))
+    add("http.request.line", S, "A request header line (\"Name: value\\r\\n\")", _lines("request"))
+    add("http.response.line", S, "A response header line", _lines("response"))
+    add("http.content_length", U, "Content-Length as a number", _many(HTTP, _content_length))
+    for name, header in (
+        ("http.host", "Host"), ("http.user_agent", "User-Agent"), ("http.accept", "Accept"),
+        ("http.accept_encoding", "Accept-Encoding"),
+        ("http.accept_language", "Accept-Language"), ("http.referer", "Referer"),
+        ("http.cookie", "Cookie"), ("http.connection", "Connection"),
+        ("http.content_type", "Content-Type"), ("http.content_length_header", "Content-Length"),
+        ("http.content_encoding", "Content-Encoding"),
+        ("http.transfer_encoding", "Transfer-Encoding"), ("http.server", "Server"),
+        ("http.location", "Location"), ("http.set_cookie", "Set-Cookie"),
+        ("http.last_modified", "Last-Modified"), ("http.date", "Date"),
+        ("http.cache_control", "Cache-Control"), ("http.authorization", "Authorization"),
+    ):
+        add(name, S, f"{header} header", _header(header))
+
+    # bytes no decoder claimed
+    protocol("data", "Bytes no decoder claimed", Payload)
+    add("data.data", BY, "The undecoded bytes", _each(Payload, lambda d: d.data or None))
+    add("data.len", U, "Length of the undecoded bytes", _each(Payload, lambda d: len(d.data)))
+
+    # layerpeek aliases for names people guess
+    by_name = {f.name: f for f in fields}
+    for alias, target in (("tcp.flags.rst", "tcp.flags.reset"), ("tcp.flags.psh", "tcp.flags.push"),
+                          ("tcp.flags.ns", "tcp.flags.ae"), ("ipv4", "ip")):
+        t = by_name[target]
+        fields.append(Field(alias, t.type, f"Alias of {target}: {t.description}", t.extract,
+                             t.hex_digits, target, t.present))
+    return fields
+
+
+#: Every field, in listing order.
+FIELD_LIST: tuple[Field, ...] = tuple(_build())
+#: Field name → field.
+FIELDS: dict[str, Field] = {f.name: f for f in FIELD_LIST}
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_value(field: Field, value: Any) -> str:
+    """One value as tshark's ``-T fields`` prints it."""
+    ftype = field.type
+    if ftype is FieldType.UINT or ftype is FieldType.INT:
+        if field.hex_digits:
+            return f"0x{value:0{field.hex_digits}x}"
+        return str(value)
+    if ftype is FieldType.BOOL:
+        return "1" if value else "0"
+    if ftype is FieldType.IPV4:
+        return str(ipaddress.IPv4Address(value))
+    if ftype is FieldType.IPV6:
+        return str(ipaddress.IPv6Address(value))
+    if ftype is FieldType.ETHER:
+        return ":".join(f"{b:02x}" for b in value)
+    if ftype is FieldType.BYTES:
+        return bytes(value).hex()
+    if ftype is FieldType.TIME:
+        sign = "-" if value < 0 else ""
+        secs, ns = divmod(abs(value), 1_000_000_000)
+        return f"{sign}{secs}.{ns:09d}"
+    if ftype is FieldType.STRING:
+        return str(value)
+    if ftype is FieldType.NONE:
+        return "1"  # tshark's text for a present label
+    return field.name  # a protocol: its name (tshark prints its summary line)

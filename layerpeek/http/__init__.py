@@ -1,0 +1,113 @@
+"""HTTP/1.x exchanges rebuilt from reassembled TCP streams.
+
+One call gives every request with its response::
+
+    import layerpeek.http
+    for ex in layerpeek.http.exchanges("captures/http_keepalive.pcap"):
+        print(ex.stream, ex.method, ex.host, ex.target, ex.status, ex.complete, ex.problem)
+        body = ex.response.decoded_body if ex.response else b""
+
+The stages under it are sans-IO and usable alone: :class:`RequestReader` /
+:class:`ResponseReader` (bytes in, :class:`HTTPMessage` out) and
+:class:`HTTPPairer` (the flow tracker's events in, :class:`HTTPExchange`
+out).  Submodules load on first use, so ``import layerpeek.http`` is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from layerpeek.flows.pipeline import Source
+    from layerpeek.http.decoding import DEFAULT_CAP, DecodedBody, decode_body
+    from layerpeek.http.message import Headers, HTTPExchange, HTTPMessage
+    from layerpeek.http.pairing import HTTPPairer
+    from layerpeek.http.reader import (
+        MAX_BODY,
+        MAX_HEAD,
+        MAX_HEADERS,
+        MessageReader,
+        RequestReader,
+        ResponseReader,
+    )
+
+_WHERE = {
+    "DEFAULT_CAP": "decoding",
+    "DecodedBody": "decoding",
+    "decode_body": "decoding",
+    "Headers": "message",
+    "HTTPExchange": "message",
+    "HTTPMessage": "message",
+    "HTTPPairer": "pairing",
+    "MAX_BODY": "reader",
+    "MAX_HEAD": "reader",
+    "MAX_HEADERS": "reader",
+    "MessageReader": "reader",
+    "RequestReader": "reader",
+    "ResponseReader": "reader",
+}
+
+__all__ = [
+    "DEFAULT_CAP",
+    "MAX_BODY",
+    "MAX_HEAD",
+    "MAX_HEADERS",
+    "DecodedBody",
+    "HTTPExchange",
+    "HTTPMessage",
+    "HTTPPairer",
+    "Headers",
+    "MessageReader",
+    "RequestReader",
+    "ResponseReader",
+    "decode_body",
+    "exchanges",
+]
+
+
+def exchanges(
+    source: Source, *, defrag: bool = True, problems: list[str] | None = None
+) -> list[HTTPExchange]:
+    """Every HTTP/1.x exchange of a capture, in order of first frame.
+
+    ``source`` is a path, a binary file object, or an iterable of
+    :class:`~layerpeek.packet.Packet` (as for
+    :func:`layerpeek.flows.conversations`).  Pass a list as ``problems`` to
+    receive the problems that belong to no single exchange (bytes skipped
+    inside an HTTP stream).  Reading the file may raise
+    :class:`~layerpeek.errors.CaptureFormatError` or ``OSError``; nothing in
+    the traffic itself raises.
+    """
+    from layerpeek.flows.pipeline import FlowPipeline, _packets
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.http.pairing import HTTPPairer
+
+    pipe = FlowPipeline(defrag=defrag, tcp=TCPTracker(), infos=False)
+    convs = pipe.tcp.conversations
+    pairer = HTTPPairer(endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server)))
+    out: list[HTTPExchange] = []
+    for packet in _packets(source):
+        for event in pipe.process(packet)[2]:
+            out += pairer.feed(event)
+    for event in pipe.finish():
+        out += pairer.feed(event)
+    out += pairer.finish()
+    if problems is not None:
+        problems.extend(pairer.problems)
+    return sort_exchanges(out)
+
+
+def sort_exchanges(items: list[HTTPExchange]) -> list[HTTPExchange]:
+    """Order exchanges as a listing shows them: by first frame, then stream and position."""
+    return sorted(items, key=lambda ex: (ex.first_frame, ex.stream, ex.index))
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layerpeek.http' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"layerpeek.http.{module}"), name)
+    globals()[name] = value
+    return value

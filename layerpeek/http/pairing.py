@@ -1,0 +1,264 @@
+"""Pairing requests with responses, per TCP connection, from the tracker's events (sans-IO).
+
+Theory of operation
+===================
+
+:class:`HTTPPairer` consumes the TCP tracker's events
+(:mod:`layerpeek.flows.events`) and returns :class:`HTTPExchange` records.
+Per conversation it keeps a :class:`RequestReader` for the client's stream
+and a :class:`ResponseReader` for the server's, and a FIFO of requests not
+yet answered.  HTTP/1.1 answers requests in the order they were sent
+(RFC 9112 §9.3.2), pipelined or not, so the n-th final response on a
+connection belongs to the n-th request:
+
+* a request joins the FIFO as soon as its head is read, so the response
+  reader knows the method it answers (HEAD and CONNECT change the framing)
+  even when the server answers before the request body is complete;
+* a 1xx interim response (``100 Continue``) is attached to the oldest
+  unanswered request and answers nothing; ``101 Switching Protocols`` is the
+  final answer to an Upgrade request and, like a 2xx to ``CONNECT``, ends
+  HTTP on the connection in both directions (h11's ``SWITCHED_PROTOCOL``);
+* an exchange is handed out when its response is complete (whole or
+  damaged); at the connection's close the requests still waiting come out
+  with ``response=None`` and the reason (closed, reset, capture ended), and a
+  response with no request waiting comes out with ``request=None``;
+* a stream gap that the readers cannot skip over (anything but the inside
+  of a body of known size) may have swallowed whole messages, so every
+  exchange made after it on that connection says its pairing is uncertain.
+
+A connection picked up mid-stream has its client guessed by the tracker
+from the ports; the pairer checks that guess against the first request or
+status line before reading (see :meth:`HTTPPairer._probe`).
+
+Streams that never begin like HTTP are ignored without a word: a TLS or SSH
+connection is not an HTTP error.  Bytes skipped inside an HTTP stream are
+reported in :attr:`HTTPPairer.problems`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from layerpeek.flows.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    StreamData,
+    StreamGap,
+)
+from layerpeek.http.message import NO_RESPONSE, HTTPExchange, HTTPMessage
+from layerpeek.http.reader import (
+    MAX_BODY,
+    MAX_HEAD,
+    MAX_HEADERS,
+    PAUSED,
+    RESYNC,
+    MessageReader,
+    RequestReader,
+    ResponseReader,
+)
+
+#: Looks up a conversation's ``(client, server)`` as "addr:port" strings.
+Endpoints = Callable[[int], tuple[str, str]]
+
+_UNCERTAIN = "paired after a stream gap: messages in between may be missing"
+#: Bytes per direction held back, on a connection picked up mid-stream, while
+#: looking for the first request or status line that tells the roles apart.
+PROBE_LIMIT = 64 * 1024
+_REQUEST_LINE = re.compile(
+    rb"(?:^|\n)(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.\d\r?\n"
+)
+_STATUS_LINE = re.compile(rb"(?:^|\n)HTTP/1\.\d [0-9]{3}")
+
+
+@dataclass(slots=True, eq=False)
+class _Conn:
+    cid: int
+    requests: RequestReader
+    responses: ResponseReader
+    methods: list[str] = field(default_factory=list)
+    pending: deque[HTTPExchange] = field(default_factory=deque)
+    announced: deque[HTTPMessage] = field(default_factory=deque)  # heads read, not yet done
+    count: int = 0  # exchanges made so far
+    uncertain: bool = False
+    request_side: str = "client"  # the tracker's direction that carries the requests
+    probe: list[StreamData | StreamGap] | None = None  # events held until roles are known
+
+
+class HTTPPairer:
+    """TCP tracker events in, HTTP exchanges out.
+
+    ``endpoints`` (optional) names a conversation's client and server, e.g.
+    from the tracker (see :func:`layerpeek.http.exchanges`).  The caps are
+    the readers' (see :mod:`layerpeek.http.reader`).
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoints: Endpoints | None = None,
+        max_head: int = MAX_HEAD,
+        max_headers: int = MAX_HEADERS,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.endpoints = endpoints
+        self.caps = {"max_head": max_head, "max_headers": max_headers, "max_body": max_body}
+        #: Plain-language problems not tied to one message ("stream 3 client: …").
+        self.problems: list[str] = []
+        self._conns: dict[int, _Conn] = {}
+
+    def feed(self, event: Event) -> list[HTTPExchange]:
+        """One tracker event; returns the exchanges it completed (often none)."""
+        out: list[HTTPExchange] = []
+        if isinstance(event, (StreamData, StreamGap)):
+            conn = self._conn(event.conversation, True)
+            if conn.probe is not None:
+                conn.probe.append(event)
+                self._probe(conn, out, final=False)
+            else:
+                self._dispatch(conn, event, out)
+        elif isinstance(event, ConnectionOpened):
+            self._conn(event.conversation, event.how == "midstream")
+        elif isinstance(event, ConnectionClosed):
+            conn_or_none = self._conns.pop(event.conversation, None)
+            if conn_or_none is not None:
+                self._close(conn_or_none, event.how, out)
+        return out
+
+    def _dispatch(
+        self, conn: _Conn, event: StreamData | StreamGap, out: list[HTTPExchange]
+    ) -> None:
+        to_requests = event.direction == conn.request_side
+        reader: MessageReader = conn.requests if to_requests else conn.responses
+        if isinstance(event, StreamData):
+            msgs = reader.feed(event.data, event.frames, event.ts_ns)
+        else:
+            msgs = reader.gap(event.length, event.reason)
+            if reader.state == RESYNC and (conn.requests.is_http or conn.responses.is_http):
+                conn.uncertain = True
+        for msg in msgs:
+            if to_requests:
+                self._request_done(conn, msg, out)
+            else:
+                self._response_done(conn, msg, out)
+
+    def _probe(self, conn: _Conn, out: list[HTTPExchange], *, final: bool) -> None:
+        """Which side of a connection picked up mid-stream sends the requests?
+
+        The tracker guesses the client of such a connection from the ports
+        (the higher one), which is wrong for, say, a client on port 3000
+        talking to a server on 8080.  The first request line or status line
+        seen decides instead; until then the events wait here (at most
+        :data:`PROBE_LIMIT` bytes per direction), then are replayed in order.
+        """
+        probe = conn.probe
+        assert probe is not None
+        data = {"client": bytearray(), "server": bytearray()}
+        for event in probe:
+            if isinstance(event, StreamData):
+                data[event.direction] += event.data
+        normal = bool(_REQUEST_LINE.search(data["client"])) + bool(
+            _STATUS_LINE.search(data["server"]))
+        swapped = bool(_REQUEST_LINE.search(data["server"])) + bool(
+            _STATUS_LINE.search(data["client"]))
+        full = max(len(d) for d in data.values()) >= PROBE_LIMIT
+        if not (final or full or normal or swapped):
+            return
+        if swapped > normal:
+            conn.request_side = "server"
+        conn.probe = None
+        for event in probe:
+            self._dispatch(conn, event, out)
+
+    def finish(self) -> list[HTTPExchange]:
+        """No more events: close what is still open (as if the capture ended)."""
+        out: list[HTTPExchange] = []
+        for cid in list(self._conns):
+            self._close(self._conns.pop(cid), "eof", out)
+        return out
+
+    # -- per connection ----------------------------------------------------------
+
+    def _conn(self, cid: int, midstream: bool) -> _Conn:
+        conn = self._conns.get(cid)
+        if conn is None:
+            caps = self.caps
+            requests = RequestReader(midstream=midstream, max_head=caps["max_head"],
+                                     max_headers=caps["max_headers"], max_body=caps["max_body"])
+            responses = ResponseReader(midstream=midstream, max_head=caps["max_head"],
+                                       max_headers=caps["max_headers"],
+                                       max_body=caps["max_body"])
+            conn = _Conn(cid, requests, responses, probe=[] if midstream else None)
+            methods = conn.methods
+            responses.method_of = lambda n: methods[n] if n < len(methods) else None
+            requests.on_head = lambda msg: self._request_head(conn, msg)
+            self._conns[cid] = conn
+        return conn
+
+    def _exchange(self, conn: _Conn, request: HTTPMessage | None) -> HTTPExchange:
+        ex = HTTPExchange(conn.cid, conn.count, request)
+        conn.count += 1
+        if self.endpoints is not None:
+            ex.client, ex.server = self.endpoints(conn.cid)
+            if conn.request_side == "server":  # the tracker's guess was the wrong way round
+                ex.client, ex.server = ex.server, ex.client
+        if conn.uncertain:
+            ex.pairing.append(_UNCERTAIN)
+        return ex
+
+    def _request_head(self, conn: _Conn, msg: HTTPMessage) -> None:
+        conn.announced.append(msg)
+        conn.methods.append(msg.method)
+        conn.pending.append(self._exchange(conn, msg))
+
+    def _request_done(self, conn: _Conn, msg: HTTPMessage, out: list[HTTPExchange]) -> None:
+        if conn.announced and conn.announced[0] is msg:
+            conn.announced.popleft()
+        else:  # cut before its head was whole: never announced
+            conn.methods.append(msg.method)
+            conn.pending.append(self._exchange(conn, msg))
+
+    def _response_done(self, conn: _Conn, msg: HTTPMessage, out: list[HTTPExchange]) -> None:
+        if msg.informational and msg.status != 101:
+            if conn.pending:
+                conn.pending[0].interim.append(msg)
+                return
+            ex = self._exchange(conn, None)
+            ex.response = msg
+            out.append(ex)
+            return
+        if conn.pending:
+            ex = conn.pending.popleft()
+        else:
+            ex = self._exchange(conn, None)
+        ex.response = msg
+        out.append(ex)
+        requests = conn.requests
+        switched = msg.status == 101 or (ex.method == "CONNECT" and 200 <= msg.status < 300)
+        if switched:
+            requests.switch()
+            conn.responses.switch()
+        elif requests.state == PAUSED and not conn.pending:
+            for req in requests.resume():
+                self._request_done(conn, req, out)
+
+    def _close(self, conn: _Conn, how: str, out: list[HTTPExchange]) -> None:
+        if conn.probe is not None:
+            self._probe(conn, out, final=True)
+        for msg in conn.requests.finish(how):
+            self._request_done(conn, msg, out)
+        for msg in conn.responses.finish(how):
+            self._response_done(conn, msg, out)
+        while conn.pending:
+            ex = conn.pending.popleft()
+            ex.unanswered = NO_RESPONSE.get(how, f"no response (connection ended: {how})")
+            out.append(ex)
+        if conn.requests.is_http or conn.responses.is_http:
+            other = "server" if conn.request_side == "client" else "client"
+            for direction, reader in ((conn.request_side, conn.requests), (other, conn.responses)):
+                self.problems.extend(
+                    f"stream {conn.cid} {direction}: {p}" for p in reader.problems
+                )

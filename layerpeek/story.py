@@ -1,0 +1,904 @@
+"""The page-load story: a capture told step by step, as the explainer tells it.
+
+The explainer walks through the life of a web request: (1) the DNS lookup,
+(2) the TCP three-way handshake, (3) the HTTP request, (4) the server's
+response, (5) further requests for the page's resources on the same
+connection, (6) the teardown.  :func:`explain` finds those steps in a
+capture and says what happened in plain language, with the packet numbers a
+student can look up in ``layerpeek dump`` or Wireshark.
+
+Nothing here is specific to page loads: each step comes from one of the
+analysis stages and is told whenever it is in the capture, so a UDP demo,
+a refused connection, a reset, or somebody's own capture of anything gets
+a sensible account too.
+
+* DNS steps come from :mod:`layerpeek.dnstx` (queries paired with answers).
+* Connection steps (handshake, refusal, teardown and the states each side
+  went through) come from the TCP tracker's
+  :class:`~layerpeek.flows.tracker.TCPConversation`.
+* HTTP steps come from :func:`layerpeek.http.exchanges`.
+* Other TCP payload is told as data runs (who sent how many bytes, with a
+  preview), and UDP that is not DNS as its datagrams.
+
+The steps are plain data (:class:`Step`, :class:`Story`); rendering to text
+is :meth:`Story.text`, and ``to_dict()`` gives the ``explain --json`` form.
+The functions here read no files: the capture comes in as packets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from layerpeek.dnstx import DNSTracker, DNSTransaction, is_multicast
+from layerpeek.flows.events import StateChanged, StreamData
+from layerpeek.flows.tracker import TCPConversation
+from layerpeek.flows.udp import UDPConversation, udp_payload
+from layerpeek.layers.dns import RRType
+from layerpeek.packet import Packet
+from layerpeek.wire import enum_name
+
+if TYPE_CHECKING:
+    from layerpeek.http.message import HTTPExchange
+
+#: Data runs told per TCP connection without HTTP (the rest are counted).
+MAX_RUNS = 12
+#: UDP datagrams told per conversation that is not DNS.
+MAX_DATAGRAMS = 8
+#: Bytes of payload quoted in a preview.
+PREVIEW = 48
+
+_REFERENCE = re.compile(rb"""(?:src|href)\s*=\s*["']([^"'#?]+)""", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Step:
+    """One step of the story: what happened, in words, and where to look."""
+
+    kind: str  #: dns, handshake, refused, no-answer, midstream, request, response, data,
+    #: udp, teardown, reset, open
+    title: str  #: a short heading, e.g. "TCP three-way handshake"
+    text: str  #: the explanation, in plain sentences
+    frames: tuple[int, ...]  #: the packets of this step (1-based, as in Wireshark)
+    ts_ns: int  #: when the step began
+    stream: str | None = None  #: "tcp 0" / "udp 1": the conversation (tcp.stream / udp.stream)
+    facts: dict[str, Any] = field(default_factory=dict)  #: the numbers behind the text
+
+    @property
+    def first_frame(self) -> int:
+        return self.frames[0] if self.frames else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "frames": list(self.frames),
+            "time": self.ts_ns / 1e9,
+            "stream": self.stream,
+            "facts": self.facts,
+        }
+
+
+@dataclass(slots=True)
+class Story:
+    """A capture's story: an overview, the steps in order, and remarks."""
+
+    kind: str  #: "page load", "web", "dns", "tcp", "udp" or "other"
+    overview: str
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)  #: what could not be followed, etc.
+    start_ns: int = 0  #: time of the first packet (step times are shown relative to it)
+    conclusion: str = ""  #: the explainer's last step for web traffic: what was fetched
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "overview": self.overview,
+            "steps": [dict(step.to_dict(), number=i) for i, step in enumerate(self.steps, 1)],
+            "conclusion": self.conclusion,
+            "notes": list(self.notes),
+        }
+
+    def text(self, *, width: int = 100, max_steps: int = 0) -> str:
+        """The story as wrapped text; ``max_steps`` > 0 tells only that many steps."""
+        out = textwrap.wrap(self.overview, width, break_on_hyphens=False) or [""]
+        shown = self.steps if max_steps <= 0 else self.steps[:max_steps]
+        for i, step in enumerate(shown, 1):
+            out.append("")
+            at = (step.ts_ns - self.start_ns) / 1e9
+            where = f"  [{step.stream}]" if step.stream else ""
+            out.append(f"{i}. {step.title}  ({_frames_text(step.frames)}, t={at:.6f}s){where}")
+            out.extend(textwrap.wrap(step.text, width, initial_indent="    ",
+                                     subsequent_indent="    ", break_on_hyphens=False))
+        if len(shown) < len(self.steps):
+            out.append("")
+            out.append(f"… {len(self.steps) - len(shown)} more steps not shown "
+                       "(--max-steps 0 shows all).")
+        if self.conclusion:
+            out.append("")
+            out.extend(textwrap.wrap(self.conclusion, width, break_on_hyphens=False))
+        for note in self.notes:
+            out.append("")
+            out.extend(textwrap.wrap("Note: " + note, width, subsequent_indent="      "))
+        return "\n".join(out) + "\n"
+
+
+def _frames_text(frames: tuple[int, ...]) -> str:
+    if not frames:
+        return "no frame"
+    if len(frames) == 1:
+        return f"frame {frames[0]}"
+    contiguous = list(frames) == list(range(frames[0], frames[-1] + 1))
+    if contiguous and len(frames) > 3:
+        return f"frames {frames[0]}-{frames[-1]}"
+    if len(frames) > 8:
+        return f"{len(frames)} frames from {frames[0]} to {frames[-1]}"
+    return "frames " + ", ".join(map(str, frames))
+
+
+# ---------------------------------------------------------------------------
+# Gathering: one pass over the packets
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive stream bytes one side sent (a "message" in a non-HTTP protocol)."""
+
+    direction: str
+    size: int
+    preview: bytearray
+    frames: list[int]
+    ts_ns: int
+
+
+@dataclass(slots=True)
+class _Datagram:
+    frame: int
+    ts_ns: int
+    direction: str
+    size: int
+    preview: bytes
+
+
+@dataclass(slots=True)
+class _Gathered:
+    dns: list[DNSTransaction]
+    dns_problems: list[str]
+    tcp: list[TCPConversation]
+    udp: list[UDPConversation]
+    runs: dict[int, list[_Run]]
+    runs_dropped: dict[int, int]
+    datagrams: dict[int, list[_Datagram]]
+    others: dict[str, int]  #: packets in no TCP/UDP conversation, by protocol path end
+    start_ns: int
+    packets: int
+
+
+def _gather(packets: Iterable[Packet]) -> _Gathered:
+    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.tracker import TCPTracker
+    from layerpeek.flows.udp import UDPTracker
+
+    pipe = FlowPipeline(tcp=TCPTracker(keep_frames=True), udp=UDPTracker(keep_frames=True))
+    dns = DNSTracker(pipe.tcp.conversations)
+    runs: dict[int, list[_Run]] = {}
+    dropped: dict[int, int] = {}
+    datagrams: dict[int, list[_Datagram]] = {}
+    others: dict[str, int] = {}
+    start = 0
+    count = 0
+    for raw in packets:
+        if count == 0:
+            start = raw.ts_ns
+        count += 1
+        packet, info, events = pipe.process(raw)
+        dns.feed(packet, info, events)
+        for event in events:
+            if isinstance(event, StreamData):
+                _add_run(runs, dropped, event)
+        if info is None or not info.proto:
+            if info is None or info.defrag is None:
+                label = _label(packet)
+                others[label] = others.get(label, 0) + 1
+        elif info.proto == "udp":
+            kept = datagrams.setdefault(info.stream, [])
+            if len(kept) < MAX_DATAGRAMS:
+                payload = udp_payload(packet)
+                kept.append(_Datagram(packet.index, packet.ts_ns, info.direction,
+                                      len(payload), payload[:PREVIEW]))
+    final = pipe.finish()
+    dns.feed_events(final)
+    for event in final:
+        if isinstance(event, StreamData):
+            _add_run(runs, dropped, event)
+    tcp = [c for c in pipe.tcp.conversations.values()]
+    udp = [c for c in pipe.udp.conversations.values()]
+    return _Gathered(dns.finish(), dns.problems, tcp, udp, runs, dropped, datagrams, others,
+                     start, count)
+
+
+def _label(packet: Packet) -> str:
+    """What a packet outside any TCP/UDP conversation is, for the overview's counts.
+
+    An ICMP error quotes the TCP or UDP header it is about; it counts as ICMP.
+    """
+    for layer in packet.layers:
+        if layer.short in ("icmp", "icmpv6", "arp"):
+            return layer.short
+    last = packet.malformed
+    if last is not None:
+        return f"malformed {last.protocol}"
+    return packet.layers[-1].short if packet.layers else "empty"
+
+
+def _add_run(runs: dict[int, list[_Run]], dropped: dict[int, int], event: StreamData) -> None:
+    conv_runs = runs.setdefault(event.conversation, [])
+    if conv_runs and conv_runs[-1].direction == event.direction:
+        run = conv_runs[-1]
+        run.size += len(event.data)
+        if len(run.preview) < PREVIEW:
+            run.preview += event.data[: PREVIEW - len(run.preview)]
+        run.frames.extend(f for f in event.frames if f not in run.frames)
+        return
+    if len(conv_runs) >= MAX_RUNS:
+        dropped[event.conversation] = dropped.get(event.conversation, 0) + 1
+        return
+    conv_runs.append(_Run(event.direction, len(event.data), bytearray(event.data[:PREVIEW]),
+                          list(event.frames), event.ts_ns))
+
+
+# ---------------------------------------------------------------------------
+# Telling
+# ---------------------------------------------------------------------------
+
+
+def explain(
+    packets: Iterable[Packet],
+    *,
+    http: list[HTTPExchange] | None = None,
+    http_problems: Iterable[str] = (),
+) -> Story:
+    """The story of a capture's packets (read them with :func:`layerpeek.read`).
+
+    The HTTP exchanges come from :func:`layerpeek.http.exchanges`, which
+    walks the packets itself.  Pass them as ``http`` (with the problems it
+    reported) when you have them, e.g. from the capture's path, and the
+    packets are walked once as they stream by; without them an iterator is
+    first kept in a list, so both stages can walk it.
+    """
+    if http is None:
+        from layerpeek.http import exchanges
+
+        kept = packets if isinstance(packets, list) else list(packets)
+        problems: list[str] = []
+        http = exchanges(kept, problems=problems)
+        return _tell(_gather(kept), http, problems)
+    return _tell(_gather(packets), http, list(http_problems))
+
+
+def _tell(g: _Gathered, http: list[HTTPExchange], http_problems: list[str]) -> Story:
+    steps: list[Step] = []
+    resolved = _resolved_addresses(g.dns)
+    for tx in g.dns:
+        steps.append(_dns_step(tx))
+    http_by_stream: dict[int, list[HTTPExchange]] = {}
+    for ex in http:
+        http_by_stream.setdefault(ex.stream, []).append(ex)
+    dns_tcp_streams = {t.stream for t in g.dns if t.transport == "tcp"}
+    for conv in g.tcp:
+        steps.extend(_connection_steps(conv, {} if conv.id in dns_tcp_streams else resolved))
+        if conv.id in dns_tcp_streams and steps and steps[-1].stream == _stream(conv):
+            steps[-1].text += " This connection carries DNS messages (DNS over TCP)."
+        exchanges = http_by_stream.get(conv.id, [])
+        if exchanges:
+            steps.extend(_http_steps(conv, exchanges))
+        elif conv.id not in dns_tcp_streams:
+            steps.extend(_data_steps(conv, g.runs.get(conv.id, []), g.runs_dropped.get(conv.id, 0)))
+        steps.extend(_close_steps(conv))
+    dns_udp_streams = {t.stream for t in g.dns if t.transport == "udp"}
+    for udp in g.udp:
+        if udp.id not in dns_udp_streams:
+            steps.append(_udp_step(udp, g.datagrams.get(udp.id, [])))
+    order = {kind: i for i, kind in enumerate(
+        ("dns", "udp", "handshake", "midstream", "refused", "no-answer", "request", "response",
+         "data", "teardown", "reset", "open"))}
+    steps.sort(key=lambda s: (s.first_frame, s.ts_ns, order.get(s.kind, 99)))
+    notes = [*g.dns_problems, *http_problems]
+    kind, overview = _overview(g, http)
+    return Story(kind, overview, steps, notes, g.start_ns, _conclusion(g, http))
+
+
+# -- DNS ---------------------------------------------------------------------
+
+_TYPE_WORDS = {1: "the IPv4 address (A record)", 28: "the IPv6 address (AAAA record)",
+               15: "the mail servers (MX records)", 16: "the text records (TXT)",
+               12: "the name pointers (PTR records)", 2: "the name servers (NS)",
+               5: "the alias (CNAME)", 33: "the service location (SRV)", 6: "the zone (SOA)",
+               255: "every record (ANY)", 65: "the HTTPS service binding (HTTPS record)"}
+
+
+def _ms(ns: int | None) -> str:
+    return "?" if ns is None else f"{ns / 1e6:.3f} ms"
+
+
+def _dns_step(tx: DNSTransaction) -> Step:
+    name = tx.name or "(no question)"
+    qtype = tx.qtype
+    what = _TYPE_WORDS.get(qtype, f"the {enum_name(RRType, qtype)} records") if qtype else "?"
+    over = "" if tx.transport == "udp" else " over TCP"
+    parts: list[str] = []
+    if tx.query is not None:  # (empty parts are dropped when joined)
+        asked = f"the DNS server {tx.server}{over}"
+        if is_multicast(tx.server.addr):
+            how = {5353: "mDNS", 5355: "LLMNR"}.get(tx.server.port, "multicast DNS")
+            asked = f"every host on the local network ({how}, multicast group {tx.server})"
+        parts.append(
+            f"The client {tx.client} asked {asked} for {what} of "
+            f"{name} (query id 0x{tx.dns_id:04x}, frame {tx.query.frame})."
+        )
+        if tx.retry_of is not None and tx.retry_of.query is not None:
+            parts.append(
+                f"This is the retry over TCP of the query in frame {tx.retry_of.query.frame}, "
+                "whose UDP answer was truncated."
+            )
+        if tx.retransmissions:
+            frames = ", ".join(str(m.frame) for m in tx.retransmissions)
+            parts.append(f"No answer came in time, so the client sent the query again "
+                         f"(frame {frames}).")
+    else:
+        parts.append(f"{tx.server} sent a DNS response to {tx.client} without a query in the "
+                     f"capture (frame {tx.first_frame}): an announcement or an answer to a "
+                     "query sent before the capture began.")
+    r = tx.response
+    if r is None:
+        parts.append("No answer was captured.")
+    else:
+        if tx.query is not None:
+            parts.append(f"The answer came in frame {r.frame}, {_ms(tx.response_time_ns)} "
+                         "after the query.")
+        parts.append(_dns_answer_words(tx))
+        if tx.truncated:
+            if tx.tcp_retry is not None and tx.tcp_retry.query is not None:
+                parts.append(
+                    "The answer did not fit in a UDP datagram: the server set the TC "
+                    "(truncated) flag, and the client asked again over TCP (frame "
+                    f"{tx.tcp_retry.query.frame})."
+                )
+            else:
+                parts.append("The answer did not fit in a UDP datagram: the server set the TC "
+                             "(truncated) flag; no retry over TCP is in the capture.")
+        if tx.duplicate_responses:
+            frames = ", ".join(str(m.frame) for m in tx.duplicate_responses)
+            parts.append(f"The same answer came again in frame {frames}.")
+    title = f"DNS lookup: {name}" + (f" ({enum_name(RRType, qtype)})" if qtype else "")
+    facts = {k: v for k, v in tx.to_dict().items() if k in (
+        "transport", "client", "server", "dns_id", "name", "type", "status", "query_frame",
+        "response_frame", "response_time_ms", "rcode", "truncated", "cname_chain", "addresses",
+        "retransmission_frames", "tcp_retry_frame", "retry_of_frame")}
+    return Step("dns", title, " ".join(p for p in parts if p), tx.frames, tx.first_ts_ns,
+                f"{tx.transport} {tx.stream}", facts)
+
+
+def _dns_answer_words(tx: DNSTransaction) -> str:
+    rcode = tx.rcode_name
+    name = tx.name or "?"
+    if rcode == "NXDOMAIN":
+        return f"The server answered NXDOMAIN: the name {name} does not exist."
+    if rcode != "NOERROR":
+        return f"The server answered with the error {rcode}: no records."
+    chain = tx.cname_chain
+    words = []
+    for alias, target in itertools.pairwise(chain):
+        words.append(f"{alias} is an alias (CNAME) of {target}")
+    addresses = tx.addresses
+    end = chain[-1] if chain else name
+    if addresses:
+        shown = ", ".join(addresses[:6])
+        if len(addresses) > 6:
+            shown += f" and {len(addresses) - 6} more"
+        words.append(f"{end} has the address{'es' if len(addresses) > 1 else ''} {shown}")
+    elif tx.qtype in (1, 28) and not tx.truncated:
+        words.append(f"{end} has no {enum_name(RRType, tx.qtype)} record")
+    elif tx.answers and len(chain) <= 1:
+        records = ", ".join(f"{enum_name(RRType, r.type)} {_short(r)}" for r in tx.answers[:4])
+        more = f" and {len(tx.answers) - 4} more" if len(tx.answers) > 4 else ""
+        words.append(f"the records are {records}{more}")
+    elif not tx.answers and not tx.truncated:
+        words.append("no records of that type exist")
+    if not words:
+        return ""
+    text = "; ".join(words)
+    return "It says: " + text + "."
+
+
+def _short(record: Any) -> str:
+    from layerpeek.layers.dns import data_text
+
+    text = data_text(record.data)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _resolved_addresses(txs: list[DNSTransaction]) -> dict[str, tuple[str, int, int]]:
+    """address → (name asked, response frame, response time) for each answered lookup."""
+    out: dict[str, tuple[str, int, int]] = {}
+    for tx in txs:
+        if tx.response is None or tx.name is None:
+            continue
+        for address in tx.addresses:
+            out.setdefault(address, (tx.name, tx.response.frame, tx.response.ts_ns))
+    return out
+
+
+# -- TCP connections ---------------------------------------------------------
+
+
+def _stream(conv: TCPConversation) -> str:
+    return f"tcp {conv.id}"
+
+
+def _connection_steps(
+    conv: TCPConversation, resolved: dict[str, tuple[str, int, int]]
+) -> list[Step]:
+    hs = conv.handshake
+    close = conv.close
+    server_ip = conv.server.ip
+    via = ""
+    found = resolved.get(server_ip)
+    if found is not None and found[2] <= conv.first_ts_ns:
+        via = f" ({server_ip} is the address {found[0]} resolved to in frame {found[1]})"
+    frames_of = conv.frames or []
+    if close.kind == "refused":
+        syn = hs.syn_frame or conv.first_frame
+        rst = close.rst_frame or conv.last_frame
+        text = (
+            f"The client {conv.client} tried to open a TCP connection to {conv.server}{via}: "
+            f"its SYN (frame {syn}) was answered by RST (frame {rst}). Nothing accepts "
+            f"connections on port {conv.server.port} there, so the connection was refused; "
+            f"{_paths(conv)}."
+        )
+        return [Step("refused", "Connection refused", text,
+                     tuple(f for f in frames_of if f <= rst), conv.first_ts_ns, _stream(conv),
+                     {"handshake": hs.to_dict(), "close": close.to_dict()})]
+    if hs.complete:
+        assert hs.syn_frame is not None or hs.synack_frame is not None
+        client_isn = hs.client_isn
+        server_isn = hs.server_isn
+        lines = []
+        syn_part = (
+            f"SYN (frame {hs.syn_frame}, the client's initial sequence number {client_isn})"
+            if hs.syn_frame is not None else "the SYN was not captured"
+        )
+        ack_of = "" if client_isn is None else f", acknowledging {(client_isn + 1) & 0xFFFFFFFF}"
+        lines.append(
+            f"The client {conv.client} opened a TCP connection to {conv.server}{via} with the "
+            f"three-way handshake: {syn_part}; SYN-ACK (frame {hs.synack_frame}, the server's "
+            f"initial sequence number {server_isn}{ack_of}); ACK (frame {hs.ack_frame})."
+        )
+        if hs.syn_count > 1:
+            lines.append(f"The SYN was sent {hs.syn_count} times before it was answered.")
+        if hs.rtt_ns is not None:
+            lines.append(
+                f"Round-trip time seen from the capture point: {_ms(hs.rtt_ns)} "
+                f"(SYN → SYN-ACK {_ms(hs.rtt_server_ns)}, SYN-ACK → ACK "
+                f"{_ms(hs.rtt_client_ns)})."
+            )
+        options = _options_words(conv)
+        if options:
+            lines.append(options)
+        lines.append("Both sides are now ESTABLISHED.")
+        frames = tuple(f for f in (hs.syn_frame, hs.synack_frame, hs.ack_frame) if f is not None)
+        return [Step("handshake", "TCP three-way handshake", " ".join(lines), frames,
+                     conv.first_ts_ns, _stream(conv), {"handshake": hs.to_dict()})]
+    if hs.syn_frame is not None and hs.synack_frame is None:
+        tries = f", sent {hs.syn_count} times," if hs.syn_count > 1 else ""
+        text = (f"The client {conv.client} sent a SYN to {conv.server}{via} (frame "
+                f"{hs.syn_frame}){tries} but no answer is in the capture: the server may be "
+                "unreachable, or a firewall dropped the SYN.")
+        ended = [f for f in (close.rst_frame, close.client_fin_frame, close.server_fin_frame)
+                 if f is not None]
+        limit = min(ended) if ended else conv.last_frame + 1
+        syns = tuple(f for f in frames_of if f < limit)
+        return [Step("no-answer", "Connection attempt without answer", text,
+                     syns or (hs.syn_frame,), conv.first_ts_ns, _stream(conv),
+                     {"handshake": hs.to_dict()})]
+    how = "its SYN was not captured" if hs.synack_frame is not None else (
+        "the capture starts after its handshake")
+    text = (f"A TCP connection between {conv.client} and {conv.server}{via} was already "
+            f"under way: {how}, so its initial sequence numbers and RTT are unknown "
+            f"(the client is taken to be {conv.client}, chosen by {conv.client_by}).")
+    return [Step("midstream", "TCP connection picked up mid-way", text,
+                 (conv.first_frame,), conv.first_ts_ns, _stream(conv),
+                 {"handshake": hs.to_dict(), "client_by": conv.client_by})]
+
+
+def _options_words(conv: TCPConversation) -> str:
+    hs = conv.handshake
+    c, s = hs.client_options, hs.server_options
+    parts = []
+    if c is not None and s is not None and c.mss and s.mss:
+        parts.append(f"maximum segment sizes {c.mss} (client) and {s.mss} (server)")
+    if hs.window_scaling and c is not None and s is not None:
+        parts.append(f"window scaling (shift {c.window_scale} and {s.window_scale})")
+    if hs.sack:
+        parts.append("selective acknowledgements")
+    if hs.timestamps:
+        parts.append("timestamps")
+    return ("They agreed on " + ", ".join(parts) + ".") if parts else ""
+
+
+def _paths(conv: TCPConversation) -> str:
+    """Each side's states through the connection: ``client CLOSED → SYN_SENT → …``."""
+    paths: dict[str, list[str]] = {}
+    for t in conv.transitions:
+        path = paths.setdefault(t.endpoint, [t.old.value])
+        path.append(t.new.value)
+    return "; ".join(f"{side} {' → '.join(path)}" for side, path in sorted(paths.items()))
+
+
+def _close_steps(conv: TCPConversation) -> list[Step]:
+    close = conv.close
+    if close.kind == "refused":
+        return []
+    first_close = min(
+        (f for f in (close.client_fin_frame, close.server_fin_frame, close.rst_frame)
+         if f is not None),
+        default=None,
+    )
+    stream = _stream(conv)
+    if first_close is None:
+        if not conv.handshake.complete and conv.handshake.synack_frame is None and (
+                conv.handshake.syn_frame is not None):
+            return []  # an unanswered SYN: told by its own step
+        text = (f"The connection between {conv.client} and {conv.server} was still open when "
+                f"the capture ended (last frame {conv.last_frame}): no FIN or RST was "
+                f"captured. Final states: client {conv.client_state.value}, server "
+                f"{conv.server_state.value}.")
+        return [Step("open", "Still open at the end of the capture", text, (conv.last_frame,),
+                     conv.last_ts_ns, stream, {"close": close.to_dict()})]
+    closing = [t for t in conv.transitions if t.frame >= first_close]
+    moves = _moves(closing)
+    frames = tuple(f for f in (conv.frames or []) if f >= first_close) or (first_close,)
+    facts = {
+        "close": close.to_dict(),
+        "transitions": [
+            {"frame": t.frame, "endpoint": t.endpoint, "from": t.old.value, "to": t.new.value,
+             "why": t.why}
+            for t in closing
+        ],
+        "client_state": conv.client_state.value,
+        "server_state": conv.server_state.value,
+    }
+    final = (f"Final states: client {conv.client_state.value}, server "
+             f"{conv.server_state.value}. Over the whole connection: {_paths(conv)}.")
+    seen = _analysis_words(conv)
+    if seen:
+        final += " " + seen
+    if close.kind == "rst":
+        who = close.rst_by or "?"
+        text = (f"The connection was aborted: the {who} sent RST (frame {close.rst_frame}) "
+                "instead of closing with FIN, so any data still in flight is thrown away "
+                f"(typical when a program exits or closes with unread data). {moves}. {final}")
+        return [Step("reset", "Connection reset (RST)", text, frames, _ts_of(conv, first_close),
+                     stream, facts)]
+    initiator = close.initiator or "?"
+    other = "server" if initiator == "client" else "client"
+    if close.kind == "four-way":
+        lead = (f"The {initiator} closed first: four-way teardown, each side sending its own "
+                f"FIN and acknowledging the other's.")
+        if close.client_fin_frame is not None and close.server_fin_frame is not None:
+            second = max(close.client_fin_frame, close.server_fin_frame)
+            acks = [t.frame for t in closing if "acknowledged the peer's FIN" in t.why]
+            if acks and acks[0] == second:
+                lead += (f" The {other} acknowledged the FIN and sent its own in the same "
+                         f"segment (frame {second}), so only three packets were needed.")
+        title = "Teardown: four-way close"
+    elif close.kind == "simultaneous":
+        lead = ("Both sides closed at once: their FINs crossed on the wire, so each went "
+                "through CLOSING.")
+        title = "Teardown: simultaneous close"
+    elif close.kind == "half-close":
+        return _half_close_steps(conv, closing, facts, final)
+    else:
+        lead = f"{close.describe().capitalize()}."
+        title = "Teardown"
+    text = f"{lead} {moves}. {final}"
+    if conv.client_state.value == "TIME_WAIT" or conv.server_state.value == "TIME_WAIT":
+        text += (" TIME_WAIT lasts twice the maximum segment lifetime, so a late duplicate "
+                 "cannot be taken for part of a new connection.")
+    return [Step("teardown", title, text, frames, _ts_of(conv, first_close), stream, facts)]
+
+
+def _moves(transitions: list[StateChanged]) -> str:
+    """``State changes: frame 16, the client ESTABLISHED → FIN_WAIT_1 (sent FIN); …``"""
+    by_frame: dict[int, list[str]] = {}
+    for t in transitions:
+        by_frame.setdefault(t.frame, []).append(
+            f"the {t.endpoint} {t.old.value} → {t.new.value} ({t.why})")
+    return "State changes: " + "; ".join(
+        f"frame {f}, {', '.join(items)}" for f, items in sorted(by_frame.items()))
+
+
+def _half_close_steps(
+    conv: TCPConversation, closing: list[StateChanged], facts: dict[str, Any], final: str
+) -> list[Step]:
+    """A half-close is two steps with data between them: one side's FIN, and later the other's.
+
+    Told as one step, the data the other side sent in between would come
+    after the whole teardown, which is not what happened.
+    """
+    close = conv.close
+    initiator = close.initiator or "client"
+    other = "server" if initiator == "client" else "client"
+    first = close.client_fin_frame if initiator == "client" else close.server_fin_frame
+    second = close.server_fin_frame if initiator == "client" else close.client_fin_frame
+    stream = _stream(conv)
+    part1 = [t for t in closing if second is None or t.frame < second]
+    frames1 = tuple(sorted({t.frame for t in part1})) or ((first,) if first else ())
+    text1 = (f"Half-close: the {initiator} sent FIN (frame {first}): it has nothing more to "
+             f"send, but it keeps receiving. {_moves(part1)}.")
+    steps = [Step("teardown", f"Half-close: the {initiator} sent FIN", text1, frames1,
+                  _ts_of(conv, frames1[0]) if frames1 else conv.last_ts_ns, stream, facts)]
+    if second is None:
+        steps[0].text += f" The {other} had not closed its side when the capture ended. {final}"
+        return steps
+    part2 = [t for t in closing if t.frame >= second]
+    frames2 = tuple(f for f in (conv.frames or []) if f >= second) or (second,)
+    text2 = (f"The {other} kept sending data after the {initiator}'s FIN, then closed its "
+             f"side too (FIN in frame {second}). {_moves(part2)}. {final}")
+    steps.append(Step("teardown", "Teardown: half-close", text2, frames2,
+                      _ts_of(conv, second), stream, facts))
+    return steps
+
+
+def _analysis_words(conv: TCPConversation) -> str:
+    """What Wireshark-style sequence analysis flagged on the connection, if anything."""
+    if not conv.analysis:
+        return ""
+    items = ", ".join(
+        f"{name.removeprefix('tcp.analysis.').replace('_', ' ')} ×{count}"
+        for name, count in sorted(conv.analysis.items())
+    )
+    return f"Along the way the analysis flagged: {items}."
+
+
+def _ts_of(conv: TCPConversation, frame: int) -> int:
+    for t in conv.transitions:
+        if t.frame == frame:
+            return t.ts_ns
+    return conv.last_ts_ns
+
+
+# -- HTTP --------------------------------------------------------------------
+
+
+def _http_steps(conv: TCPConversation, exchanges: list[HTTPExchange]) -> list[Step]:
+    steps: list[Step] = []
+    stream = _stream(conv)
+    referenced: set[str] = set()
+    previous: HTTPExchange | None = None
+    for n, ex in enumerate(exchanges):
+        req, resp = ex.request, ex.response
+        if req is not None:
+            host = f" (Host: {ex.host})" if ex.host else ""
+            if n == 0:
+                title = "HTTP request"
+                lead = f"The client sent the HTTP request {req.method} {req.target}{host}"
+            else:
+                title = "Further HTTP request"
+                lead = (f"On the same connection (keep-alive), the client asked for "
+                        f"{req.method} {req.target}{host}")
+            words = [f"{lead} in {_frames_text(req.frames)}."]
+            if req.target in referenced:
+                words.append("The page it loaded earlier refers to this resource.")
+            if (
+                previous is not None
+                and previous.response is not None
+                and req.first_frame < previous.response.first_frame
+            ):
+                words.append("It was sent before the previous answer arrived (pipelining).")
+            if req.body or req.missing:
+                words.append(f"It carries a body of {len(req.body) + req.missing} bytes"
+                             f"{_type_words(req.content_type)}.")
+            words.extend(f"Problem: {p}." for p in req.problems)
+            steps.append(Step("request", title, " ".join(words), req.frames, req.start_ts_ns,
+                              stream, {"method": req.method, "target": req.target,
+                                       "host": ex.host or None, "index": ex.index}))
+        if resp is not None:
+            words = [f"The server answered {resp.status} {resp.reason}".rstrip()
+                     + f" in {_frames_text(resp.frames)}"]
+            if ex.duration_ns is not None:
+                words[0] += f", {_ms(ex.duration_ns)} after the request began"
+            words[0] += "."
+            for interim in ex.interim:
+                words.append(f"Before it, an interim {interim.status} {interim.reason}".rstrip()
+                             + f" (frame {interim.first_frame}).")
+            words.append(_body_words(resp, req.method if req is not None else ""))
+            words.extend(f"Problem: {p}." for p in resp.problems)
+            if "html" in resp.content_type.lower():
+                refs = _references(resp.decoded_body)
+                if refs:
+                    referenced.update(refs)
+                    shown = ", ".join(refs[:6]) + (" …" if len(refs) > 6 else "")
+                    words.append(f"The page refers to {shown}: a browser asks for these next.")
+            steps.append(Step("response", "HTTP response", " ".join(w for w in words if w),
+                              resp.frames, resp.start_ts_ns, stream,
+                              {"status": resp.status, "reason": resp.reason,
+                               "content_type": resp.content_type or None,
+                               "body_len": len(resp.body) + resp.missing,
+                               "complete": resp.complete, "index": ex.index}))
+        elif req is not None:
+            steps[-1].text += f" No response: {ex.unanswered or 'none was captured'}."
+        previous = ex
+    return steps
+
+
+def _type_words(content_type: str) -> str:
+    return f" ({content_type.split(';')[0].strip()})" if content_type else ""
+
+
+def _body_words(resp: Any, method: str) -> str:
+    size = len(resp.body) + resp.missing
+    if method == "HEAD":
+        return "A HEAD request gets only the headers, no body."
+    if resp.status in (204, 304) or 100 <= resp.status < 200:
+        return {204: "204 means there is no content to send.",
+                304: "304 means the copy the client already has is still good: no body."}.get(
+                    resp.status, "")
+    if size == 0:
+        return "The response has no body."
+    words = f"The body is {size} bytes{_type_words(resp.content_type)}"
+    coding = resp.content_encoding
+    if coding:
+        decoded = len(resp.decoded_body)
+        words += f", sent {coding}-compressed ({decoded} bytes once decoded)"
+    if resp.framing == "chunked":
+        words += ", sent in chunks (Transfer-Encoding: chunked)"
+    elif resp.framing == "close":
+        words += ", ending when the server closed the connection"
+    return words + "."
+
+
+def _references(body: bytes) -> list[str]:
+    """Resources a page refers to (src=/href= attributes), in order, without repeats."""
+    out: list[str] = []
+    for match in _REFERENCE.finditer(body[:200_000]):
+        ref = match.group(1).decode("latin-1").strip()
+        if ref and ref not in out:
+            out.append(ref)
+    return out
+
+
+# -- other TCP data, UDP -----------------------------------------------------
+
+
+def _preview(data: bytes | bytearray, size: int) -> str:
+    text = bytes(data).decode("latin-1")
+    shown = "".join(c if 32 <= ord(c) < 127 else "." for c in text)
+    if sum(c == "." for c in shown) > len(shown) // 2:
+        return f"{size} bytes of binary data"
+    more = "…" if size > len(data) else ""
+    return f'"{shown}{more}"'
+
+
+def _data_steps(conv: TCPConversation, runs: list[_Run], dropped: int) -> list[Step]:
+    steps = []
+    for run in runs:
+        sender = conv.client if run.direction == "client" else conv.server
+        receiver = conv.server if run.direction == "client" else conv.client
+        text = (f"The {run.direction} ({sender}) sent {run.size} byte"
+                f"{'s' if run.size != 1 else ''} to {receiver}: {_preview(run.preview, run.size)}.")
+        steps.append(Step("data", f"Data from the {run.direction}", text, tuple(run.frames),
+                          run.ts_ns, _stream(conv), {"direction": run.direction,
+                                                     "bytes": run.size}))
+    if dropped and steps:
+        steps[-1].text += f" ({dropped} further exchanges of data are not told here.)"
+    return steps
+
+
+def _udp_step(conv: UDPConversation, datagrams: list[_Datagram]) -> Step:
+    lines = [
+        f"UDP has no connection, no handshake and no teardown: the client {conv.client} simply "
+        f"sent {conv.packets_client} datagram{'s' if conv.packets_client != 1 else ''} to "
+        f"{conv.server}, and {conv.server} sent {conv.packets_server} back."
+    ]
+    for d in datagrams:
+        who = "client → server" if d.direction == "client" else "server → client"
+        lines.append(f"Frame {d.frame}, {who}: {_preview(d.preview, d.size)}.")
+    if conv.packets > len(datagrams):
+        lines.append(f"({conv.packets - len(datagrams)} more datagrams.)")
+    frames = tuple(conv.frames or [conv.first_frame])
+    return Step("udp", f"UDP exchange with {conv.server}", " ".join(lines), frames,
+                conv.first_ts_ns, f"udp {conv.id}",
+                {"packets_client": conv.packets_client, "packets_server": conv.packets_server,
+                 "bytes_client": conv.bytes_client, "bytes_server": conv.bytes_server})
+
+
+# -- overview and conclusion -------------------------------------------------
+
+
+def _conclusion(g: _Gathered, http: list[HTTPExchange]) -> str:
+    """The explainer's last step: what the client ended up with, and how long it took."""
+    fetched = [ex for ex in http if ex.request is not None and ex.response is not None]
+    if not fetched:
+        return ""
+    items = []
+    total = 0
+    for ex in fetched:
+        assert ex.response is not None
+        size = len(ex.response.decoded_body)
+        total += size
+        kind = ex.response.content_type.split(";")[0].strip() or "no type"
+        items.append(f"{ex.target} ({ex.status}, {kind}, {size} bytes)")
+    shown = ", ".join(items[:8]) + (f" and {len(items) - 8} more" if len(items) > 8 else "")
+    connections = len({ex.stream for ex in fetched})
+    starts = [t.first_ts_ns for t in g.dns if t.query is not None]
+    starts += [ex.start_ts_ns for ex in fetched]
+    end = max(ex.response.end_ts_ns for ex in fetched if ex.response is not None)
+    since = "the first DNS query" if g.dns else "the first request"
+    incomplete = sum(1 for ex in http if not ex.complete)
+    text = (f"In the end the client has {len(fetched)} response{'s' if len(fetched) != 1 else ''}"
+            f": {shown}; {total} bytes of content over {connections} TCP "
+            f"connection{'s' if connections != 1 else ''}, {_ms(end - min(starts))} from "
+            f"{since} to the last byte of the last response.")
+    if incomplete:
+        text += (f" {incomplete} exchange{' is' if incomplete == 1 else 's are'} incomplete "
+                 "(see the steps).")
+    return text
+
+
+
+def _overview(g: _Gathered, http: list[HTTPExchange]) -> tuple[str, str]:
+    if g.packets == 0:
+        return "other", "The capture holds no packets."
+    names = [t.name for t in g.dns if t.query is not None and t.name]
+    hosts = {ex.host.split(":")[0].lower() for ex in http if ex.host}
+    looked_up = {n.lower() for n in names}
+    requests = sum(1 for ex in http if ex.request is not None)
+    dns_tcp = {t.stream for t in g.dns if t.transport == "tcp"}
+    non_dns_tcp = [c for c in g.tcp if c.id not in dns_tcp]
+    parts = []
+    if g.dns:
+        unique = list(dict.fromkeys(names))
+        shown = ", ".join(unique[:5]) + (f" and {len(unique) - 5} more" if len(unique) > 5 else "")
+        parts.append(f"{len(g.dns)} DNS lookup{'s' if len(g.dns) != 1 else ''}"
+                     + (f" ({shown})" if shown else ""))
+    if g.tcp:
+        parts.append(f"{len(g.tcp)} TCP connection{'s' if len(g.tcp) != 1 else ''}")
+    if requests:
+        parts.append(f"{requests} HTTP request{'s' if requests != 1 else ''}")
+    dns_udp = len({t.stream for t in g.dns if t.transport == "udp"})
+    other_udp = len(g.udp) - dns_udp
+    if other_udp > 0:
+        besides = " besides DNS" if dns_udp else ""
+        parts.append(f"{other_udp} UDP conversation{'s' if other_udp != 1 else ''}{besides}")
+    if g.others:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(g.others.items()))
+        parts.append(f"{sum(g.others.values())} other packets ({counts})")
+    listing = "; ".join(parts) if parts else "nothing layerpeek can follow"
+    if http and g.dns and hosts & looked_up:
+        kind = "page load"
+        lead = ("A page load, as the explainer tells it: the DNS lookup, the TCP handshake, "
+                "the HTTP requests and responses, and the teardown.")
+    elif http:
+        kind = "web"
+        lead = "Web traffic (HTTP), without the DNS lookup of the server's name."
+    elif g.dns and not non_dns_tcp:
+        kind = "dns"
+        lead = "DNS lookups only."
+    elif g.tcp:
+        kind = "tcp"
+        lead = "TCP connections without HTTP."
+    elif g.udp:
+        kind = "udp"
+        lead = "UDP traffic."
+    else:
+        kind = "other"
+        lead = ("No TCP or UDP traffic, so no story of lookups, connections or requests to "
+                "tell; `layerpeek dump` shows these packets one by one.")
+    return kind, f"{lead} {g.packets} packets: {listing}."

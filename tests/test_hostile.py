@@ -1,0 +1,624 @@
+"""Hostile input: traffic and files crafted to crash, hang or exhaust a dissector.
+
+Each case is built here with ``tests/builders.py`` and checked for the three
+promises of issue 8: no traceback, the damage reported as a value (a
+``Malformed`` layer, a reader problem, an eviction), and work and memory that
+stay bounded whatever the input claims.  Timing is left to the benchmarks
+(``bench/bench_memory.py``); memory bounds are asserted with tracemalloc,
+which counts allocations deterministically.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+from builders import eth, ipv4, ipv4_tcp, ipv6, pcap_bytes, tcp, udp
+from pcapng_build import block, epb, idb, shb
+
+import layerpeek
+from layerpeek import DNS, TCP, IPv6, Malformed
+from layerpeek.capture import open_capture
+from layerpeek.cli import main
+from layerpeek.commands.problems import EXIT_MALFORMED, MAX_CONNECTIONS_DEFAULT
+from layerpeek.flows.events import ConnectionClosed, Event
+from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS, TCPTracker
+from layerpeek.flows.udp import UDPTracker
+from layerpeek.http.decoding import DEFAULT_CAP, decode_body
+from layerpeek.http.message import HTTPMessage
+from layerpeek.http.reader import MAX_HEAD, MAX_HEADERS, RequestReader, ResponseReader
+from layerpeek.layers import dns as dns_layer
+from layerpeek.layers import http as http_layer
+from layerpeek.layers.dns import MAX_POINTERS, decode_message
+from layerpeek.packet import Packet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "flows"))
+from flowwire import Wire, script  # the flow tests' scripted connections
+
+# ---------------------------------------------------------------------------
+# DNS: compression loops and pointer chains
+# ---------------------------------------------------------------------------
+
+
+def dns_header(qdcount: int = 1, ancount: int = 0) -> bytes:
+    return struct.pack("!HHHHHH", 0x1234, 0x0100, qdcount, ancount, 0, 0)
+
+
+def dns_frame(message: bytes) -> Packet:
+    return layerpeek.decode(eth(ipv4(udp(message, dport=53), proto=17)))
+
+
+def test_a_name_pointing_at_itself_is_invalid_not_an_endless_loop() -> None:
+    message = dns_header() + b"\xc0\x0c" + b"\x00\x01\x00\x01"  # offset 12 → offset 12
+    packet = dns_frame(message)
+    bad = packet.malformed
+    assert bad is not None and not bad.truncated
+    assert "does not point before" in bad.reason
+    assert packet[DNS].complete is False
+
+
+def test_two_names_pointing_at_each_other_are_invalid() -> None:
+    # Question 1 at 12 points forward to 18; question 2 at 18 points back to 12.
+    message = dns_header(2) + b"\xc0\x12" + b"\x00\x01\x00\x01" + b"\xc0\x0c" + b"\x00\x01\x00\x01"
+    bad = dns_frame(message).malformed
+    assert bad is not None and "does not point before offset" in bad.reason
+
+
+def pointer_chain(answers: int) -> bytes:
+    """A message whose n-th answer's name is a pointer to the (n-1)-th answer's name.
+
+    The question holds the name ``a`` at offset 12 and answer 0 points there,
+    so answer k resolves through k + 1 pointers: the work per name grows with
+    the chain unless pointers per name are capped (MAX_POINTERS) and names
+    already read are remembered.
+    """
+    message = bytearray(dns_header(1, answers) + b"\x01a\x00" + b"\x00\x01\x00\x01")
+    target = 12
+    for _ in range(answers):
+        here = len(message)
+        message += struct.pack("!H", 0xC000 | target)
+        message += struct.pack("!HHIH", 1, 1, 60, 4) + b"\x7f\x00\x00\x01"
+        target = here
+    return bytes(message)
+
+
+def test_a_pointer_chain_up_to_the_limit_resolves() -> None:
+    message = pointer_chain(MAX_POINTERS)
+    layer, after = decode_message(message, 0, len(message))
+    assert after is None
+    assert isinstance(layer, DNS) and len(layer.answers) == MAX_POINTERS
+    assert {record.name for record in layer.answers} == {"a"}
+
+
+def test_a_pointer_chain_past_the_limit_stops_with_the_records_before_it_kept() -> None:
+    message = pointer_chain(MAX_POINTERS + 1)
+    layer, after = decode_message(message, 0, len(message))
+    assert isinstance(layer, DNS) and len(layer.answers) == MAX_POINTERS
+    assert isinstance(after, Malformed) and not after.truncated
+    assert after.reason.startswith(f"dns.answers[{MAX_POINTERS}]: more than {MAX_POINTERS}")
+
+
+def test_a_chain_of_pointers_is_walked_once_per_message_not_once_per_record() -> None:
+    # 128 answers, each naming the previous one: without the per-message name
+    # cache every answer re-walks the whole chain (128 × 129 / 2 steps, about
+    # 0.25 s for a 64 kB message).  Counted, not timed: the one label is
+    # decoded once, for the question.
+    message = pointer_chain(MAX_POINTERS)
+    with patch.object(dns_layer, "_label_text", wraps=dns_layer._label_text) as label_text:
+        layer, after = decode_message(message, 0, len(message))
+    assert after is None and isinstance(layer, DNS) and len(layer.answers) == MAX_POINTERS
+    assert label_text.call_count == 1
+
+
+def test_pointers_that_hop_forward_and_back_cannot_loop() -> None:
+    # Question 1's name points forward into question 2, whose name points back.
+    message = (
+        dns_header(2) + b"\xc0\x12\x00\x01\x00\x01" + b"\x01b\xc0\x0c\x00\x01\x00\x01"
+    )
+    layer, after = decode_message(message, 0, len(message))
+    assert isinstance(layer, DNS) and layer.questions == ()
+    assert isinstance(after, Malformed) and "does not point before offset 12" in after.reason
+
+
+# ---------------------------------------------------------------------------
+# IPv6 extension-header chains hundreds long
+# ---------------------------------------------------------------------------
+
+
+def destination_options_chain(count: int, last: int = 17) -> bytes:
+    """``count`` 8-byte Destination Options headers (PadN only), then ``last``."""
+    out = b""
+    for i in range(count):
+        nh = last if i == count - 1 else 60
+        out += bytes([nh, 0, 1, 4, 0, 0, 0, 0])
+    return out
+
+
+@pytest.mark.parametrize("count", [65, 300, 8000])
+def test_an_extension_chain_hundreds_long_stops_at_the_cap_with_the_headers_kept(
+    count: int,
+) -> None:
+    payload = destination_options_chain(count) + udp(b"x")
+    packet = layerpeek.decode(eth(ipv6(payload, next_header=60)))
+    ip = packet[IPv6]
+    assert len(ip.extensions) == 64  # layerpeek.layers.ipv6.MAX_EXTENSIONS
+    bad = packet.malformed
+    assert bad is not None and not bad.truncated
+    assert bad.reason == "ipv6: more than 64 extension headers"
+    assert bad.offset == 14 + 40 + 64 * 8
+
+
+def test_a_chain_of_64_extension_headers_still_reaches_udp() -> None:
+    payload = destination_options_chain(64) + udp(b"x", dport=9)
+    packet = layerpeek.decode(eth(ipv6(payload, next_header=60)))
+    assert packet.protocols == "eth:ipv6:udp:data"
+
+
+def test_a_chain_cut_by_its_payload_length_is_invalid_not_truncated() -> None:
+    payload = destination_options_chain(10)
+    packet = layerpeek.decode(eth(ipv6(payload, next_header=60, payload_len=20)))
+    bad = packet.malformed
+    assert bad is not None and not bad.truncated and "payload length leaves" in bad.reason
+
+
+# ---------------------------------------------------------------------------
+# TCP options with zero or overflowing lengths
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (b"\x02\x00\x00\x00", "tcp.options[0].length 0 < 2"),  # would never advance
+        (b"\x02\x01\x00\x00", "tcp.options[0].length 1 < 2"),
+        (b"\x01\x01\x08\x28", "tcp.options[2].length 40 overflows the header (2 bytes left)"),
+        (b"\x01\x01\x01\x05", "tcp.options[3] kind 5: no room for its length byte"),
+        (b"\x02\x04\x05\xb4\xfe\xff\x00\x00", "tcp.options[1].length 255 overflows"),
+    ],
+)
+def test_option_lengths_that_are_zero_or_overflow_are_malformed_with_the_header_kept(
+    options: bytes, reason: str
+) -> None:
+    packet = layerpeek.decode(eth(ipv4_tcp(tcp(b"payload", flags="S", options=options))))
+    header = packet[TCP]
+    assert header.syn and header.header_len == 20 + len(options)
+    bad = packet.malformed
+    assert bad is not None and not bad.truncated and bad.protocol == "tcp"
+    assert bad.reason.startswith(reason)
+    assert bad.data.endswith(b"payload"), "the bytes after the damage are kept"
+
+
+def test_a_header_length_past_the_segment_is_reported() -> None:
+    segment = tcp(b"", data_offset_words=15)  # claims 60 bytes, has 20
+    packet = layerpeek.decode(eth(ipv4_tcp(segment)))
+    bad = packet.malformed
+    assert bad is not None and bad.protocol == "tcp"
+    assert "header length 60 but 20 bytes left" in bad.reason
+
+
+# ---------------------------------------------------------------------------
+# Capture files whose lengths lie
+# ---------------------------------------------------------------------------
+
+FRAME = eth(ipv4_tcp(tcp(b"hello")))
+
+
+def read_all(data: bytes) -> tuple[list[bytes], list[str]]:
+    reader = open_capture(io.BytesIO(data))
+    frames = [f.data for f in reader]
+    return frames, reader.problems
+
+
+def raw_block(btype: int, length: int, body: bytes, trailer: int | None = None) -> bytes:
+    return struct.pack("<II", btype, length) + body + struct.pack(
+        "<I", length if trailer is None else trailer
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad_block", "problem"),
+    [
+        (raw_block(6, 8, b""), "impossible length 8"),  # shorter than its own framing
+        (raw_block(6, 0, b""), "impossible length 0"),
+        (raw_block(6, 0xFFFFFFFC, b"\x00" * 20), "impossible length 4294967292"),
+        (raw_block(6, 22, b"\x00" * 10), "impossible length 22"),  # not a multiple of 4
+        (raw_block(6, 32, b"\x00" * 20, trailer=36), "trailing length 36 differs from 32"),
+    ],
+)
+def test_pcapng_block_lengths_that_lie_stop_the_reader_with_every_frame_before_kept(
+    bad_block: bytes, problem: str
+) -> None:
+    good = shb() + idb() + epb("<", 0, 1, FRAME)
+    frames, problems = read_all(good + bad_block + epb("<", 0, 2, FRAME))
+    assert frames == [FRAME]
+    assert len(problems) == 1 and problem in problems[0]
+    assert f"at byte {len(good)}" in problems[0]
+
+
+def test_a_packet_block_claiming_more_captured_bytes_than_it_holds_is_cut_to_the_block() -> None:
+    body = struct.pack("<IIIII", 0, 0, 1, 5000, 5000) + FRAME + b"\x00" * (-len(FRAME) % 4)
+    frames, problems = read_all(shb() + idb() + block("<", 6, body) + epb("<", 0, 2, FRAME))
+    assert frames[0].startswith(FRAME) and frames[1] == FRAME
+    assert len(problems) == 1 and "captured length 5000 exceeds the block" in problems[0]
+
+
+def test_a_block_claiming_hundreds_of_megabytes_is_not_allocated() -> None:
+    # 200 MB is under the parser's sanity limit, so it waits for the bytes;
+    # the file ends instead, and nothing near 200 MB was ever allocated.
+    lying = struct.pack("<II", 6, 200 * 1024 * 1024) + b"\x00" * 64
+    tracemalloc.start()
+    try:
+        frames, problems = read_all(shb() + idb() + epb("<", 0, 1, FRAME) + lying)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(frames) == 1
+    assert problems and "cut by end of file" in problems[0]
+    assert peak < 5 * 1024 * 1024
+
+
+def test_a_pcap_record_claiming_four_gigabytes_stops_the_reader_with_a_problem() -> None:
+    data = pcap_bytes([FRAME]) + struct.pack("<IIII", 1, 0, 0xFFFFFFFF, 60) + FRAME
+    frames, problems = read_all(data)
+    assert frames == [FRAME]
+    assert len(problems) == 1 and "captured length 4294967295 is impossible" in problems[0]
+
+
+def test_a_corrupt_gzip_capture_is_one_clear_error_not_a_zlib_traceback() -> None:
+    # Found by the readers fuzzer (tests/fuzz/crashes/readers/): zlib.error is
+    # not an OSError, and escaped from gzip's read().
+    data = b"\x1f\x8b\x08" + b"\x00" * 17 + b"\xb2\xa1\x00" + b"\xe3" * 5
+    with pytest.raises(layerpeek.CaptureFormatError, match="decompressing"):
+        read_all(data)
+
+
+# ---------------------------------------------------------------------------
+# A flood of SYNs to distinct ports: the connection table stays bounded
+# ---------------------------------------------------------------------------
+
+
+def syn_flood(count: int) -> bytes:
+    """A pcap of ``count`` SYNs from one client to ``count`` distinct (addr, port) pairs.
+
+    One record is built with the builders, then copied ``count`` times into a
+    preallocated buffer and patched in place with ``struct.pack_into``
+    (destination address and port, timestamp), so even a million records take
+    about a second; checksums are left stale (layerpeek does not verify them).
+    """
+    template = pcap_bytes([eth(ipv4_tcp(tcp(flags="S", sport=40000, dport=1, seq=7)))])
+    header, record = template[:24], template[24:]
+    out = bytearray(header + record * count)
+    base = 24
+    size = len(record)
+    for i in range(count):
+        at = base + i * size
+        struct.pack_into("<I", out, at, 1_700_000_000 + i // 1_000_000)  # ts_sec
+        struct.pack_into("<I", out, at + 4, i % 1_000_000)  # ts_usec
+        struct.pack_into("!BB", out, at + 16 + 14 + 18, (i >> 16) & 0xFF, (i >> 8) & 0xFF)
+        struct.pack_into("!H", out, at + 16 + 14 + 20 + 2, 1 + i % 60000)  # dst port
+    return bytes(out)
+
+
+def feed(tracker: TCPTracker, packets: Iterator[Packet]) -> list[Event]:
+    events: list[Event] = []
+    for packet in packets:
+        events += tracker.feed(packet)
+    return events
+
+
+FLOOD = 5_000
+CAP = 500
+
+
+def test_a_syn_flood_keeps_the_table_at_its_cap_and_reports_every_eviction() -> None:
+    tracker = TCPTracker(max_connections=CAP)
+    events = feed(tracker, iter(layerpeek.read(io.BytesIO(syn_flood(FLOOD)))))
+    assert len(tracker.conversations) == FLOOD  # every SYN was a distinct connection
+    assert tracker.tracked_connections == CAP
+    assert tracker.evicted == FLOOD - CAP
+    evicted = [e for e in events if isinstance(e, ConnectionClosed) and e.how == "evicted"]
+    # Oldest first: the first FLOOD - CAP connections went, in order.
+    assert [e.conversation for e in evicted] == list(range(FLOOD - CAP))
+    assert tracker.conversations[0].close.kind == "evicted"
+    assert tracker.conversations[FLOOD - 1].close.kind == "open"
+    finished = tracker.finish()
+    assert sum(isinstance(e, ConnectionClosed) for e in finished) == CAP
+
+
+def test_under_a_flood_only_the_small_summaries_outlive_the_table() -> None:
+    # tracemalloc counts the bytes still allocated, deterministically.  An
+    # evicted connection keeps only its TCPConversation summary (what `flows`
+    # lists); its runtime state (sides, reassemblers, sequence analysis) goes.
+    def retained_per_syn(cap: int) -> float:
+        packets = list(layerpeek.read(io.BytesIO(syn_flood(3000))))
+        tracemalloc.start()
+        try:
+            tracker = TCPTracker(max_connections=cap)
+            feed(tracker, iter(packets))
+            return tracemalloc.get_traced_memory()[0] / 3000
+        finally:
+            tracemalloc.stop()
+
+    assert retained_per_syn(200) < 0.7 * retained_per_syn(1_000_000)
+
+
+def test_an_active_connection_survives_while_idle_ones_are_evicted() -> None:
+    flood = list(layerpeek.read(io.BytesIO(syn_flood(300))))
+    tracker = TCPTracker(max_connections=100)
+    events = feed(tracker, iter(flood[:1]))  # connection 0: the one we keep busy
+    for packet in flood[1:]:
+        events += tracker.feed(packet)
+        events += tracker.feed(flood[0])  # its SYN again: a retransmission, so it stays recent
+    closed = {e.conversation for e in events if isinstance(e, ConnectionClosed)}
+    assert 0 not in closed
+    assert tracker.evicted == 300 - 100
+
+
+def test_the_default_cap_is_documented_and_generous() -> None:
+    assert DEFAULT_MAX_CONNECTIONS == TCPTracker()._max_connections >= 10_000
+    with pytest.raises(ValueError, match="max_connections"):
+        TCPTracker(max_connections=0)
+
+
+def test_a_huge_http_head_is_cut_at_the_documented_limits() -> None:
+    # The per-packet HTTP head parser (layers/http.py) on a 1 MB header line
+    # and on a million tiny header lines: bounded output, the cut reported by
+    # complete=False.
+    long_line = b"GET / HTTP/1.1\r\nX-Long: " + b"a" * (1 << 20) + b"\r\n\r\n"
+    layer, _ = http_layer.decode(long_line, 0, len(long_line))
+    assert isinstance(layer, layerpeek.HTTP) and not layer.complete
+    assert layer.headers == () and layer.target == "/"
+    many = b"GET / HTTP/1.1\r\n" + b"a:b\r\n" * 1_000_000 + b"\r\n"
+    tracemalloc.start()
+    try:
+        layer, _ = http_layer.decode(many, 0, len(many))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(layer, layerpeek.HTTP) and not layer.complete
+    assert len(layer.headers) == http_layer.MAX_HEADERS
+    # The latin-1 text of the head (5 MB) once, not a million small strings.
+    assert peak < 2 * len(many) + (1 << 20)
+
+
+# ---------------------------------------------------------------------------
+# HTTP streams: huge heads, endless headers, absurd chunk sizes, gzip bombs
+# ---------------------------------------------------------------------------
+
+
+def read_requests(stream: bytes, piece: int = 4096) -> tuple[list[HTTPMessage], list[str], int]:
+    """Messages, reader problems and peak traced memory, fed in ``piece``-byte segments."""
+    reader = RequestReader()
+    messages: list[HTTPMessage] = []
+    tracemalloc.start()
+    try:
+        for i in range(0, len(stream), piece):
+            messages += reader.feed(stream[i : i + piece])
+        messages += reader.finish("fin")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return messages, reader.problems, peak
+
+
+NEXT = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_1_mb_header_line_is_cut_at_the_head_cap_and_the_next_request_still_read() -> None:
+    stream = b"GET /big HTTP/1.1\r\nX-Long: " + b"a" * (1 << 20) + b"\r\n\r\n" + NEXT
+    messages, _problems, peak = read_requests(stream)
+    big, after = messages
+    assert big.target == "/big" and not big.complete
+    assert f"head larger than {MAX_HEAD} bytes" in big.problems
+    assert after.target == "/next" and after.complete
+    assert peak < 4 * MAX_HEAD + (64 << 10), "the reader never held the whole megabyte"
+
+
+def test_a_million_tiny_headers_keep_at_most_the_header_cap() -> None:
+    stream = b"GET /many HTTP/1.1\r\n" + b"a:b\r\n" * 1_000_000 + b"\r\n" + NEXT
+    messages, _problems, peak = read_requests(stream, piece=1 << 16)
+    many, after = messages
+    assert many.target == "/many" and not many.complete
+    assert len(many.headers) <= MAX_HEADERS
+    assert after.target == "/next"
+    assert peak < 16 * MAX_HEAD
+
+
+def test_more_header_fields_than_the_cap_within_the_head_size_are_flagged() -> None:
+    stream = b"GET /h HTTP/1.1\r\n" + b"a:b\r\n" * 5000 + b"\r\n"
+    (message,), _, _ = read_requests(stream)
+    assert len(message.headers) == MAX_HEADERS
+    assert f"more than {MAX_HEADERS} header fields (the rest dropped)" in message.problems
+
+
+def chunked(size_line: bytes, data: bytes = b"abc") -> bytes:
+    return (
+        b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + size_line + b"\r\n" + data
+    )
+
+
+def test_a_chunk_size_of_2_to_the_64_is_a_bad_chunk_not_an_allocation() -> None:
+    stream = chunked(b"%x" % (1 << 64)) + b"\r\n0\r\n\r\n" + NEXT
+    (message, after), problems, peak = read_requests(stream)
+    assert not message.complete
+    assert "bad chunk size line '10000000000000000'" in message.problems
+    assert problems == ["skipped 29 bytes after a bad chunk"]  # the reader resynchronised
+    assert after.target == "/next" and after.complete
+    assert peak < 1 << 20
+
+
+def test_the_largest_chunk_size_waits_for_data_that_never_comes() -> None:
+    messages, _, peak = read_requests(chunked(b"ffffffffffffffff", b"x" * 10000))
+    (message,) = messages
+    assert not message.complete and message.body == b"x" * 10000
+    assert any("chunked body incomplete" in p for p in message.problems)
+    assert peak < 1 << 20
+
+
+def gzip_bomb(size: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(compressor.compress(block) for _ in range(size >> 20)) + compressor.flush()
+
+
+def test_a_gzip_bomb_decodes_only_up_to_the_cap() -> None:
+    bomb = gzip_bomb(256 << 20)  # 256 MB of zeros in about 250 kB
+    assert len(bomb) < 300_000
+    stream = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb)
+        + bomb
+    )
+    reader = ResponseReader()
+    (message,) = reader.feed(stream) + reader.finish("fin")
+    assert message.complete and message.body == bomb
+    cap = 1 << 20
+    tracemalloc.start()
+    try:
+        decoded = message.decoded(cap)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not decoded.complete and decoded.problem
+    assert len(decoded.data) <= cap
+    assert peak < 4 * cap + 2 * len(bomb)
+    assert DEFAULT_CAP == 64 << 20  # the documented default when no cap is given
+
+
+def test_gzip_inside_gzip_is_capped_at_every_layer() -> None:
+    inner = gzip_bomb(64 << 20)
+    outer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = outer.compress(inner) + outer.flush()
+    decoded = decode_body(body, ["gzip", "gzip"], cap=1 << 20)
+    assert not decoded.complete and len(decoded.data) <= 1 << 20
+
+
+def test_without_kept_summaries_a_long_capture_leaves_only_the_table() -> None:
+    # What `dump` uses: the events and per-packet facts, not the summaries.
+    tracker = TCPTracker(max_connections=CAP, keep_conversations=False)
+    feed(tracker, iter(layerpeek.read(io.BytesIO(syn_flood(FLOOD)))))
+    assert len(tracker.conversations) == CAP == tracker.tracked_connections
+    assert min(tracker.conversations) == FLOOD - CAP  # the newest are the ones left
+    assert tracker.evicted == FLOOD - CAP
+
+
+def test_a_udp_flood_to_distinct_ports_is_bounded_the_same_way() -> None:
+    datagrams = [
+        eth(ipv4(udp(b"x", sport=40000, dport=1 + i), proto=17)) for i in range(3000)
+    ]
+    tracker = UDPTracker(max_connections=100, keep_conversations=False)
+    for i, packet in enumerate(layerpeek.read(io.BytesIO(pcap_bytes(datagrams))), 1):
+        conv, _direction = tracker.feed(packet) or (None, "")
+        assert conv is not None and conv.id == i - 1  # ids never repeat
+    assert tracker.evicted == 2900 and len(tracker.conversations) == 100
+
+
+# ---------------------------------------------------------------------------
+# The CLI: a summary of every problem met, and --strict
+# ---------------------------------------------------------------------------
+
+
+def damaged_capture(tmp_path: Path) -> Path:
+    """Two good frames, two with a bad option length, one cut in its IPv4 header,
+    and a last record cut by the end of the file."""
+    good = eth(ipv4_tcp(tcp(b"hi", flags="PA")))
+    bad = eth(ipv4_tcp(tcp(b"x", flags="S", options=b"\x02\x00\x00\x00")))
+    worse = eth(ipv4_tcp(tcp(b"x", flags="S", options=b"\x01\x01\x08\x28")))
+    cut = eth(ipv4_tcp(tcp(b"")))[:20]
+    data = pcap_bytes([good, bad, good, worse, cut]) + struct.pack("<IIII", 1, 0, 60, 60) + b"ab"
+    path = tmp_path / "damaged.pcap"
+    path.write_bytes(data)
+    return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("command", [["dump"], ["dump", "--json"], ["dump", "-V"], ["flows"],
+                                     ["handshake"]])
+def test_every_command_ends_with_a_summary_of_the_problems_it_met(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run_cli(capsys, *command, str(damaged_capture(tmp_path)))
+    assert code == 0
+    summary = err[err.index("layerpeek: problems in") :].splitlines()
+    assert summary[0] == (
+        "layerpeek: problems in 5 packets: 2 malformed, 1 truncated, 1 file problem"
+    )
+    rows = [line.split(None, 2) for line in summary[1:]]
+    assert ["malformed", "1", "tcp: tcp.options[N].length N < N"] in rows
+    assert ["malformed", "1", "tcp: tcp.options[N].length N overflows the header (N bytes left)"
+            ] in rows
+    assert ["truncated", "1", "ipv4: need N bytes, have N"] in rows
+    assert rows[-1][:2] == ["file", "1"]
+    assert "cut by end of file" in err.splitlines()[0], "the file warning itself comes first"
+
+
+@pytest.mark.parametrize("command", [["dump"], ["flows"], ["handshake"]])
+def test_strict_turns_a_damaged_capture_into_exit_code_3(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, _err = run_cli(capsys, *command, "--strict", str(damaged_capture(tmp_path)))
+    assert code == EXIT_MALFORMED == 3
+
+
+@pytest.mark.parametrize("command", [["dump"], ["flows"], ["handshake"], ["follow", "0"]])
+def test_a_clean_capture_prints_no_summary_and_strict_passes(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "clean.pcap"
+    path.write_bytes(pcap_bytes([eth(ipv4_tcp(tcp(b"hi", flags="PA")))]))
+    code, _out, err = run_cli(capsys, command[0], "--strict", str(path), *command[1:])
+    assert (code, err) == (0, "")
+
+
+def test_follow_summarises_stream_gaps_which_do_not_fail_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = Wire()
+    packets = script(w, "c S", "s SA", "c A")
+    packets.append(w.s("PA", b"abcd"))
+    w.lost("s", b"LOST")
+    packets.append(w.s("PA", b"efgh"))
+    packets += script(w, "c A", "s FA", "c FA", "s A")
+    path = tmp_path / "lossy.pcap"
+    path.write_bytes(pcap_bytes([p.data for p in packets], step_ns=w.step_ns))
+    code, _out, err = run_cli(capsys, "follow", "--strict", str(path), "0")
+    assert code == 0
+    assert "layerpeek: problems in 9 packets: 1 stream gap" in err
+    assert "4 TCP bytes never captured (acked 1)" in err
+
+
+def test_flows_bounds_its_table_and_reports_the_evictions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "syns.pcap"
+    path.write_bytes(syn_flood(300))
+    code, out, err = run_cli(capsys, "flows", "--strict", "--max-connections", "100", str(path))
+    assert code == 0, "evictions are reported, not damage"
+    assert len(out.splitlines()) == 1 + 300
+    assert "evicted" in out.splitlines()[1]
+    assert "layerpeek: problems in 300 packets: 200 evicted" in err
+    assert "(TCP 200, UDP 0; see --max-connections)" in err
+
+
+def test_max_connections_must_be_positive_and_its_default_is_the_trackers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["flows", "--max-connections", "0", "x.pcap"]) == 2
+    assert "must be at least 1" in capsys.readouterr().err
+    assert MAX_CONNECTIONS_DEFAULT == DEFAULT_MAX_CONNECTIONS
+
+
+def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "3    --strict: a packet was malformed or truncated" in capsys.readouterr().out
