@@ -106,7 +106,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.pipeline import FlowPipeline
     from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.http import sort_exchanges
     from layerpeek.http.pairing import HTTPPairer
 
     path: str = args.file
@@ -122,8 +121,31 @@ def run(args: argparse.Namespace) -> int:
         pairer = HTTPPairer(
             endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server))
         )
-        found: list[HTTPExchange] = []
+        # Each exchange is turned into its output (a table row or a JSON line)
+        # as soon as the pairer hands it over, and its bodies written out then
+        # and dropped: memory holds one compact row per exchange, never the
+        # capture's bodies (a -Y decision can be made then too: every frame of
+        # the exchange has been seen by the time it is complete).
+        done: list[tuple[tuple[int, int, int], str | list[str]]] = []
+        written = 0
         first_ts: int | None = None
+
+        def take(exchanges: list[HTTPExchange]) -> None:
+            nonlocal written
+            for ex in exchanges:
+                if keep is not None and not any(
+                    frame in matched for msg in (ex.request, ex.response) if msg is not None
+                    for frame in msg.frames
+                ):
+                    continue
+                key = (ex.first_frame, ex.stream, ex.index)
+                if args.json:
+                    done.append((key, json.dumps(ex.to_dict(), separators=(",", ":"))))
+                else:
+                    done.append((key, row(ex, first_ts or 0)))
+                if export is not None:
+                    written += len(export_bodies([ex], export))
+
         for packet in common.iter_packets(reader, path):
             if first_ts is None:
                 first_ts = packet.ts_ns
@@ -131,25 +153,20 @@ def run(args: argparse.Namespace) -> int:
             if keep is not None and keep(packet, info):
                 matched.add(packet.index)
             for event in events:
-                found += pairer.feed(event)
+                take(pairer.feed(event))
         for event in pipe.finish():
-            found += pairer.feed(event)
-        found += pairer.finish()
-        items = sort_exchanges(found)
-        if keep is not None:
-            items = [ex for ex in items if any(
-                frame in matched for msg in (ex.request, ex.response) if msg is not None
-                for frame in msg.frames)]
+            take(pairer.feed(event))
+        take(pairer.finish())
+        done.sort(key=lambda item: item[0])
         out = common.prepare_stdout()
         if args.json:
-            for ex in items:
-                out.write(json.dumps(ex.to_dict(), separators=(",", ":")) + "\n")
+            for _, line in done:
+                out.write(f"{line}\n")
         else:
-            out.write(table(items, first_ts or 0))
+            out.write(align([HEADER, *(cells for _, cells in done if isinstance(cells, list))]))
         if export is not None:
-            written = export_bodies(items, export)
             common.flush_stdout()
-            common.error(f"wrote {len(written)} bodies to {export}")
+            common.error(f"wrote {written} bodies to {export}")
         common.print_problems(reader, path)
         if pairer.problems:
             common.flush_stdout()
@@ -170,32 +187,36 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+HEADER = ["STREAM", "TIME", "METHOD", "HOST", "TARGET", "STATUS", "REQ", "RESP", "TYPE",
+          "DURATION", "RESULT"]
+
+
+def row(ex: HTTPExchange, first_ts: int) -> list[str]:
+    """One exchange's cells in the table."""
+    resp = ex.response
+    duration = ex.duration_ns
+    return [
+        str(ex.stream),
+        f"{(ex.start_ts_ns - first_ts) / 1e9:.6f}",
+        ex.method or "-",
+        ex.host or "-",
+        _short(ex.target, TARGET_WIDTH) if ex.request is not None else "-",
+        str(resp.status) if resp is not None else "-",
+        _sizes(ex.request),
+        _sizes(resp),
+        (resp.content_type.split(";")[0].strip() or "-") if resp is not None else "-",
+        f"{duration / 1e9:.6f}" if duration is not None else "-",
+        "ok" if ex.complete else (ex.problem or "incomplete"),
+    ]
+
+
 def rows(items: list[HTTPExchange], first_ts: int) -> list[list[str]]:
     """The table's cells, header first (exposed for tests)."""
-    out = [["STREAM", "TIME", "METHOD", "HOST", "TARGET", "STATUS", "REQ", "RESP", "TYPE",
-            "DURATION", "RESULT"]]
-    for ex in items:
-        resp = ex.response
-        duration = ex.duration_ns
-        out.append([
-            str(ex.stream),
-            f"{(ex.start_ts_ns - first_ts) / 1e9:.6f}",
-            ex.method or "-",
-            ex.host or "-",
-            _short(ex.target, TARGET_WIDTH) if ex.request is not None else "-",
-            str(resp.status) if resp is not None else "-",
-            _sizes(ex.request),
-            _sizes(resp),
-            (resp.content_type.split(";")[0].strip() or "-") if resp is not None else "-",
-            f"{duration / 1e9:.6f}" if duration is not None else "-",
-            "ok" if ex.complete else (ex.problem or "incomplete"),
-        ])
-    return out
+    return [HEADER, *(row(ex, first_ts) for ex in items)]
 
 
-def table(items: list[HTTPExchange], first_ts: int) -> str:
-    """Aligned text table, one line per exchange; the RESULT column is left unpadded."""
-    cells = rows(items, first_ts)
+def align(cells: list[list[str]]) -> str:
+    """Aligned text table, one line per row; the RESULT column is left unpadded."""
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     right = {0, 1, 5, 6, 7, 9}
     lines = []
@@ -203,6 +224,11 @@ def table(items: list[HTTPExchange], first_ts: int) -> str:
         parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def table(items: list[HTTPExchange], first_ts: int) -> str:
+    """Aligned text table, one line per exchange."""
+    return align(rows(items, first_ts))
 
 
 # -- export ----------------------------------------------------------------------
