@@ -52,7 +52,7 @@ def byte_order(header: bytes) -> str:
     return "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
 
 
-def scaled_capture(src: Path, times: int, dest: Path, distinct: bool) -> Path:
+def scaled_capture(src: Path, times: int, dest: Path, distinct: bool, gap_s: int = 0) -> Path:
     """``src`` repeated ``times`` times (pcap, Ethernet link type), streamed to ``dest``.
 
     Record by record, so this process stays small: a child started by fork
@@ -73,7 +73,7 @@ def scaled_capture(src: Path, times: int, dest: Path, distinct: bool) -> Path:
                 frac, incl, orig = record.unpack_from(frame, 0)[1:]
                 data = bytearray(frame[16:])
                 if k and distinct:
-                    sec += k * span
+                    sec += k * (span + gap_s)
                     ethertype = data[12:14]
                     if ethertype == b"\x08\x00" and incl >= 34:
                         data[14 + 12 + 1] = k  # 127.k.x.x: same conversations, new ones
@@ -148,6 +148,11 @@ def main() -> int:
     )
     ap.add_argument("--sizes", default="1,2,4", help="multiples of the capture to measure")
     ap.add_argument("--mode", choices=("distinct", "replay"), default="distinct")
+    ap.add_argument(
+        "--gap-s", type=int, default=0,
+        help="with --mode distinct: seconds of quiet between copies (a long capture: closed "
+        "connections are forgotten 120 s after their last packet)",
+    )
     ap.add_argument("--syns", type=int, default=0, help="also run flows on N distinct SYNs")
     ap.add_argument("--max-connections", type=int, default=50_000)
     args = ap.parse_args()
@@ -168,7 +173,7 @@ def main() -> int:
         files: dict[int, Path] = {}
         for times in sizes:
             files[times] = path if times == 1 else scaled_capture(
-                path, times, Path(tmp) / f"x{times}.pcap", args.mode == "distinct"
+                path, times, Path(tmp) / f"x{times}.pcap", args.mode == "distinct", args.gap_s
             )
         for command in commands:
             cells = []

@@ -116,11 +116,16 @@ def run(args: argparse.Namespace) -> int:
     matched: set[int] = set()  # frame numbers -Y selects
     reader = common.open_packets(path)
     try:
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(), infos=keep is not None)
+        # Conversation summaries are needed only while their exchanges are read
+        # (for the endpoints), not for a listing: forget them when they expire.
+        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(keep_conversations=False),
+                            infos=keep is not None)
         convs = pipe.tcp.conversations
-        pairer = HTTPPairer(
-            endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server))
-        )
+        def endpoints(cid: int) -> tuple[str, str]:
+            conv = convs.get(cid)  # always there while its packets are read
+            return ("-", "-") if conv is None else (str(conv.client), str(conv.server))
+
+        pairer = HTTPPairer(endpoints=endpoints)
         # Each exchange is turned into its output (a table row or a JSON line)
         # as soon as the pairer hands it over, and its bodies written out then
         # and dropped: memory holds one compact row per exchange, never the

@@ -125,6 +125,8 @@ MAX_ANOMALIES = 64
 #: Default bound on the connection table (5-tuples tracked at once).  About
 #: 3 kB each while open: the worst case, a SYN flood, stays near 150 MB, and
 #: real captures rarely hold this many connections open at the same time.
+#: A closed connection is forgotten this long (capture time) after its last packet.
+DEFAULT_CLOSED_LINGER_NS = 120 * 1_000_000_000
 DEFAULT_MAX_CONNECTIONS = 50_000
 
 #: Verdicts meaning "not new data": such a segment after the peer's FIN is no half-close.
@@ -625,7 +627,11 @@ class TCPTracker:
       seen is evicted (see "Memory" above).  :attr:`evicted` counts the open
       connections that were;
     * ``keep_conversations``: set False to forget a conversation's summary
-      when it leaves the table (bounded memory for event-only consumers).
+      when it leaves the table (bounded memory for event-only consumers);
+    * ``closed_linger_ns``: how long (capture time) a closed connection stays
+      in the table after its last packet, to recognise late retransmissions
+      and port reuse; then it is forgotten (default two minutes, the longest
+      common TIME_WAIT).  None keeps closed connections until evicted.
     """
 
     def __init__(
@@ -639,6 +645,7 @@ class TCPTracker:
         keep_data: bool = False,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         keep_conversations: bool = True,
+        closed_linger_ns: int | None = DEFAULT_CLOSED_LINGER_NS,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -655,6 +662,9 @@ class TCPTracker:
         self._max_connections = max_connections
         self.evicted = 0  #: open connections evicted because the table was full
         self._keep_conversations = keep_conversations
+        self._linger = closed_linger_ns
+        #: closed connections still in the table, least recently seen first
+        self._closed: dict[FlowKey, _Conn] = {}
 
     # -- public API ----------------------------------------------------------
 
@@ -701,6 +711,12 @@ class TCPTracker:
         if conn is not None:  # keep the table in least-recently-seen order for eviction
             del table[key]
             table[key] = conn
+            if conn.closed:
+                closed = self._closed
+                closed.pop(key, None)
+                closed[key] = conn
+        if self._closed and self._linger is not None:
+            self._expire_closed(ts - self._linger)
         reused = False
         if conn is not None and flags & (_SYN | _ACK) == _SYN:
             first = conn.sides[0]
@@ -864,6 +880,7 @@ class TCPTracker:
         if key not in self._table and len(self._table) >= self._max_connections:
             self._evict_oldest(ts, out)
         self._table[key] = conn
+        self._closed.pop(key, None)  # a reused 5-tuple: the closed one it replaces
         self._open[cid] = conn
         self.conversations[cid] = conv
         out.append(ConnectionOpened(cid, how, ts, frame))
@@ -877,10 +894,33 @@ class TCPTracker:
         """5-tuples in the connection table now (at most ``max_connections``)."""
         return len(self._table)
 
+    def _expire_closed(self, before_ns: int) -> None:
+        """Forget closed connections whose last packet is older than ``before_ns``.
+
+        ``_closed`` is in least-recently-seen order, so only its head is looked
+        at and the loop stops at the first recent entry: O(1) per packet.
+        Without this, closed connections would stay until the table filled, and
+        memory would grow with every conversation of a long capture up to
+        ``max_connections``.
+        """
+        closed = self._closed
+        while closed:
+            key = next(iter(closed))
+            conn = closed[key]
+            if conn.conv.last_ts_ns >= before_ns:
+                return
+            del closed[key]
+            if self._table.get(key) is conn:
+                del self._table[key]
+            if not self._keep_conversations:
+                self.conversations.pop(conn.conv.id, None)
+
     def _evict_oldest(self, ts: int, out: list[Event]) -> None:
         """Make room in a full table: drop the least recently seen 5-tuple."""
         _key, conn = next(iter(self._table.items()))
         del self._table[_key]
+        if self._closed.get(_key) is conn:
+            del self._closed[_key]
         if not conn.closed:
             for side in conn.sides:
                 self._flush(conn, side, "evicted", ts, out)
@@ -1103,6 +1143,8 @@ class TCPTracker:
         if conn.closed:
             return
         conn.closed = True
+        if self._table.get(conn.key) is conn:
+            self._closed[conn.key] = conn
         conn.conv.close.ts_ns = ts
         if how in ("eof", "reused") and conn.conv.close.kind != "half-close":
             conn.conv.close.kind = "open"

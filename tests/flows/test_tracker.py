@@ -319,3 +319,48 @@ def test_tracker_reassembles_any_order_of_decoded_segments(
     assert stream_bytes(events, 0, "client") == payload
     assert not [e for e in events if isinstance(e, StreamGap)]
     assert tracker.conversations[0].close.kind == "four-way"
+
+
+def test_a_closed_connection_is_forgotten_after_the_linger_time() -> None:
+    """Closed 5-tuples leave the table two minutes (capture time) after their
+    last packet, so a long capture's table holds only recent connections; an
+    open one, however idle, stays."""
+    from flowwire import Wire
+
+    from layerpeek.flows.tracker import DEFAULT_CLOSED_LINGER_NS, TCPTracker
+
+    tracker = TCPTracker(keep_conversations=False)
+    idle = Wire(client=("10.0.0.9", 40009), first_frame=1)
+    done = Wire(client=("10.0.0.1", 40001), first_frame=3)
+    for packet in (idle.c("S"), idle.s("SA")):
+        tracker.feed(packet)
+    for packet in (done.c("S"), done.s("SA"), done.c("A"), done.c("FA"), done.s("FA"),
+                   done.c("A")):
+        tracker.feed(packet)
+    assert tracker.tracked_connections == 2
+    later = Wire(client=("10.0.0.2", 40002), first_frame=9,
+                 t0_ns=done.ts + DEFAULT_CLOSED_LINGER_NS - 1_000_000_000)
+    tracker.feed(later.c("S"))
+    assert tracker.tracked_connections == 3  # not yet: 119 s after the close
+    tracker.feed(later.s("SA"))
+    much_later = Wire(client=("10.0.0.3", 40003), first_frame=11,
+                      t0_ns=done.ts + DEFAULT_CLOSED_LINGER_NS + 1_000_000_000)
+    tracker.feed(much_later.c("S"))
+    # the closed one is gone (and its summary, with keep_conversations=False);
+    # the idle open one and the two new ones stay
+    assert tracker.tracked_connections == 3
+    assert sorted(c.client.port for c in tracker.conversations.values()) == [40002, 40003, 40009]
+
+
+def test_linger_none_keeps_closed_connections_until_evicted() -> None:
+    from flowwire import Wire
+
+    from layerpeek.flows.tracker import TCPTracker
+
+    tracker = TCPTracker(closed_linger_ns=None)
+    done = Wire(client=("10.0.0.1", 40001))
+    for packet in (done.c("S"), done.s("SA"), done.c("A"), done.c("RA")):
+        tracker.feed(packet)
+    far = Wire(client=("10.0.0.2", 40002), first_frame=5, t0_ns=done.ts + 10**13)
+    tracker.feed(far.c("S"))
+    assert tracker.tracked_connections == 2
