@@ -223,15 +223,7 @@ def _handshake_text(conv: TCPConversation) -> str:
         )
     elif not hs.complete:
         parts.append("handshake not fully captured")
-    c, s = hs.client_options, hs.server_options
-    if c is not None and s is not None:
-        parts.append(f"MSS {c.mss or '-'}/{s.mss or '-'}")
-        if hs.window_scaling:
-            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
-        if hs.sack:
-            parts.append("SACK")
-        if hs.timestamps:
-            parts.append("timestamps")
+    parts.extend(hs.options_text())
     if hs.client_isn is not None or hs.server_isn is not None:
         parts.append(f"ISN client {hs.client_isn} server {hs.server_isn}")
     return "; ".join(parts)

@@ -226,6 +226,23 @@ class Handshake:
         c, s = self.client_options, self.server_options
         return bool(c and s and c.timestamps and s.timestamps)
 
+    def options_text(self) -> list[str]:
+        """What the two SYNs agreed, for listings: ``["MSS 1460/1460", "SACK", ...]``.
+
+        Empty when either SYN was not captured (nothing was negotiated that we saw).
+        """
+        c, s = self.client_options, self.server_options
+        if c is None or s is None:
+            return []
+        parts = [f"MSS {c.mss or '-'}/{s.mss or '-'}"]
+        if self.window_scaling:
+            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
+        if self.sack:
+            parts.append("SACK")
+        if self.timestamps:
+            parts.append("timestamps")
+        return parts
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "complete": self.complete,

@@ -394,15 +394,7 @@ def _handshake_text(conv: TCPConversation) -> str:
         parts.append(f"initial RTT {hs.rtt_ns / 1e6:.3f} ms")
     elif not hs.complete:
         parts.append("handshake not fully captured")
-    c, s = hs.client_options, hs.server_options
-    if c is not None and s is not None:
-        parts.append(f"MSS {c.mss or '-'}/{s.mss or '-'}")
-        if hs.window_scaling:
-            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
-        if hs.sack:
-            parts.append("SACK")
-        if hs.timestamps:
-            parts.append("timestamps")
+    parts.extend(hs.options_text())
     return "; ".join(parts)
 
 
