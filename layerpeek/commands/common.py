@@ -18,6 +18,7 @@ heavy at module level.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -219,3 +220,14 @@ def capture_filter(expression: str | None) -> CaptureFilter | None:
         raise CommandError(str(e), EXIT_FILE) from None
     except FilterError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for counts and sizes: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -49,15 +49,6 @@ facts of the innermost layer.  A packet whose decoding stopped early ends with
 the end of the file) are printed to stderr after the listing."""
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -74,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-r", dest="read_file", metavar="FILE", help="capture file (same as FILE, as in tcpdump)"
     )
     parser.add_argument(
-        "-c", "--count", type=_count, metavar="N",
+        "-c", "--count", type=common.positive_int, metavar="N",
         help="stop after printing N packets (packets a filter drops do not count)",
     )
     parser.add_argument(

@@ -56,15 +56,6 @@ not start or had to end (permission, no such interface, interface down or gone
 down, bad filter, -w file), 2 usage error, 130 a second Ctrl-C while stopping"""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
 
 def _seconds(text: str) -> float:
     try:
@@ -96,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="capture filter words, as tcpdump takes them",
     )
     parser.add_argument(
-        "-c", "--count", type=_positive_int, metavar="N", help="stop after N packets"
+        "-c", "--count", type=common.positive_int, metavar="N", help="stop after N packets"
     )
     parser.add_argument(
         "--duration", type=_seconds, metavar="S", help="stop after S seconds"
@@ -106,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also record the packets to FILE as pcapng ('-' for stdout: nothing else is printed)",
     )
     parser.add_argument(
-        "-s", "--snaplen", type=_positive_int, metavar="BYTES",
+        "-s", "--snaplen", type=common.positive_int, metavar="BYTES",
         help="keep at most BYTES of each packet (default 262144, as tcpdump)",
     )
     parser.add_argument(

@@ -35,6 +35,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
+from layerpeek.commands import common
+
 if TYPE_CHECKING:
     from layerpeek.flows.events import Event
     from layerpeek.flows.pipeline import FlowPipeline
@@ -62,15 +64,6 @@ def reason_class(protocol: str, reason: str) -> str:
     return _NUMBER.sub("N", reason)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
 
 def add_options(parser: argparse.ArgumentParser, *, connections: bool = False) -> None:
     """``--strict`` for every command; ``--max-connections`` for those that track flows."""
@@ -81,7 +74,8 @@ def add_options(parser: argparse.ArgumentParser, *, connections: bool = False) -
     )
     if connections:
         parser.add_argument(
-            "--max-connections", type=_positive, default=MAX_CONNECTIONS_DEFAULT, metavar="N",
+            "--max-connections", type=common.positive_int, default=MAX_CONNECTIONS_DEFAULT,
+            metavar="N",
             help="TCP and UDP conversations tracked at once; past it the least recently "
             f"seen is evicted and counted in the summary (default {MAX_CONNECTIONS_DEFAULT})",
         )
