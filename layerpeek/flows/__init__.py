@@ -9,7 +9,9 @@ first use so ``import layerpeek.flows`` stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerpeek._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from layerpeek.flows.defrag import Defragmenter, FragmentInfo
@@ -87,12 +89,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerpeek.flows' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"layerpeek.flows.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())

@@ -15,7 +15,9 @@ out).  Submodules load on first use, so ``import layerpeek.http`` is cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerpeek._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from layerpeek.flows.pipeline import Source
@@ -102,12 +104,4 @@ def sort_exchanges(items: list[HTTPExchange]) -> list[HTTPExchange]:
     return sorted(items, key=lambda ex: (ex.first_frame, ex.stream, ex.index))
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerpeek.http' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"layerpeek.http.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())

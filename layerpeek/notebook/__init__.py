@@ -22,7 +22,9 @@ package, and this package imports pandas, pyarrow and matplotlib (the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerpeek._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from layerpeek.notebook.frames import (
@@ -104,12 +106,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerpeek.notebook' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"layerpeek.notebook.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
