@@ -99,11 +99,31 @@ def run(args: argparse.Namespace) -> int:
         # Reassembly stays on: gaps and retransmitted bytes feed the history
         # letters (g, t) and the missed-byte counts, and a close is complete
         # only when both directions were delivered up to their FIN.
+        # Summaries are not kept until the end: each conversation becomes its
+        # output (table cells or a JSON line) when the tracker forgets it (120 s
+        # after its close, or evicted), and the rest at the end; memory holds a
+        # compact row per conversation listed, not the conversation objects.
         limit: int = args.max_connections
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
-                            udp=UDPTracker(max_connections=limit), infos=keep is not None)
+        tcp = TCPTracker(max_connections=limit, keep_conversations=False)
+        udp = UDPTracker(max_connections=limit, keep_conversations=False)
+        pipe = FlowPipeline(defrag=args.defrag, tcp=tcp, udp=udp, infos=keep is not None)
         summary = problems.ProblemSummary()
         matched: set[tuple[str, int]] = set()  # (proto, stream) with a packet -Y selects
+        done: list[tuple[tuple[int, str], str | list[str]]] = []
+
+        def take(conv: Conversation) -> None:
+            if args.proto not in (None, conv.proto):
+                return
+            if keep is not None and (conv.proto, conv.id) not in matched:
+                return
+            key = (conv.first_frame, conv.proto)
+            if args.json:
+                done.append((key, json.dumps(conv.to_dict(), separators=(",", ":"))))
+            else:
+                done.append((key, row(conv)))
+
+        tcp.on_forget = take
+        udp.on_forget = take
         for packet in summary.watch(common.iter_packets(reader, path)):
             packet, info, events = pipe.process(packet)
             if events:
@@ -112,14 +132,15 @@ def run(args: argparse.Namespace) -> int:
                 matched.add((info.proto, info.stream))
         summary.events(pipe.finish())
         summary.pipeline(pipe)
-        convs = [c for c in pipe.conversations() if args.proto in (None, c.proto)
-                 and (keep is None or (c.proto, c.id) in matched)]
+        for conv in pipe.conversations():
+            take(conv)
+        done.sort(key=lambda item: item[0])
         out = common.prepare_stdout()
         if args.json:
-            for conv in convs:
-                out.write(json.dumps(conv.to_dict(), separators=(",", ":")) + "\n")
+            for _, line in done:
+                out.write(f"{line}\n")
         else:
-            out.write(table(convs))
+            out.write(align([HEADER, *(cells for _, cells in done if isinstance(cells, list))]))
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
@@ -151,30 +172,34 @@ def _rtt(conv: Conversation) -> str:
     return "-" if rtt is None else f"{rtt / 1e6:.3f}ms"
 
 
+HEADER = ["ID", "PROTO", "CLIENT", "SERVER", "PACKETS", "BYTES", "DURATION", "RTT",
+          "STATE", "HISTORY", "END"]
+
+
+def row(c: Conversation) -> list[str]:
+    """One conversation's cells in the table."""
+    return [
+        str(c.id),
+        c.proto,
+        str(c.client),
+        str(c.server),
+        f"{c.packets_client}/{c.packets_server}",
+        f"{c.bytes_client}/{c.bytes_server}",
+        f"{c.duration_ns / 1e9:.6f}",
+        _rtt(c),
+        c.conn_state,
+        c.history or "-",
+        _end(c),
+    ]
+
+
 def rows(convs: list[Conversation]) -> list[list[str]]:
     """The table's cells, header first (exposed for tests)."""
-    out = [["ID", "PROTO", "CLIENT", "SERVER", "PACKETS", "BYTES", "DURATION", "RTT",
-            "STATE", "HISTORY", "END"]]
-    for c in convs:
-        out.append([
-            str(c.id),
-            c.proto,
-            str(c.client),
-            str(c.server),
-            f"{c.packets_client}/{c.packets_server}",
-            f"{c.bytes_client}/{c.bytes_server}",
-            f"{c.duration_ns / 1e9:.6f}",
-            _rtt(c),
-            c.conn_state,
-            c.history or "-",
-            _end(c),
-        ])
-    return out
+    return [HEADER, *(row(c) for c in convs)]
 
 
-def table(convs: list[Conversation]) -> str:
-    """Aligned text table (numbers right-aligned), one line per conversation."""
-    cells = rows(convs)
+def align(cells: list[list[str]]) -> str:
+    """Aligned text table (numbers right-aligned), one line per row."""
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     right = {0, 4, 5, 6, 7}
     lines = []
@@ -182,3 +207,8 @@ def table(convs: list[Conversation]) -> str:
         parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def table(convs: list[Conversation]) -> str:
+    """Aligned text table (numbers right-aligned), one line per conversation."""
+    return align(rows(convs))

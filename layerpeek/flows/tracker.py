@@ -66,6 +66,7 @@ then stays bounded by the table whatever the length of the capture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -680,6 +681,9 @@ class TCPTracker:
         self.evicted = 0  #: open connections evicted because the table was full
         self._keep_conversations = keep_conversations
         self._linger = closed_linger_ns
+        #: called with each conversation summary dropped (``keep_conversations=False``),
+        #: when it can no longer change: a listing can take it then and not keep it
+        self.on_forget: Callable[[TCPConversation], None] | None = None
         #: closed connections still in the table, least recently seen first
         self._closed: dict[FlowKey, _Conn] = {}
 
@@ -911,6 +915,11 @@ class TCPTracker:
         """5-tuples in the connection table now (at most ``max_connections``)."""
         return len(self._table)
 
+    def _forget(self, conv: TCPConversation) -> None:
+        self.conversations.pop(conv.id, None)
+        if self.on_forget is not None:
+            self.on_forget(conv)
+
     def _expire_closed(self, before_ns: int) -> None:
         """Forget closed connections whose last packet is older than ``before_ns``.
 
@@ -930,7 +939,7 @@ class TCPTracker:
             if self._table.get(key) is conn:
                 del self._table[key]
             if not self._keep_conversations:
-                self.conversations.pop(conn.conv.id, None)
+                self._forget(conn.conv)
 
     def _evict_oldest(self, ts: int, out: list[Event]) -> None:
         """Make room in a full table: drop the least recently seen 5-tuple."""
@@ -945,7 +954,7 @@ class TCPTracker:
             self._close(conn, "evicted", ts, out)
             self.evicted += 1
         if not self._keep_conversations:
-            self.conversations.pop(conn.conv.id, None)
+            self._forget(conn.conv)
 
     def _reassembler(self, cid: int, direction: str) -> StreamReassembler:
         return StreamReassembler(

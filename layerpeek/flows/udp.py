@@ -10,6 +10,7 @@ tshark.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,8 @@ class UDPTracker:
         self._keep_conversations = keep_conversations
         self._next_id = 0
         self.evicted = 0  #: conversations evicted because the table was full
+        #: called with each conversation summary dropped (``keep_conversations=False``)
+        self.on_forget: Callable[[UDPConversation], None] | None = None
 
     def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
         """Count one packet; return its conversation and direction, or None if not UDP."""
@@ -125,6 +128,8 @@ class UDPTracker:
                 self.evicted += 1
                 if not self._keep_conversations:
                     self.conversations.pop(oldest.id, None)
+                    if self.on_forget is not None:
+                        self.on_forget(oldest)
             conv = UDPConversation(
                 self._next_id,
                 Endpoint(src, udp.src_port),

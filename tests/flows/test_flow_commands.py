@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from builders import pcap_bytes
+from builders import eth, ipv4_udp, pcap_bytes, udp
 from flowwire import Wire, script
 
 from layerpeek.cli import main
@@ -149,3 +149,36 @@ def test_commands_refuse_a_file_that_is_not_a_capture(
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "notes.txt" in err
+
+
+def test_flows_lists_conversations_it_forgot_along_the_way_exactly_as_kept_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``flows`` turns each conversation into its row when the tracker forgets
+    it (closed for 120 s of capture time) instead of keeping every summary;
+    the listing is the one the library gives with every summary kept."""
+    from layerpeek.capture.frame import RawFrame
+    from layerpeek.capture.writer import PcapWriter
+    from layerpeek.flows import conversations
+
+    packets = []
+    for n in range(3):  # three connections, five minutes apart, the last left open
+        w = Wire(client=(f"10.0.0.{n + 1}", 40000 + n), first_frame=len(packets) + 1,
+                 t0_ns=1_700_000_000_000_000_000 + n * 300 * 10**9)
+        packets += [w.c("S"), w.s("SA"), w.c("A"), w.c("PA", b"hello")]
+        if n < 2:
+            packets += [w.c("FA"), w.s("FA"), w.c("A")]
+    udp_frame = eth(ipv4_udp(udp(b"x", sport=5000, dport=53)))
+    path = tmp_path / "spread.pcap"
+    with open(path, "wb") as f:
+        writer = PcapWriter(f, 1)
+        for p in packets:
+            writer.write(RawFrame(p.ts_ns, len(p.data), p.data, 1))
+        writer.write(RawFrame(packets[-1].ts_ns + 1, len(udp_frame), udp_frame, 1))
+    assert main(["flows", "--json", str(path)]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed == [c.to_dict() for c in conversations(path)]
+    assert [(c["proto"], c["id"]) for c in listed] == [("tcp", 0), ("tcp", 1), ("tcp", 2),
+                                                       ("udp", 0)]
+    assert main(["flows", str(path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 5
