@@ -110,12 +110,16 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from layerpeek.capture.frame import RawFrame
 from layerpeek.decode import decode_layers
 from layerpeek.errors import LayerpeekError
 from layerpeek.packet import Packet
 from layerpeek.registry import Registry
+
+if TYPE_CHECKING:
+    import ctypes
 
 # --- Linux constants the socket module does not export (include/uapi/linux/*.h) ---
 ETH_P_ALL = 0x0003  #: if_ether.h: every protocol
@@ -244,6 +248,18 @@ def interface_names() -> list[str]:
 # --------------------------------------------------------------------------- filters
 
 _PCAP_LIBRARIES = ("libpcap.so.1", "libpcap.so.0.8", "libpcap.so")
+
+
+def load_libpcap() -> ctypes.CDLL | None:
+    """libpcap as a ``ctypes.CDLL`` (the first of its usual names found), or None."""
+    import ctypes
+
+    for name in _PCAP_LIBRARIES:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
 _compile_lock = threading.Lock()  # pcap_compile was not thread-safe before libpcap 1.8
 
 
@@ -273,13 +289,7 @@ def compile_filter(
     class BPFProgram(ctypes.Structure):
         _fields_ = (("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(BPFInsn)))
 
-    lib = None
-    for name in _PCAP_LIBRARIES:
-        try:
-            lib = ctypes.CDLL(name)
-            break
-        except OSError:
-            continue
+    lib = load_libpcap()
     if lib is None:
         raise FilterError(
             "compiling a capture filter needs libpcap, which was not found "

@@ -231,3 +231,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def align(cells: list[list[str]], right: set[int]) -> str:
+    """An aligned text table, header row first: columns in ``right`` are
+    right-aligned (numbers), the others left-aligned; trailing spaces dropped."""
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = []
+    for r in cells:
+        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines) + "\n"

@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
             for _, line in done:
                 out.write(f"{line}\n")
         else:
-            out.write(align([HEADER, *(cells for _, cells in done if isinstance(cells, list))]))
+            cells = [row_ for _, row_ in done if isinstance(row_, list)]
+            out.write(common.align([HEADER, *cells], RIGHT))
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
@@ -198,17 +199,10 @@ def rows(convs: list[Conversation]) -> list[list[str]]:
     return [HEADER, *(row(c) for c in convs)]
 
 
-def align(cells: list[list[str]]) -> str:
-    """Aligned text table (numbers right-aligned), one line per row."""
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    right = {0, 4, 5, 6, 7}
-    lines = []
-    for r in cells:
-        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines) + "\n"
+#: Numeric columns, right-aligned.
+RIGHT = {0, 4, 5, 6, 7}
 
 
 def table(convs: list[Conversation]) -> str:
     """Aligned text table (numbers right-aligned), one line per conversation."""
-    return align(rows(convs))
+    return common.align(rows(convs), RIGHT)

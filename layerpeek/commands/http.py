@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
             for _, line in done:
                 out.write(f"{line}\n")
         else:
-            out.write(align([HEADER, *(cells for _, cells in done if isinstance(cells, list))]))
+            cells = [row_ for _, row_ in done if isinstance(row_, list)]
+            out.write(common.align([HEADER, *cells], RIGHT))
         if export is not None:
             common.flush_stdout()
             common.error(f"wrote {written} bodies to {export}")
@@ -220,20 +221,13 @@ def rows(items: list[HTTPExchange], first_ts: int) -> list[list[str]]:
     return [HEADER, *(row(ex, first_ts) for ex in items)]
 
 
-def align(cells: list[list[str]]) -> str:
-    """Aligned text table, one line per row; the RESULT column is left unpadded."""
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    right = {0, 1, 5, 6, 7, 9}
-    lines = []
-    for r in cells:
-        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines) + "\n"
+#: Numeric columns, right-aligned.
+RIGHT = {0, 1, 5, 6, 7, 9}
 
 
 def table(items: list[HTTPExchange], first_ts: int) -> str:
     """Aligned text table, one line per exchange."""
-    return align(rows(items, first_ts))
+    return common.align(rows(items, first_ts), RIGHT)
 
 
 # -- export ----------------------------------------------------------------------

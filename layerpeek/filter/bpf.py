@@ -191,15 +191,9 @@ def native_runner(program: tuple[Instruction, ...]) -> Runner | None:
     """
     import ctypes
 
-    from layerpeek.capture.live import _PCAP_LIBRARIES
+    from layerpeek.capture.live import load_libpcap
 
-    lib = None
-    for name in _PCAP_LIBRARIES:
-        try:
-            lib = ctypes.CDLL(name)
-            break
-        except OSError:
-            continue
+    lib = load_libpcap()
     if lib is None or not hasattr(lib, "bpf_filter"):
         return None
 

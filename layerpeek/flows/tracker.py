@@ -500,13 +500,20 @@ class PacketFlowInfo:
                 states = f" {self.client_state.value}/{self.server_state.value}"
             numbers = f"seq={self.seq}{ack} len={self.seglen}"
             parts.append(f"[tcp.stream {self.stream} {numbers}{states}]")
-            if self.analysis is not None and self.analysis.flags:
-                parts.extend(f"[{label}]" for label in self.analysis.labels())
         elif self.proto == "udp":
             parts.append(f"[udp.stream {self.stream}]")
+        parts.extend(self.labels())
+        return " ".join(parts)
+
+    def labels(self) -> list[str]:
+        """The bracketed notes after the stream: Wireshark's analysis labels
+        (``[TCP Dup ACK 17#2]``), then the IP defragmentation note."""
+        parts: list[str] = []
+        if self.analysis is not None and self.analysis.flags:
+            parts.extend(f"[{label}]" for label in self.analysis.labels())
         if self.defrag is not None:
             parts.append(f"[{self.defrag.summary()}]")
-        return " ".join(parts)
+        return parts
 
     def tree_lines(self) -> list[str]:
         """Indented detail lines for ``dump -V`` (after the TCP/UDP layer)."""

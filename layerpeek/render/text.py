@@ -254,12 +254,9 @@ def flow_suffix(flow: PacketFlowInfo) -> str:
             )
         else:
             parts.append(f"[stream {flow.stream}]")
-        if flow.analysis is not None and flow.analysis.flags:
-            parts.extend(f"[{label}]" for label in flow.analysis.labels())
     elif flow.proto == "udp":
         parts.append(f"[stream {flow.stream}]")
-    if flow.defrag is not None:
-        parts.append(f"[{flow.defrag.summary()}]")
+    parts.extend(flow.labels())
     return " ".join(parts)
 
 
