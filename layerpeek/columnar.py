@@ -70,7 +70,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the environment
     ) from _missing
 
 from layerpeek.capture.pcap import MAX_RECORD, PcapParser, is_pcap_magic
-from layerpeek.capture.pcapng import MAX_BLOCK, PcapngParser, is_pcapng_magic
+from layerpeek.capture.pcapng import MAX_BLOCK, PcapngParser, is_pcapng_magic, timestamp_ns
 from layerpeek.errors import CaptureFormatError
 from layerpeek.wire import ip_str, mac_str
 
@@ -445,7 +445,7 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
                         )
                         cap = room
                     iface = interfaces[iface_id]
-                    when = _pcapng_time(iface.tsresol_ns, iface.tsoffset_s, high, low)
+                    when = timestamp_ns(iface.tsresol_ns, iface.tsoffset_s, high, low)
                     if not _INT64_MIN <= when <= _INT64_MAX:
                         bad_time.append(len(data_off))
                         when = 0
@@ -492,20 +492,6 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
         meta,
         bad_time=bad_time,
     )
-
-
-def _pcapng_time(res: float, offset_s: int, high: int, low: int) -> int:
-    """Timestamp units → ns, with the same arithmetic as the streaming parser."""
-    units = (high << 32) | low
-    if res == 1000.0:
-        ns = units * 1000
-    elif res == 1.0:
-        ns = units
-    elif res >= 1.0 and res == int(res):
-        ns = units * int(res)
-    else:
-        ns = round(units * res)
-    return ns + offset_s * 1_000_000_000
 
 
 # ---------------------------------------------------------------------------

@@ -164,18 +164,7 @@ class PcapngParser:
         self.all_interfaces.append(iface)
 
     def _timestamp(self, iface: Interface, high: int, low: int) -> int:
-        units = (high << 32) | low
-        res = iface.tsresol_ns
-        if res == 1000.0:
-            ns = units * 1000
-        elif res == 1.0:
-            ns = units
-        elif res >= 1.0 and res == int(res):
-            ns = units * int(res)
-        else:
-            # 2^-n or sub-nanosecond units: exact rational scaling, no float drift.
-            ns = round(units * res)
-        return ns + iface.tsoffset_s * 1_000_000_000
+        return timestamp_ns(iface.tsresol_ns, iface.tsoffset_s, high, low)
 
     def _packet(self, buf: bytes, pos: int, end: int, at: int, btype: int) -> RawFrame | None:
         if end - pos < 32:
@@ -228,3 +217,23 @@ class PcapngParser:
         self.problems.append(
             f"block at byte {self._consumed + self._pos} cut by end of file ({left} bytes present)"
         )
+
+
+def timestamp_ns(res_ns: float, offset_s: int, high: int, low: int) -> int:
+    """A block's 64-bit timestamp (``high``, ``low`` in the interface's units of
+    ``res_ns`` nanoseconds, plus ``if_tsoffset`` seconds) → integer nanoseconds.
+
+    Integer arithmetic for the usual whole-nanosecond units; 2^-n or
+    sub-nanosecond units are scaled once and rounded, so no float drift
+    accumulates.  The columnar reader uses the same function.
+    """
+    units = (high << 32) | low
+    if res_ns == 1000.0:
+        ns = units * 1000
+    elif res_ns == 1.0:
+        ns = units
+    elif res_ns >= 1.0 and res_ns == int(res_ns):
+        ns = units * int(res_ns)
+    else:
+        ns = round(units * res_ns)
+    return ns + offset_s * 1_000_000_000
