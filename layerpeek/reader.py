@@ -8,7 +8,8 @@ from types import TracebackType
 from typing import BinaryIO
 
 from layerpeek.capture import CaptureReader, open_capture
-from layerpeek.decode import decode_layers
+from layerpeek.capture.frame import as_records
+from layerpeek.decode import decode_layers, decode_packets
 from layerpeek.decode import registry as default_for
 from layerpeek.packet import Packet
 from layerpeek.registry import DEPTHS, Registry
@@ -47,27 +48,11 @@ class PacketReader:
         return self._frames.format
 
     def __iter__(self) -> Iterator[Packet]:
-        reg = self._registry
         frames = self._frames
         if frames.format == "pcap":
             # One link type, no interfaces: plain tuples, no RawFrame per record.
-            for index, (ts_ns, wire_len, data, linktype) in enumerate(frames.pcap_records(), 1):
-                layers, spans = decode_layers(data, linktype, reg)
-                yield Packet(index, ts_ns, wire_len, linktype, data, layers, spans)
-            return
-        for index, frame in enumerate(frames, 1):
-            layers, spans = decode_layers(frame.data, frame.linktype, reg)
-            yield Packet(
-                index,
-                frame.ts_ns,
-                frame.wire_len,
-                frame.linktype,
-                frame.data,
-                layers,
-                spans,
-                frame.interface,
-                frame.interface_name,
-            )
+            return decode_packets(frames.pcap_records(), self._registry)
+        return decode_packets(as_records(frames), self._registry)
 
     def close(self) -> None:
         self._frames.close()

@@ -2,10 +2,12 @@
 
 ``decode_layers`` decodes the common chain (Ethernet → IPv4/IPv6 → TCP/UDP)
 inline when the registry holds the stock dissectors, and shares repeated
-headers through small caches.  These tests hold it to one promise: for any
-bytes, the result equals what the layer decoders alone produce, which we get
-by giving the driver a registry whose entries are equal-but-not-identical
-copies (the fast path checks identity, so it stands aside).
+headers through small caches; ``decode_packets``, the record loop behind
+``layerpeek.read``, decodes the commonest TCP frames in the loop itself.
+These tests hold both to one promise: for any bytes, the result equals what
+the layer decoders alone produce, which we get by giving the driver a
+registry whose entries are equal-but-not-identical copies (the fast path
+checks identity, so it stands aside).
 """
 
 from __future__ import annotations
@@ -48,11 +50,17 @@ SLOW_L4 = generic(STOCK_L4)
 
 
 def same_both_ways(data: bytes, linktype: int) -> None:
+    """Both tiers of the fast path (driver prefix, record loop) agree with the decoders."""
     for fast, slow in ((STOCK, SLOW), (STOCK_L4, SLOW_L4)):
-        assert decode_layers(data, linktype, fast) == decode_layers(data, linktype, slow), (
-            data.hex(),
-            linktype,
+        expected = decode_layers(data, linktype, slow)
+        assert decode_layers(data, linktype, fast) == expected, (data.hex(), linktype)
+        record = (1_700_000_000_000_000_123, len(data) + 4, data, linktype, 3, "eth3")
+        (packet,) = driver.decode_packets([record], fast, first_index=42)
+        assert (packet.layers, packet.spans) == expected, (data.hex(), linktype)
+        assert (packet.index, packet.ts_ns, packet.wire_len, packet.data, packet.linktype) == (
+            42, record[0], record[1], data, linktype
         )
+        assert (packet.interface, packet.interface_name) == (3, "eth3")
 
 
 def frames_of(paths: list[Path]) -> list[tuple[str, bytes, int]]:
@@ -188,7 +196,10 @@ class TestUptoTransport:
 class TestPcapRecords:
     def test_tuples_carry_what_raw_frames_carry(self, capture) -> None:
         path = capture("tcp_3040_greeting.pcap")
-        frames = [(f.ts_ns, f.wire_len, f.data, f.linktype) for f in open_capture(path)]
+        frames = [
+            (f.ts_ns, f.wire_len, f.data, f.linktype, f.interface, f.interface_name)
+            for f in open_capture(path)
+        ]
         assert list(open_capture(path).pcap_records()) == frames
 
     def test_a_cut_file_still_reports_its_problem(self) -> None:

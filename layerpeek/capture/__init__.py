@@ -91,8 +91,8 @@ class CaptureReader:
     def __iter__(self) -> Iterator[RawFrame]:
         return chain.from_iterable(self._batches(self._parser.feed))
 
-    def pcap_records(self) -> Iterator[tuple[int, int, bytes, int]]:
-        """pcap input only: ``(ts_ns, wire_len, data, linktype)`` tuples, not RawFrames.
+    def pcap_records(self) -> Iterator[tuple[int, int, bytes, int, int, None]]:
+        """pcap input only: RawFrame's fields as plain tuples, not RawFrames.
 
         The decode fast path of :func:`layerpeek.read` (see
         :meth:`PcapParser.feed_records` for why).  Raises TypeError for pcapng.

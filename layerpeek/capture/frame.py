@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -15,3 +16,16 @@ class RawFrame:
     linktype: int  #: LINKTYPE_* of the interface the frame was captured on
     interface: int = 0  #: interface id (pcapng IDB index within the file; 0 for pcap)
     interface_name: str | None = None  #: pcapng ``if_name``, when the file gives one
+
+
+def as_records(
+    frames: Iterable[RawFrame],
+) -> Iterator[tuple[int, int, bytes, int, int, str | None]]:
+    """Each frame's fields as a plain tuple, in field order: what the decode loop takes.
+
+    pcap input gets these tuples straight from its parser
+    (:meth:`~layerpeek.capture.CaptureReader.pcap_records`); pcapng and live
+    frames come through here.
+    """
+    for f in frames:
+        yield (f.ts_ns, f.wire_len, f.data, f.linktype, f.interface, f.interface_name)

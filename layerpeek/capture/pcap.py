@@ -80,12 +80,13 @@ class PcapParser:
 
     def feed(self, chunk: bytes) -> list[RawFrame]:
         """The whole records completed by ``chunk``, as :class:`RawFrame` objects."""
-        return [RawFrame(ts, wire, data, lt) for ts, wire, data, lt in self.feed_records(chunk)]
+        return [RawFrame(*record) for record in self.feed_records(chunk)]
 
-    def feed_records(self, chunk: bytes) -> list[tuple[int, int, bytes, int]]:
-        """Like :meth:`feed`, as ``(ts_ns, wire_len, data, linktype)`` tuples.
+    def feed_records(self, chunk: bytes) -> list[tuple[int, int, bytes, int, int, None]]:
+        """Like :meth:`feed`, as ``(ts_ns, wire_len, data, linktype, 0, None)`` tuples.
 
-        The fields and their order are :class:`RawFrame`'s.  A tuple costs a
+        The fields and their order are :class:`RawFrame`'s (interface 0, no
+        name: a pcap file has one unnamed interface).  A tuple costs a
         third of a dataclass to build, which saves :func:`layerpeek.read`
         about 0.5 µs a record, some 4 % of reading *and* decoding one
         (``bench/README.md``).
@@ -106,7 +107,7 @@ class PcapParser:
         unpack = self._record.unpack_from
         tick = self._tick_ns
         linktype = self.linktype
-        out: list[tuple[int, int, bytes, int]] = []
+        out: list[tuple[int, int, bytes, int, int, None]] = []
         append = out.append
         while pos + 16 <= size:
             sec, frac, incl, orig = unpack(buf, pos)
@@ -120,7 +121,8 @@ class PcapParser:
             end = pos + 16 + incl
             if end > size:
                 break
-            append((sec * 1_000_000_000 + frac * tick, orig, buf[pos + 16 : end], linktype))
+            ts_ns = sec * 1_000_000_000 + frac * tick
+            append((ts_ns, orig, buf[pos + 16 : end], linktype, 0, None))
             pos = end
         self._pos = pos
         self.records += len(out)
