@@ -335,9 +335,13 @@ def decode_packets(
     if reg is None:
         reg = _DEFAULT if _DEFAULT is not None else registry()
     tables = reg.tables
-    linktypes = tables["linktype"]
+    ethernet_links = {key for key, value in tables["linktype"].items() if value is _ETHERNET}
+    # The registry is fixed for the whole loop: whether it maps IPv4, IPv6
+    # and TCP to the stock dissectors is decided once, not per frame.
     ethertypes = tables["ethertype"]
-    ip_protocols = tables["ip_proto"]
+    stock_ipv4 = ethertypes.get(0x0800) is _IPV4
+    stock_ipv6 = ethertypes.get(0x86DD) is _IPV6
+    stock_tcp = tables["ip_proto"].get(6) is _TCP
     tcp_ports = tables["tcp_port"]
     tcp_sniffers = reg.heuristics["tcp_port"]
     new = _new
@@ -345,14 +349,14 @@ def decode_packets(
     for ts_ns, wire_len, data, linktype, interface, interface_name in records:
         index += 1
         end = len(data)
-        if end >= 66 and linktypes.get(linktype) is _ETHERNET:
+        if end >= 66 and stock_tcp and linktype in ethernet_links:
             head = data[:14]
             eth = _ethernet_seen.get(head)
             if eth is None:
                 if len(_ethernet_seen) >= CACHE_LIMIT:
                     _ethernet_seen.clear()
                 eth = _ethernet_seen[head] = Ethernet(*_eth_header(data, 0))
-            network = ethertypes.get(eth.type)
+            ethertype = eth.type
             # Bytes are looked at before anything is unpacked (the IP version
             # and length, the protocol, the TCP data offset: 8 words is the
             # timestamps option), so another frame costs this path a few
@@ -360,12 +364,8 @@ def decode_packets(
             # and the option.
             ip: IPv4 | IPv6
             start = 0
-            if network is _IPV4:
-                if (
-                    data[14] == 0x45
-                    and data[46] >> 4 == 8
-                    and ip_protocols.get(data[23]) is _TCP
-                ):
+            if ethertype == 0x0800 and stock_ipv4:
+                if data[14] == 0x45 and data[46] >> 4 == 8 and data[23] == 6:
                     (tos, total_len, ident, frag, ttl, ip_checksum, src, dst,
                      sport, dport, seq, ack, off_flags, window, checksum, urgent,
                      nop_nop_ts, tsval, tsecr) = _ipv4_tcp_timestamps(data, 14)  # fmt: skip
@@ -379,7 +379,7 @@ def decode_packets(
                         ip.flags = frag >> 13
                         ip.fragment_offset = 0
                         ip.ttl = ttl
-                        ip.protocol = data[23]
+                        ip.protocol = 6
                         ip.checksum = ip_checksum
                         ip.src = src
                         ip.dst = dst
@@ -388,12 +388,12 @@ def decode_packets(
                         if total_len < end - 14:
                             end = 14 + total_len  # Ethernet padding is not IP payload
             elif (
-                network is _IPV6
+                ethertype == 0x86DD
+                and stock_ipv6
                 and end >= 86
                 and data[14] >> 4 == 6
                 and data[66] >> 4 == 8
-                and ip_protocols.get(data[20]) is _TCP
-                and data[20] not in _IPV6_EXTENSIONS
+                and data[20] == 6
             ):
                 (first, payload_len, hop_limit, src, dst,
                  sport, dport, seq, ack, off_flags, window, checksum, urgent,
@@ -406,7 +406,7 @@ def decode_packets(
                     ip.traffic_class = (first >> 20) & 0xFF
                     ip.flow_label = first & 0xFFFFF
                     ip.payload_len = payload_len
-                    ip.next_header = data[20]
+                    ip.next_header = 6
                     ip.hop_limit = hop_limit
                     ip.src = src
                     ip.dst = dst

@@ -144,6 +144,27 @@ class TestSameAsTheDecoders:
         assert [type(x).__name__ for x in layers] == ["Ethernet", "IPv4", "Tag"]
         assert layers[-1] == Tag("my tcp")
 
+    @pytest.mark.parametrize(
+        ("table", "key", "network"),
+        [("ip_proto", 6, "ipv4"), ("ip_proto", 6, "ipv6"),
+         ("ethertype", 0x0800, "ipv4"), ("ethertype", 0x86DD, "ipv6")],
+    )  # fmt: skip
+    def test_the_record_loop_obeys_it_too(self, table: str, key: int, network: str) -> None:
+        """The record loop's whole-frame path (TCP with timestamps) is bypassed as well."""
+        from test_decode import Tag, tagger
+
+        segment = tcp(b"hello", options=b"\x01\x01\x08\x0a" + bytes(8))
+        frame = eth(ipv4(segment, proto=6) if network == "ipv4" else ipv6(segment))
+        assert len(frame) >= 66  # long enough for the whole-frame path
+        record = (0, len(frame), frame, 1, 0, None)
+        (stock,) = driver.decode_packets([record])
+        assert type(stock.layers[2]).__name__ == "TCP"
+        mine = default_registry()
+        mine.tables[table][key] = tagger("mine")
+        (packet,) = driver.decode_packets([record], mine)
+        assert packet.layers[-1] == Tag("mine")
+        assert (packet.layers, packet.spans) == decode_layers(frame, 1, mine)
+
 
 class TestCaches:
     def test_equal_headers_are_shared_between_frames(self) -> None:
