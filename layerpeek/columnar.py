@@ -264,6 +264,9 @@ class Records:
     #: Frames whose time does not fit in int64 nanoseconds (a bogus pcapng
     #: timestamp past the year 2262): their ``ts_ns`` column is null.
     bad_time: list[int] = field(default_factory=list)
+    #: The first bytes of every record, copied together (see :class:`_Windows`);
+    #: made by the pcap index, which reads the record headers from it.
+    windows: _Windows | None = None
 
     def __len__(self) -> int:
         return len(self.data_off)
@@ -337,6 +340,8 @@ def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
         for name_ in ("data_off", "cap_len", "wire_len", "ts_ns", "interface", "linktype",
                       "record_start"):
             setattr(records, name_, getattr(records, name_)[:keep])
+        if records.windows is not None:
+            records.windows = _Windows(records.windows.block[:keep], records.windows.base[:keep])
     return records
 
 
@@ -344,14 +349,24 @@ def pcap_records_at(buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray
     """Records whose 16-byte headers start at ``starts``: one gather reads them all."""
     n = len(starts)
     order = header.byte_order
-    # Two 8-byte gathers per record (time, then lengths) through a strided view
-    # in the file's byte order; each holds two 32-bit fields.
-    words = np.ndarray((len(buf) - 7,), order + "u8", buffer=buf, strides=(1,))
-    try:
-        time_word = words[starts].astype(np.uint64)
-        length_word = words[starts + 8].astype(np.uint64)
-    finally:
-        del words
+    windows = _Windows.copy(buf, starts + 16)
+    # Two 8-byte words per record header (time, then lengths), in the file's
+    # byte order; each holds two 32-bit fields.
+    if windows is not None:
+        time_word = windows.column(8, order, 0)
+        length_word = windows.column(8, order, 8)
+        outside = np.flatnonzero(windows.base < 0)
+    else:
+        time_word = np.zeros(n, np.uint64)
+        length_word = np.zeros(n, np.uint64)
+        outside = np.arange(n)
+    if len(outside):  # records too near the end for a window: read in place
+        words = np.ndarray((len(buf) - 7,), order + "u8", buffer=buf, strides=(1,))
+        try:
+            time_word[outside] = words[starts[outside]]
+            length_word[outside] = words[starts[outside] + 8]
+        finally:
+            del words
     low, high = np.uint64(0xFFFF_FFFF), np.uint64(32)
     if order == "<":  # the first field is the low half
         sec, frac = time_word & low, time_word >> high
@@ -372,6 +387,7 @@ def pcap_records_at(buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray
         starts,
         [],
         file_header=bytes(buf[:24]),
+        windows=windows,
     )
 
 
@@ -681,6 +697,60 @@ class _Columns:
             self.malformed[i] = self.malformed_code(layers[-1].reason)
 
 
+#: ``rows`` for a read whose positions are one per frame, every frame.
+_EVERY_ROW = slice(None)
+
+#: How many bytes around each frame :class:`_Windows` copies: from 16 bytes
+#: before the frame (a pcap record header; the Ethernet destination is read
+#: as the low 6 bytes of the 8-byte word 2 bytes before the frame) to 128
+#: after it: Ethernet, IPv6 and a TCP header with 40 bytes of options, and
+#: the first 8 bytes of the payload.
+_BEFORE = 16
+_BLOCK = _BEFORE + 128
+
+
+@dataclass
+class _Windows:
+    """The first :data:`_BLOCK` bytes around every frame, copied into one block.
+
+    Why: in the capture the frames lie ~800 bytes apart, so reading one
+    field of every frame misses the CPU caches once per frame (measured
+    6.4 ms per field for 137 000 frames, against 0.1 ms for an arithmetic
+    pass over a column of that length).  One gather of rows copies what the
+    decoder reads into ~19 MB of contiguous memory; every later read is
+    served from there.  ``base[i]`` is where row ``i`` starts in the
+    capture, or a large negative number when the frame lies too near the
+    end of the buffer for a whole window (its reads go to the buffer).
+    """
+
+    block: NDArray[np.uint8]
+    base: IntArray
+
+    @classmethod
+    def copy(cls, buf: bytes | mmap.mmap, frames: IntArray) -> _Windows | None:
+        size = len(buf)
+        if not len(frames) or size < _BLOCK:
+            return None
+        base = np.maximum(frames - _BEFORE, 0)
+        inside = base <= size - _BLOCK
+        whole = np.ndarray((size,), np.uint8, buffer=buf)
+        windows = np.lib.stride_tricks.as_strided(
+            whole, (size - _BLOCK + 1, _BLOCK), (1, 1), writeable=False
+        )
+        try:
+            block = windows[np.where(inside, base, 0)]
+        finally:
+            del windows, whole  # no view of ``buf`` may outlive this call (mmap.close)
+        return cls(block, np.where(inside, base, -(1 << 40)))
+
+    def column(self, width: int, order: str, at: int) -> NDArray[np.uint64]:
+        """The ``width``-byte integer at ``at`` bytes into every window."""
+        values: NDArray[np.uint64] = np.ndarray(
+            (len(self.base),), f"{order}u{width}", buffer=self.block, offset=at, strides=(_BLOCK,)
+        ).astype(np.uint64)
+        return values
+
+
 class _Reader:
     """Big-endian integers at arbitrary offsets of a buffer, for many offsets at once.
 
@@ -688,27 +758,62 @@ class _Reader:
     ``k`` of the 16-bit view is the integer in bytes ``k, k+1``: reading a field
     of every frame is one gather.  Offsets past the end are clipped; callers
     mask those rows out by their lengths.
+
+    With :class:`_Windows` given, reads whose ``rows`` are given and which
+    fall inside those frames' windows are served from the compact copy;
+    anything else (a long option area, a deep VLAN stack) reads the buffer.
     """
 
-    def __init__(self, buf: bytes | mmap.mmap) -> None:
+    def __init__(self, buf: bytes | mmap.mmap, windows: _Windows | None = None) -> None:
         size = len(buf)
         self.views = {
             width: np.ndarray((size - width + 1,), f">u{width}", buffer=buf, strides=(1,))
             for width in (1, 2, 4, 8)
         }
         self.last = {width: size - width for width in (1, 2, 4, 8)}
+        self.block_views: dict[int, NDArray[Any]] = {}
+        if windows is None:
+            return
+        self.base = windows.base
+        self.rows = np.arange(len(windows.base), dtype=np.int64) * _BLOCK
+        flat = windows.block.reshape(-1)
+        self.block_views = {
+            width: np.ndarray((flat.size - width + 1,), f">u{width}", buffer=flat, strides=(1,))
+            for width in (1, 2, 4, 8)
+        }
 
-    def __call__(self, width: int, pos: IntArray) -> IntArray:
-        # Fancy indexing, not np.take: take would first copy the strided view whole.
-        values: IntArray = self.views[width][np.minimum(pos, self.last[width])].astype(np.int64)
+    def _gather(self, width: int, pos: IntArray, rows: slice | IntArray | BoolArray | None) -> Any:
+        if rows is None or not self.block_views:
+            return self.views[width][np.minimum(pos, self.last[width])]
+        if isinstance(rows, np.ndarray) and rows.dtype == np.bool_:
+            rows = np.flatnonzero(rows)
+        rel = pos - self.base[rows]
+        inside = (rel >= 0) & (rel <= _BLOCK - width)
+        at = self.rows[rows] + rel
+        if inside.all():
+            return self.block_views[width][at]
+        values = self.block_views[width][np.where(inside, at, 0)]
+        outside = ~inside
+        values[outside] = self.views[width][np.minimum(pos[outside], self.last[width])]
         return values
 
-    def u64(self, pos: IntArray) -> NDArray[np.uint64]:
-        values: NDArray[np.uint64] = self.views[8][np.minimum(pos, self.last[8])].astype(np.uint64)
+    def __call__(
+        self, width: int, pos: IntArray, rows: slice | IntArray | BoolArray | None = None
+    ) -> IntArray:
+        """Read at ``pos``; ``rows`` are the frames those positions belong to
+        (:data:`_EVERY_ROW`, a mask or indices), None: read the capture itself."""
+        values: IntArray = self._gather(width, pos, rows).astype(np.int64)
+        return values
+
+    def u64(
+        self, pos: IntArray, rows: slice | IntArray | BoolArray | None = None
+    ) -> NDArray[np.uint64]:
+        values: NDArray[np.uint64] = self._gather(8, pos, rows).astype(np.uint64)
         return values
 
     def close(self) -> None:
         self.views.clear()
+        self.block_views.clear()
 
 
 def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns) -> BoolArray:
@@ -727,20 +832,20 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     link[m] = 0
     l3[m] = off[m] + 14
     src_type = np.zeros(n, np.int64)  # Ethernet source MAC and type: one 8-byte read
-    src_type[m] = read(8, off[m] + 6)
+    src_type[m] = read(8, off[m] + 6, m)
     et[m] = src_type[m] & 0xFFFF
     if (lt != 1).any():
         m = (lt == 113) & (cap >= 16)
         link[m] = 1
         l3[m] = off[m] + 16
-        et[m] = np.where(read(2, off[m] + 2) == 824, -1, read(2, off[m] + 14))  # netlink
+        et[m] = np.where(read(2, off[m] + 2, m) == 824, -1, read(2, off[m] + 14, m))  # netlink
         m = (lt == 276) & (cap >= 20)
         link[m] = 2
         l3[m] = off[m] + 20
-        et[m] = np.where(read(2, off[m] + 8) == 824, -1, read(2, off[m]))
+        et[m] = np.where(read(2, off[m] + 8, m) == 824, -1, read(2, off[m], m))
         m = np.isin(lt, _NULL_LINKTYPES) & (cap >= 4)
         if m.any():
-            be = read(4, off[m])
+            be = read(4, off[m], m)
             le = be.byteswap()
             le = ((be & 0xFF) << 24) | ((be & 0xFF00) << 8) | ((be >> 8) & 0xFF00) | (be >> 24)
             family = np.where((le & 0xFFFF) == 0, be, le)  # the byte order test of null.py
@@ -751,7 +856,7 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
             )
         m = np.isin(lt, _RAW_EITHER) & (cap >= 1)
         if m.any():
-            nibble = read(1, off[m]) >> 4
+            nibble = read(1, off[m], m) >> 4
             link[m] = 4
             et[m] = np.where(nibble == 4, 0x0800, np.where(nibble == 6, 0x86DD, -1))
         m = (lt == 228) & (cap >= 1)
@@ -770,7 +875,7 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
         short = tag & (l3 + 4 > end)
         et[short] = -1
         tag &= ~short
-        et[tag] = read(2, l3[tag] + 2)
+        et[tag] = read(2, l3[tag] + 2, tag)
         l3[tag] += 4
         vlans[tag] += 1
 
@@ -778,8 +883,8 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     # Two 8-byte reads hold every field used: IPv4 version/IHL, TOS, total
     # length, id, flags/offset | TTL, protocol, checksum, source; IPv6
     # version/class/flow, payload length, next header, hop limit.
-    w0 = read(8, l3)
-    w1 = read(8, l3 + 8)
+    w0 = read(8, l3, _EVERY_ROW)
+    w1 = read(8, l3 + 8, _EVERY_ROW)
     v4 = (et == 0x0800) & (end - l3 >= 20) & (((w0 >> 56) & 0xFF) == 0x45)
     total = (w0 >> 32) & 0xFFFF
     frag = w0 & 0xFFFF
@@ -798,8 +903,8 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     ip = (v4 | v6) & (l4 < pend) & ((proto == 6) | (proto == 17))
 
     # -- TCP and UDP -------------------------------------------------------------
-    x0 = read(8, l4)  # ports, then TCP seq / UDP length and checksum
-    x1 = read(8, l4 + 8)  # TCP ack, data offset and flags, window
+    x0 = read(8, l4, _EVERY_ROW)  # ports, then TCP seq / UDP length and checksum
+    x1 = read(8, l4 + 8, _EVERY_ROW)  # TCP ack, data offset and flags, window
     sport = (x0 >> 48) & 0xFFFF
     dport = (x0 >> 32) & 0xFFFF
     tcp = ip & (proto == 6) & (pend - l4 >= 20)
@@ -816,7 +921,7 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
         # NOP, window scale: 20 bytes).  Only other layouts are walked.
         rows = np.flatnonzero(with_options)
         start = l4[rows] + 20
-        first8 = read(8, start)
+        first8 = read(8, start, rows)
         size = header_len[rows]
         timestamps = (size == 32) & (((first8 >> 32) & 0xFFFF_FFFF) == 0x0101_080A)
         linux_syn = (
@@ -825,7 +930,8 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
             & ((first8 & 0xFFFF_FFFF) == 0x0402_080A)  # SACK permitted, Timestamps
         )
         syn_rows = np.flatnonzero(linux_syn)
-        linux_syn[syn_rows] = (read(4, start[syn_rows] + 16) >> 8) == 0x01_0303  # NOP, WS
+        nop_ws = read(4, start[syn_rows] + 16, rows[syn_rows]) >> 8
+        linux_syn[syn_rows] = nop_ws == 0x01_0303  # NOP, window scale
         rows = rows[~(timestamps | linux_syn)]
         tcp[rows[~_tcp_options_valid(read, l4[rows] + 20, l4[rows] + header_len[rows])]] = False
     udp = ip & (proto == 17) & (pend - l4 >= 8)
@@ -849,7 +955,7 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     other = fast & has_payload & (found == _PORT_OTHER)  # e.g. DNS: its decoder runs below
     avail = payload_end - payload
     with_head = np.flatnonzero(tcp & has_payload)
-    head = read.u64(payload[with_head])
+    head = read.u64(payload[with_head], with_head)
     is_http = np.zeros(len(with_head), np.bool_)
     for length, value in _http_starts():
         shift = np.uint64(64 - 8 * length)
@@ -865,7 +971,8 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     every: slice | IntArray = slice(None) if len(idx) == n else idx  # a view, not a gather
     fe = fast & eth
     cols.eth = fe
-    cols.eth_dst = np.where(fe, read.u64(off - 2) & np.uint64(0xFFFF_FFFF_FFFF), np.uint64(0))
+    dst_word = read.u64(off - 2, _EVERY_ROW)  # 2 bytes before the frame, then the 6 of dst
+    cols.eth_dst = np.where(fe, dst_word & np.uint64(0xFFFF_FFFF_FFFF), np.uint64(0))
     cols.eth_src = np.where(fe, (src_type >> 16) & 0xFFFF_FFFF_FFFF, 0).astype(np.uint64)
     cols.eth_type = np.where(fe, eth_type, 0)
     f4m = fast & v4
@@ -873,13 +980,13 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     cols.ip_version = np.where(f4m, 4, np.where(f6m, 6, 0))
     f4 = np.flatnonzero(f4m)
     f6 = np.flatnonzero(f6m)
-    addresses = read.u64(l3[f4] + 12)  # source and destination
+    addresses = read.u64(l3[f4] + 12, f4)  # source and destination
     cols.ip_src[f4, 0] = addresses & np.uint64(0xFFFF_FFFF_0000_0000)
     cols.ip_dst[f4, 0] = addresses << np.uint64(32)
-    cols.ip_src[f6, 0] = read.u64(l3[f6] + 8)
-    cols.ip_src[f6, 1] = read.u64(l3[f6] + 16)
-    cols.ip_dst[f6, 0] = read.u64(l3[f6] + 24)
-    cols.ip_dst[f6, 1] = read.u64(l3[f6] + 32)
+    cols.ip_src[f6, 0] = read.u64(l3[f6] + 8, f6)
+    cols.ip_src[f6, 1] = read.u64(l3[f6] + 16, f6)
+    cols.ip_dst[f6, 0] = read.u64(l3[f6] + 24, f6)
+    cols.ip_dst[f6, 1] = read.u64(l3[f6] + 32, f6)
     cols.ip_id = np.where(f4m, (w0 >> 16) & 0xFFFF, 0)
     cols.ip_flags = np.where(f4m, frag >> 13, 0)
     cols.ip_ttl = np.where(f4m, (w1 >> 56) & 0xFF, np.where(f6m, w0 & 0xFF, 0))
@@ -1234,7 +1341,8 @@ def decode_records(
     cols = _Columns(len(rec))
     fast = np.zeros(0, np.bool_)
     if len(rec):
-        read = _Reader(buf)
+        windows = rec.windows if rec.windows is not None else _Windows.copy(buf, rec.data_off)
+        read = _Reader(buf, windows)
         try:
             fast = _decode(read, buf, rec, cols)
         finally:

@@ -436,3 +436,33 @@ def test_a_capture_without_frames_gives_an_empty_table_with_every_column(
     t = table(path, [*COLUMNS, "community_id"])
     assert t.num_rows == 0
     assert t.column_names == [*COLUMNS, "community_id"]
+
+
+def test_the_block_reader_reads_what_the_capture_holds() -> None:
+    """Reads served from the copied block equal reads of the buffer itself.
+
+    Inside a frame's window, before it, past it, and for frames too near the
+    end of the buffer to have a whole window (those always read the buffer).
+    """
+    import numpy as np
+
+    from layerpeek.columnar import _BEFORE, _BLOCK, _EVERY_ROW, _Reader, _Windows
+
+    rng = np.random.default_rng(3)
+    buf = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    frames = np.sort(rng.choice(np.arange(8, len(buf) - 1), 60, replace=False)).astype(np.int64)
+    frames[-1] = len(buf) - 20  # no whole window fits after it
+    block = _Reader(buf, _Windows.copy(buf, frames))
+    plain = _Reader(buf)
+    assert block.block_views and not plain.block_views
+    for width in (1, 2, 4, 8):
+        after = _BLOCK - _BEFORE - width  # the last position a window still holds
+        for delta in (-_BEFORE - 1, -_BEFORE, 0, 13, after, after + 1, 400):
+            pos = np.minimum(frames + delta, len(buf) - width)
+            assert (block(width, pos, _EVERY_ROW) == plain(width, pos)).all(), (width, delta)
+            rows = np.flatnonzero(rng.random(len(frames)) < 0.5)
+            assert (block(width, pos[rows], rows) == plain(width, pos[rows])).all()
+            mask = rng.random(len(frames)) < 0.5
+            assert (block.u64(pos[mask], mask) == plain.u64(pos[mask])).all()
+    block.close()
+    plain.close()
