@@ -355,16 +355,11 @@ def pcap_records_at(buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray
     if windows is not None:
         time_word = windows.column(8, order, 0)
         length_word = windows.column(8, order, 8)
-        outside = np.flatnonzero(windows.base < 0)
-    else:
-        time_word = np.zeros(n, np.uint64)
-        length_word = np.zeros(n, np.uint64)
-        outside = np.arange(n)
-    if len(outside):  # records too near the end for a window: read in place
+    else:  # a buffer shorter than one window
         words = np.ndarray((len(buf) - 7,), order + "u8", buffer=buf, strides=(1,))
         try:
-            time_word[outside] = words[starts[outside]]
-            length_word[outside] = words[starts[outside] + 8]
+            time_word = words[starts].astype(np.uint64)
+            length_word = words[starts + 8].astype(np.uint64)
         finally:
             del words
     low, high = np.uint64(0xFFFF_FFFF), np.uint64(32)
@@ -719,8 +714,7 @@ class _Windows:
     pass over a column of that length).  One gather of rows copies what the
     decoder reads into ~19 MB of contiguous memory; every later read is
     served from there.  ``base[i]`` is where row ``i`` starts in the
-    capture, or a large negative number when the frame lies too near the
-    end of the buffer for a whole window (its reads go to the buffer).
+    capture.
     """
 
     block: NDArray[np.uint8]
@@ -739,9 +733,16 @@ class _Windows:
         )
         try:
             block = windows[np.where(inside, base, 0)]
+            # The last few frames' windows run past the end of the buffer:
+            # what is there, then zeros (a read past the end is masked out
+            # by the caller's length checks, as with the buffer itself).
+            for row in np.flatnonzero(~inside).tolist():
+                start = int(base[row])
+                block[row, : size - start] = whole[start:]
+                block[row, size - start :] = 0
         finally:
             del windows, whole  # no view of ``buf`` may outlive this call (mmap.close)
-        return cls(block, np.where(inside, base, -(1 << 40)))
+        return cls(block, base)
 
     def column(self, width: int, order: str, at: int) -> NDArray[np.uint64]:
         """The ``width``-byte integer at ``at`` bytes into every window."""
@@ -789,6 +790,15 @@ class _Reader:
             rows = np.flatnonzero(rows)
         rel = pos - self.base[rows]
         inside = (rel >= 0) & (rel <= _BLOCK - width)
+        if isinstance(rows, slice) and len(rel) and inside.all():
+            # Every frame, mostly at one or two offsets into its window (IPv4
+            # and IPv6 put TCP at two): strided columns, no gather at all.
+            low, high = int(rel.min()), int(rel.max())
+            at_low = rel == low
+            if low == high:
+                return self._column(width, low)
+            if (at_low | (rel == high)).all():
+                return np.where(at_low, self._column(width, low), self._column(width, high))
         at = self.rows[rows] + rel
         if inside.all():
             return self.block_views[width][at]
@@ -796,6 +806,10 @@ class _Reader:
         outside = ~inside
         values[outside] = self.views[width][np.minimum(pos[outside], self.last[width])]
         return values
+
+    def _column(self, width: int, at: int) -> Any:
+        """The integer ``at`` bytes into every window: element ``i`` is row ``i``'s."""
+        return self.block_views[width][at : at + len(self.rows) * _BLOCK : _BLOCK]
 
     def __call__(
         self, width: int, pos: IntArray, rows: slice | IntArray | BoolArray | None = None

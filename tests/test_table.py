@@ -463,6 +463,9 @@ def test_the_block_reader_reads_what_the_capture_holds() -> None:
             rows = np.flatnonzero(rng.random(len(frames)) < 0.5)
             assert (block(width, pos[rows], rows) == plain(width, pos[rows])).all()
             mask = rng.random(len(frames)) < 0.5
-            assert (block.u64(pos[mask], mask) == plain.u64(pos[mask])).all()
+            wide = np.minimum(pos, len(buf) - 8)[mask]
+            assert (block.u64(wide, mask) == plain.u64(wide)).all(), (width, delta)
+            two = np.minimum(np.where(mask, pos, frames + 20), len(buf) - width)  # two offsets
+            assert (block(width, two, _EVERY_ROW) == plain(width, two)).all(), (width, delta)
     block.close()
     plain.close()
