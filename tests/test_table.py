@@ -185,6 +185,23 @@ def test_a_record_cut_by_the_end_of_the_file_is_a_problem_not_an_error(
     assert len(problems) == 1 and "cut by end of file" in problems[0]
 
 
+def test_a_cut_anywhere_in_the_last_records_reads_like_the_streaming_reader(
+    capture: Any, tmp_path: Path
+) -> None:
+    """Cut inside a record header, inside its data, on a boundary: same rows, same message."""
+    data = capture("tcp_3040_greeting.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    for size in range(len(data) - 200, len(data) + 1):
+        cut.write_bytes(data[:size])
+        problems: list[str] = []
+        rows = table(cut, problems=problems).to_pylist()
+        with layerpeek.open_capture(cut) as reader:
+            frames = list(reader)
+            streamed = list(reader.problems)
+        assert [r["cap_len"] for r in rows] == [len(f.data) for f in frames], size
+        assert problems == streamed, size
+
+
 def _frames(path: Path) -> list[tuple[bytes, int]]:
     return [(f.data, f.linktype) for f in layerpeek.open_capture(path)]
 
