@@ -797,18 +797,21 @@ class _Reader:
         if rows is None or not self.block_views:
             return self.views[width][np.minimum(pos, self.last[width])]
         if isinstance(rows, np.ndarray) and rows.dtype == np.bool_:
-            rows = np.flatnonzero(rows)
+            rows = _EVERY_ROW if rows.all() else np.flatnonzero(rows)
         rel = pos - self.base[rows]
         inside = (rel >= 0) & (rel <= _BLOCK - width)
-        if isinstance(rows, slice) and len(rel) and inside.all():
-            # Every frame, mostly at one or two offsets into its window (IPv4
-            # and IPv6 put TCP at two): strided columns, no gather at all.
+        if len(rel) and inside.all():
+            # Mostly one or two offsets into the window (IPv4 and IPv6 put TCP
+            # at two): strided columns rather than a gather; for some of the
+            # frames, the column's values for those rows.
             low, high = int(rel.min()), int(rel.max())
             at_low = rel == low
             if low == high:
-                return self._column(width, low)
+                return self._column(width, low)[rows]
             if (at_low | (rel == high)).all():
-                return np.where(at_low, self._column(width, low), self._column(width, high))
+                return np.where(
+                    at_low, self._column(width, low)[rows], self._column(width, high)[rows]
+                )
         at = self.rows[rows] + rel
         if inside.all():
             return self.block_views[width][at]
