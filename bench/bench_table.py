@@ -26,6 +26,7 @@ Usage:  python bench/bench_table.py [CAPTURE] [--repeat 3] [--scapy-limit 20000]
 from __future__ import annotations
 
 import argparse
+import mmap
 import struct
 import sys
 import time
@@ -40,16 +41,21 @@ import bench as per_packet  # noqa: E402  (bench/bench.py: dpkt, scapy, per-pack
 
 
 def run_header_walk(path: Path, limit: int | None) -> int:
-    """Find every record and nothing else: one unpack per record header."""
-    data = path.read_bytes()
-    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    length = struct.Struct(order + "I").unpack_from
-    pos = 24
-    last = len(data) - 16
-    n = 0
-    while pos <= last:
-        pos += 16 + length(data, pos + 8)[0]
-        n += 1
+    """Find every record and nothing else: one unpack per record header.
+
+    The file is mapped, not read into a bytes object: copying 105 MB costs
+    about 60 ms here, more than the walk itself, and :func:`layerpeek.table`
+    maps it too.
+    """
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        length = struct.Struct(order + "I").unpack_from
+        pos = 24
+        last = len(data) - 16
+        n = 0
+        while pos <= last:
+            pos += 16 + length(data, pos + 8)[0]
+            n += 1
     return n
 
 
