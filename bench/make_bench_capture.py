@@ -144,6 +144,10 @@ def main() -> int:
     if os.geteuid() != 0:
         print("make_bench_capture.py needs root (network namespace, capture)", file=sys.stderr)
         return 1
+    problem = netlab.missing_tools("ip", "taskset", "ethtool", "tcpdump", "capinfos")
+    if problem:
+        print(f"make_bench_capture.py: {problem}", file=sys.stderr)
+        return 1
     out = Path(args.output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

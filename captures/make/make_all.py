@@ -36,6 +36,7 @@ from netlab import (
     Namespace,
     capture,
     loopback_setup,
+    missing_tools,
     namespace,
     namespaces,
     py,
@@ -385,6 +386,10 @@ def main(argv: list[str]) -> int:
         return 0
     if os.geteuid() != 0:
         print("make_all.py needs root (network namespaces and packet capture)", file=sys.stderr)
+        return 1
+    problem = missing_tools()
+    if problem:
+        print(f"make_all.py: {problem}", file=sys.stderr)
         return 1
     unknown = [n for n in args.names if n not in CAPTURES]
     if unknown:

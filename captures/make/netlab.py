@@ -37,6 +37,26 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+#: The programs the capture scripts run, and the Debian packages that have them.
+TOOLS = {
+    "ip": "iproute2", "tc": "iproute2", "taskset": "util-linux", "ethtool": "ethtool",
+    "tcpdump": "tcpdump", "tshark": "tshark", "dumpcap": "tshark", "capinfos": "tshark",
+    "curl": "curl", "dig": "dnsutils",
+}  # fmt: skip
+
+
+def missing_tools(*names: str) -> str | None:
+    """None when every program is on PATH, else a message naming the packages to install."""
+    missing = [name for name in (names or TOOLS) if shutil.which(name) is None]
+    if not missing:
+        return None
+    packages = sorted({TOOLS.get(name, name) for name in missing})
+    return (
+        f"missing program(s): {', '.join(missing)}; "
+        f"install them first, e.g. apt-get install {' '.join(packages)}"
+    )
+
+
 def enter_netns(name: str) -> None:
     """Move the CALLING THREAD into namespace ``name`` (setns(2) is per thread for netns).
 
