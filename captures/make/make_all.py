@@ -34,6 +34,7 @@ from pathlib import Path
 from netlab import (
     PIN,
     Namespace,
+    add_tap,
     capture,
     loopback_setup,
     missing_tools,
@@ -44,7 +45,6 @@ from netlab import (
     start_relay,
     stop_process,
     tshark,
-    add_tap,
 )
 
 OUT = Path(__file__).resolve().parent.parent
