@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from conftest import own_captures, public_captures
 import layerpeek
 from layerpeek import TCP
 from layerpeek.cli import main
+from layerpeek.layers.tcp import SACK
 
 Find = Callable[[str], Path]
 STREAM = re.compile(r"\[stream (\d+)(?:: ([A-Z_0-9]+)/([A-Z_0-9]+))?\]")
@@ -153,3 +156,54 @@ def test_json_with_flows_validates_against_the_schema(
         record = json.loads(line)
         errors = list(validator.iter_errors(record))
         assert not errors, f"{path.name} #{record['index']}: {errors[0].message}"
+
+
+def test_sack_edges_are_relative_like_the_acknowledgement(
+    capsys: pytest.CaptureFixture[str], capture: Find
+) -> None:
+    """``ack=10137 sack=20273-21721``: the edges on the ack's scale, ``-S`` keeps them raw."""
+    path = capture("tcp_loss_reorder.pcap")
+    lines = dump(capsys, str(path))
+    raw_lines = dump(capsys, "-S", str(path))
+    seen = 0
+    for line, raw_line, packet in zip(lines, raw_lines, layerpeek.read(path), strict=True):
+        tcp = packet[TCP]
+        sack = tcp.option(SACK)
+        if sack is None:
+            continue
+        seen += 1
+        ack = int(re.search(r" ack=(\d+)", line).group(1))  # type: ignore[union-attr]
+        base = (tcp.ack - ack) & 0xFFFF_FFFF
+        relative = ",".join(
+            f"{(a - base) & 0xFFFF_FFFF}-{(b - base) & 0xFFFF_FFFF}" for a, b in sack.blocks
+        )
+        assert f" sack={relative} " in line
+        # every edge lies beyond the cumulative acknowledgement, within the data sent
+        assert all(ack < int(edge) < 1 << 20 for edge in re.split("[-,]", relative))
+        assert f" sack={','.join(f'{a}-{b}' for a, b in sack.blocks)} " in raw_line
+    assert seen >= 3
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_sack_edges_equal_tsharks_relative_sle_sre(
+    capsys: pytest.CaptureFixture[str], capture: Find
+) -> None:
+    path = capture("tcp_loss_reorder.pcap")
+    out = subprocess.run(
+        ["tshark", "-r", str(path), "-Y", "tcp.options.sack_le", "-T", "fields",
+         "-e", "frame.number", "-e", "tcp.options.sack_le", "-e", "tcp.options.sack_re"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    expected = {}
+    for row in out.splitlines():
+        frame, left, right = row.split("\t")
+        expected[int(frame)] = ",".join(
+            f"{a}-{b}" for a, b in zip(left.split(","), right.split(","), strict=True)
+        )
+    lines = dump(capsys, str(path))
+    shown = {
+        int(line.split()[0][1:]): re.search(r" sack=(\S+)", line).group(1)  # type: ignore[union-attr]
+        for line in lines
+        if " sack=" in line
+    }
+    assert expected and shown == expected

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
-from layerpeek.layers.tcp import TCP
+from layerpeek.layers.tcp import SACK, TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
 from layerpeek.wire import ip_str, mac_str
@@ -229,6 +229,9 @@ def _relative_tcp(summary: str, tcp: TCP, flow: PacketFlowInfo) -> str:
 
     ``TCP.summary()`` always starts ``[flags] seq=RAW`` (then `` ack=RAW`` when
     ACK is set), so the numbers are swapped by position, not searched for.
+    SACK block edges count the same bytes as the acknowledgement number, so
+    they are shown relative to the same base (as Wireshark's SLE/SRE are);
+    otherwise ``ack=10137 sack=3429496612-3429498060`` would mix two scales.
     """
     head = f"[{tcp.flag_str}] seq={tcp.seq}"
     if not summary.startswith(head) or flow.seq is None:
@@ -237,6 +240,17 @@ def _relative_tcp(summary: str, tcp: TCP, flow: PacketFlowInfo) -> str:
     ack_raw = f" ack={tcp.ack}"
     if flow.ack is not None and rest.startswith(ack_raw):
         rest = f" ack={flow.ack}{rest[len(ack_raw):]}"
+        sack = tcp.option(SACK)
+        if sack is not None and sack.blocks:
+            base = (tcp.ack - flow.ack) & 0xFFFF_FFFF  # the peer's ISN: relative 0
+
+            def edges(shift: int) -> str:
+                return ",".join(
+                    f"{(a - shift) & 0xFFFF_FFFF}-{(b - shift) & 0xFFFF_FFFF}"
+                    for a, b in sack.blocks
+                )
+
+            rest = rest.replace(f" sack={edges(0)}", f" sack={edges(base)}", 1)
     return f"[{tcp.flag_str}] seq={flow.seq}{rest}"
 
 
