@@ -51,7 +51,6 @@ they are imported when this module is, never by ``import layerpeek``.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import mmap
 import os
@@ -69,6 +68,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the environment
         "layerpeek.table needs numpy and pyarrow: pip install 'layerpeek[table]'"
     ) from _missing
 
+from layerpeek.capture.gunzip import inflate
 from layerpeek.capture.pcap import MAX_RECORD, PcapParser, is_pcap_magic
 from layerpeek.capture.pcapng import MAX_BLOCK, PcapngParser, is_pcapng_magic, timestamp_ns
 from layerpeek.errors import CaptureFormatError
@@ -1405,7 +1405,9 @@ def _indexed_chunk(chunk: Chunk, wanted: list[str], problems: list[str] | None) 
             buf.close()
 
 
-def _read_source(source: str | os.PathLike[str] | BinaryIO) -> tuple[bytes | mmap.mmap, str]:
+def _read_source(
+    source: str | os.PathLike[str] | BinaryIO, problems: list[str] | None = None
+) -> tuple[bytes | mmap.mmap, str]:
     """Map a capture file into memory (inflating gzip); a file object is read whole."""
     if not isinstance(source, (str, os.PathLike)):
         name = getattr(source, "name", "<stream>")
@@ -1413,7 +1415,7 @@ def _read_source(source: str | os.PathLike[str] | BinaryIO) -> tuple[bytes | mma
             data = source.read()
         except OSError as e:
             raise CaptureFormatError(f"{name}: {e}") from None
-        return _maybe_gunzip(data, str(name)), str(name)
+        return _maybe_gunzip(data, str(name), problems), str(name)
     name = os.fspath(source)
     try:
         with open(name, "rb") as f:
@@ -1426,17 +1428,21 @@ def _read_source(source: str | os.PathLike[str] | BinaryIO) -> tuple[bytes | mma
     if mapped[:2] == b"\x1f\x8b":
         data = bytes(mapped)
         mapped.close()
-        return _maybe_gunzip(data, name), name
+        return _maybe_gunzip(data, name, problems), name
     return mapped, name
 
 
-def _maybe_gunzip(data: bytes, name: str) -> bytes:
+def _maybe_gunzip(data: bytes, name: str, problems: list[str] | None) -> bytes:
+    """``data`` inflated if it is gzip; damage after some data is a problem, not an error."""
     if data[:2] != b"\x1f\x8b":
         return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError) as e:
-        raise CaptureFormatError(f"{name}: {e}") from None
+    inflated, problem = inflate(data)
+    if problem is not None:
+        if not inflated:
+            raise CaptureFormatError(f"{name}: {problem}")
+        if problems is not None:
+            problems.append(problem)
+    return inflated
 
 
 def table(
@@ -1463,6 +1469,8 @@ def table(
     if isinstance(source, Chunk):
         if source.index:
             return _indexed_chunk(source, check_columns(columns), problems)
+        if source.compressed and problems is not None:
+            problems.extend(source.problems)  # damage to the gzip stream (see split)
         return decode_buffer(
             source.read(),
             columns=columns,
@@ -1473,9 +1481,9 @@ def table(
         )
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_buffer(
-            _maybe_gunzip(bytes(source), "<bytes>"), columns=columns, problems=problems
+            _maybe_gunzip(bytes(source), "<bytes>", problems), columns=columns, problems=problems
         )
-    buf, name = _read_source(source)
+    buf, name = _read_source(source, problems)
     try:
         return decode_buffer(buf, columns=columns, name=name, problems=problems)
     finally:

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from layerpeek.capture.gunzip import inflate
 from layerpeek.errors import CaptureFormatError
 
 if TYPE_CHECKING:
@@ -78,12 +79,11 @@ class Chunk:
         try:
             with open(self.path, "rb") as f:
                 if self.compressed:
-                    import gzip
-
-                    try:
-                        return gzip.decompress(f.read())
-                    except (OSError, EOFError) as e:
-                        raise CaptureFormatError(f"{self.path}: {e}") from None
+                    # Damage after some data was recorded in ``problems`` by split().
+                    data, problem = inflate(f.read())
+                    if problem is not None and not data:
+                        raise CaptureFormatError(f"{self.path}: {problem}")
+                    return data
                 f.seek(self.start)
                 return self.header + f.read(self.end - self.start)
         except OSError as e:
@@ -209,6 +209,10 @@ def _carried(
 def _whole_gzip(name: str) -> Chunk:
     from layerpeek.columnar import index_records
 
-    chunk = Chunk(name, "", b"", 0, os.path.getsize(name), 1, 0, 0, True)
-    rec = index_records(chunk.read(), name=name)
-    return Chunk(name, rec.format, b"", 0, chunk.end, 1, len(rec), 0, True)
+    with open(name, "rb") as f:
+        data, problem = inflate(f.read())
+    if problem is not None and not data:
+        raise CaptureFormatError(f"{name}: {problem}")
+    rec = index_records(data, name=name)
+    return Chunk(name, rec.format, b"", 0, os.path.getsize(name), 1, len(rec), 0, True,
+                 problems=(problem,) if problem else ())

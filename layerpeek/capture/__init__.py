@@ -8,16 +8,16 @@ and memory stays constant whatever the file size.
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 import zlib
 from collections.abc import Callable, Iterator
 from itertools import chain
 from types import TracebackType
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 from layerpeek.capture.frame import RawFrame
+from layerpeek.capture.gunzip import GzipStream
 from layerpeek.capture.pcap import PcapParser, is_pcap_magic
 from layerpeek.capture.pcapng import Interface, PcapngParser, is_pcapng_magic
 from layerpeek.errors import CaptureFormatError
@@ -43,7 +43,8 @@ class CaptureReader:
         self._chunk_size = chunk_size
         head = self._read_exact(4)
         if head[:2] == b"\x1f\x8b":
-            self._stream = gzip.GzipFile(fileobj=_Prefixed(head, stream), mode="rb")  # type: ignore[call-overload]
+            # GzipStream and _Prefixed have the read() and close() the reader uses.
+            self._stream = cast(BinaryIO, GzipStream(cast(BinaryIO, _Prefixed(head, stream))))
             head = self._read_exact(4)
         if not head:
             raise CaptureFormatError(f"{name}: empty file")
