@@ -276,8 +276,13 @@ def _as_int64(values: Sequence[int]) -> IntArray:
     return np.asarray(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
-def index_records(buf: bytes | mmap.mmap, *, name: str = "<capture>") -> Records:
+def index_records(
+    buf: bytes | mmap.mmap, *, name: str = "<capture>", windows: bool = True
+) -> Records:
     """Index every record of a whole pcap or pcapng capture held in ``buf``.
+
+    ``windows``: also copy the first bytes of every pcap frame for the decoder
+    (:class:`_Windows`); an index that only places records (split) skips it.
 
     Raises :class:`CaptureFormatError` if ``buf`` is not a capture; a damaged
     or cut record ends the index with a message in ``problems``, as
@@ -287,7 +292,7 @@ def index_records(buf: bytes | mmap.mmap, *, name: str = "<capture>") -> Records
     if not head:
         raise CaptureFormatError(f"{name}: empty file")
     if is_pcap_magic(head):
-        return _index_pcap(buf, name)
+        return _index_pcap(buf, name, windows)
     if is_pcapng_magic(head):
         return _index_pcapng(buf, name)
     raise CaptureFormatError(f"{name}: not a pcap or pcapng file (starts with {head.hex(' ')})")
@@ -302,7 +307,7 @@ def pcap_header(head: bytes, name: str) -> PcapParser:
     return header
 
 
-def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
+def _index_pcap(buf: bytes | mmap.mmap, name: str, windows: bool = True) -> Records:
     size = len(buf)
     header = pcap_header(bytes(buf[:24]), name)
     # The one sequential loop: a record's position is known only from the one
@@ -324,7 +329,7 @@ def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
     while lengths_at and lengths_at[-1] > size - 8:
         pos = lengths_at.pop() - 8
     starts = _as_int64(lengths_at) - 8
-    records = pcap_records_at(buf, header, starts)
+    records = pcap_records_at(buf, header, starts, windows)
     incl = records.cap_len
     rec = records.record_start
     keep = len(rec)
@@ -355,17 +360,19 @@ def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
     return records
 
 
-def pcap_records_at(buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray) -> Records:
+def pcap_records_at(
+    buf: bytes | mmap.mmap, header: PcapParser, starts: IntArray, with_windows: bool = True
+) -> Records:
     """Records whose 16-byte headers start at ``starts``: one gather reads them all."""
     n = len(starts)
     order = header.byte_order
-    windows = _Windows.copy(buf, starts + 16)
+    windows = _Windows.copy(buf, starts + 16) if with_windows else None
     # Two 8-byte words per record header (time, then lengths), in the file's
     # byte order; each holds two 32-bit fields.
     if windows is not None:
         time_word = windows.column(8, order, 0)
         length_word = windows.column(8, order, 8)
-    else:  # a buffer shorter than one window
+    else:  # not wanted, or a buffer shorter than one window
         words = np.ndarray((len(buf) - 7,), order + "u8", buffer=buf, strides=(1,))
         try:
             time_word = words[starts].astype(np.uint64)
