@@ -30,8 +30,8 @@ from __future__ import annotations
 import itertools
 import re
 import textwrap
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.dnstx import DNSTracker, DNSTransaction, is_multicast
@@ -43,7 +43,7 @@ from layerpeek.packet import Packet
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
-    from layerpeek.http.message import HTTPExchange
+    from layerpeek.http.message import HTTPExchange, HTTPMessage
 
 #: Data runs told per TCP connection without HTTP (the rest are counted).
 MAX_RUNS = 12
@@ -139,6 +139,67 @@ def _frames_text(frames: tuple[int, ...]) -> str:
     if len(frames) > 8:
         return f"{len(frames)} frames from {frames[0]} to {frames[-1]}"
     return "frames " + ", ".join(map(str, frames))
+
+
+# ---------------------------------------------------------------------------
+# HTTP exchanges, without their bodies
+# ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class BodyFacts:
+    """What the story says of one message body: kept so that the body need not be."""
+
+    length: int  #: body bytes (as sent, content coding kept), gaps included
+    decoded: int  #: bytes once the Content-Encoding is undone
+    references: tuple[str, ...] = ()  #: resources an HTML body refers to (src=, href=)
+
+
+@dataclass(slots=True)
+class ToldExchange:
+    """An HTTP exchange as the story needs it: the messages, and facts about their bodies.
+
+    Why: a story tells a body's size and, for a web page, what it refers to;
+    holding every body until the end would make ``explain`` grow with the
+    HTTP data of the capture (189 MiB for the 105 MB bench capture, 353 MiB
+    at twice that).  :func:`told_exchanges` keeps the facts and drops the
+    bytes as each exchange is paired.
+    """
+
+    exchange: HTTPExchange  #: with its bodies dropped when made by :func:`told_exchanges`
+    request: BodyFacts | None
+    response: BodyFacts | None
+
+
+def _body_facts(msg: HTTPMessage | None) -> BodyFacts | None:
+    if msg is None:
+        return None
+    decoded = msg.decoded_body
+    refs = tuple(_references(decoded)) if "html" in msg.content_type.lower() else ()
+    return BodyFacts(len(msg.body) + msg.missing, len(decoded), refs)
+
+
+def tell_of(ex: HTTPExchange, *, keep_bodies: bool = True) -> ToldExchange:
+    """``ex`` with the facts the story tells of its bodies (and without the bodies, if asked)."""
+    told = ToldExchange(ex, _body_facts(ex.request), _body_facts(ex.response))
+    if not keep_bodies:
+        told.exchange = replace(
+            ex,
+            request=None if ex.request is None else replace(ex.request, body=b"", _decoded=None),
+            response=None if ex.response is None else replace(ex.response, body=b"", _decoded=None),
+        )
+    return told
+
+
+def told_exchanges(exchanges: Iterable[HTTPExchange]) -> list[ToldExchange]:
+    """Each exchange reduced as it comes (bodies dropped, facts kept), in listing order.
+
+    Give it :func:`layerpeek.http.iter_exchanges` to keep memory to one
+    compact record per exchange.
+    """
+    told = [tell_of(ex, keep_bodies=False) for ex in exchanges]
+    told.sort(key=lambda t: (t.exchange.first_frame, t.exchange.stream, t.exchange.index))
+    return told
 
 
 # ---------------------------------------------------------------------------
@@ -261,7 +322,7 @@ def _add_run(runs: dict[int, list[_Run]], dropped: dict[int, int], event: Stream
 def explain(
     packets: Iterable[Packet],
     *,
-    http: list[HTTPExchange] | None = None,
+    http: Sequence[HTTPExchange | ToldExchange] | None = None,
     http_problems: Iterable[str] = (),
 ) -> Story:
     """The story of a capture's packets (read them with :func:`layerpeek.read`).
@@ -270,26 +331,29 @@ def explain(
     walks the packets itself.  Pass them as ``http`` (with the problems it
     reported) when you have them, e.g. from the capture's path, and the
     packets are walked once as they stream by; without them an iterator is
-    first kept in a list, so both stages can walk it.
+    first kept in a list, so both stages can walk it.  ``http`` may hold
+    :class:`ToldExchange` records from :func:`told_exchanges` instead, which
+    keep what the story says of the bodies without the bodies.
     """
     if http is None:
         from layerpeek.http import exchanges
 
         kept = packets if isinstance(packets, list) else list(packets)
         problems: list[str] = []
-        http = exchanges(kept, problems=problems)
-        return _tell(_gather(kept), http, problems)
-    return _tell(_gather(packets), http, list(http_problems))
+        found = exchanges(kept, problems=problems)
+        return _tell(_gather(kept), [tell_of(ex) for ex in found], problems)
+    told = [x if isinstance(x, ToldExchange) else tell_of(x) for x in http]
+    return _tell(_gather(packets), told, list(http_problems))
 
 
-def _tell(g: _Gathered, http: list[HTTPExchange], http_problems: list[str]) -> Story:
+def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> Story:
     steps: list[Step] = []
     resolved = _resolved_addresses(g.dns)
     for tx in g.dns:
         steps.append(_dns_step(tx))
-    http_by_stream: dict[int, list[HTTPExchange]] = {}
-    for ex in http:
-        http_by_stream.setdefault(ex.stream, []).append(ex)
+    http_by_stream: dict[int, list[ToldExchange]] = {}
+    for told in http:
+        http_by_stream.setdefault(told.exchange.stream, []).append(told)
     dns_tcp_streams = {t.stream for t in g.dns if t.transport == "tcp"}
     for conv in g.tcp:
         steps.extend(_connection_steps(conv, {} if conv.id in dns_tcp_streams else resolved))
@@ -677,12 +741,13 @@ def _ts_of(conv: TCPConversation, frame: int) -> int:
 # -- HTTP --------------------------------------------------------------------
 
 
-def _http_steps(conv: TCPConversation, exchanges: list[HTTPExchange]) -> list[Step]:
+def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[Step]:
     steps: list[Step] = []
     stream = _stream(conv)
     referenced: set[str] = set()
     previous: HTTPExchange | None = None
-    for n, ex in enumerate(exchanges):
+    for n, told in enumerate(exchanges):
+        ex = told.exchange
         req, resp = ex.request, ex.response
         if req is not None:
             host = f" (Host: {ex.host})" if ex.host else ""
@@ -702,8 +767,8 @@ def _http_steps(conv: TCPConversation, exchanges: list[HTTPExchange]) -> list[St
                 and req.first_frame < previous.response.first_frame
             ):
                 words.append("It was sent before the previous answer arrived (pipelining).")
-            if req.body or req.missing:
-                words.append(f"It carries a body of {len(req.body) + req.missing} bytes"
+            if told.request is not None and told.request.length:
+                words.append(f"It carries a body of {told.request.length} bytes"
                              f"{_type_words(req.content_type)}.")
             words.extend(f"Problem: {p}." for p in req.problems)
             steps.append(Step("request", title, " ".join(words), req.frames, req.start_ts_ns,
@@ -718,19 +783,20 @@ def _http_steps(conv: TCPConversation, exchanges: list[HTTPExchange]) -> list[St
             for interim in ex.interim:
                 words.append(f"Before it, an interim {interim.status} {interim.reason}".rstrip()
                              + f" (frame {interim.first_frame}).")
-            words.append(_body_words(resp, req.method if req is not None else ""))
+            body = told.response
+            assert body is not None  # made with the response
+            words.append(_body_words(resp, body, req.method if req is not None else ""))
             words.extend(f"Problem: {p}." for p in resp.problems)
-            if "html" in resp.content_type.lower():
-                refs = _references(resp.decoded_body)
-                if refs:
-                    referenced.update(refs)
-                    shown = ", ".join(refs[:6]) + (" …" if len(refs) > 6 else "")
-                    words.append(f"The page refers to {shown}: a browser asks for these next.")
+            refs = body.references
+            if refs:
+                referenced.update(refs)
+                shown = ", ".join(refs[:6]) + (" …" if len(refs) > 6 else "")
+                words.append(f"The page refers to {shown}: a browser asks for these next.")
             steps.append(Step("response", "HTTP response", " ".join(w for w in words if w),
                               resp.frames, resp.start_ts_ns, stream,
                               {"status": resp.status, "reason": resp.reason,
                                "content_type": resp.content_type or None,
-                               "body_len": len(resp.body) + resp.missing,
+                               "body_len": body.length,
                                "complete": resp.complete, "index": ex.index}))
         elif req is not None:
             steps[-1].text += f" No response: {ex.unanswered or 'none was captured'}."
@@ -742,8 +808,8 @@ def _type_words(content_type: str) -> str:
     return f" ({content_type.split(';')[0].strip()})" if content_type else ""
 
 
-def _body_words(resp: Any, method: str) -> str:
-    size = len(resp.body) + resp.missing
+def _body_words(resp: HTTPMessage, body: BodyFacts, method: str) -> str:
+    size = body.length
     if method == "HEAD":
         return "A HEAD request gets only the headers, no body."
     if resp.status in (204, 304) or 100 <= resp.status < 200:
@@ -755,8 +821,7 @@ def _body_words(resp: Any, method: str) -> str:
     words = f"The body is {size} bytes{_type_words(resp.content_type)}"
     coding = resp.content_encoding
     if coding:
-        decoded = len(resp.decoded_body)
-        words += f", sent {coding}-compressed ({decoded} bytes once decoded)"
+        words += f", sent {coding}-compressed ({body.decoded} bytes once decoded)"
     if resp.framing == "chunked":
         words += ", sent in chunks (Transfer-Encoding: chunked)"
     elif resp.framing == "close":
@@ -822,8 +887,10 @@ def _udp_step(conv: UDPConversation, datagrams: list[_Datagram]) -> Step:
 # -- overview and conclusion -------------------------------------------------
 
 
-def _conclusion(g: _Gathered, http: list[HTTPExchange]) -> str:
+def _conclusion(g: _Gathered, told: list[ToldExchange]) -> str:
     """The explainer's last step: what the client ended up with, and how long it took."""
+    decoded = {id(t.exchange): t.response.decoded for t in told if t.response is not None}
+    http = [t.exchange for t in told]
     fetched = [ex for ex in http if ex.request is not None and ex.response is not None]
     if not fetched:
         return ""
@@ -831,7 +898,7 @@ def _conclusion(g: _Gathered, http: list[HTTPExchange]) -> str:
     total = 0
     for ex in fetched:
         assert ex.response is not None
-        size = len(ex.response.decoded_body)
+        size = decoded[id(ex)]
         total += size
         kind = ex.response.content_type.split(";")[0].strip() or "no type"
         items.append(f"{ex.target} ({ex.status}, {kind}, {size} bytes)")
@@ -853,7 +920,8 @@ def _conclusion(g: _Gathered, http: list[HTTPExchange]) -> str:
 
 
 
-def _overview(g: _Gathered, http: list[HTTPExchange]) -> tuple[str, str]:
+def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
+    http = [t.exchange for t in told]
     if g.packets == 0:
         return "other", "The capture holds no packets."
     names = [t.name for t in g.dns if t.query is not None and t.name]

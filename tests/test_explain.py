@@ -254,3 +254,41 @@ def test_bad_input_is_a_clear_message_not_a_traceback(
     assert out == "" and err.startswith("layerpeek: ") and len(err.splitlines()) == 1
     assert main(["explain", "--max-steps", "-1", str(capture("page_load.pcap"))]) == 2
     assert "must be 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name", ["page_load.pcap", "http_gzip.pcap", "http_chunked.pcap", "http_get_post.pcap",
+             "http_large_body.pcap", "http_pipelined.pcap", "http_rst_cut.pcap"],
+)  # fmt: skip
+def test_the_story_is_the_same_told_from_exchanges_without_their_bodies(
+    capture: Find, name: str
+) -> None:
+    """What ``explain`` keeps of HTTP (sizes, decoded sizes, a page's references) suffices."""
+    from layerpeek.http import iter_exchanges
+    from layerpeek.story import told_exchanges
+
+    path = capture(name)
+    problems: list[str] = []
+    told = told_exchanges(iter_exchanges(path, problems=problems))
+    assert told and all(
+        m is None or (m.body == b"" and m.decoded_body == b"")
+        for t in told
+        for m in (t.exchange.request, t.exchange.response)
+    )
+    assert any(t.response is not None and t.response.length for t in told)
+    with layerpeek.read(path) as reader:
+        slim = explain(reader, http=told, http_problems=problems)
+    assert slim.to_dict() == story_of(path).to_dict()
+
+
+def test_a_compressed_body_is_told_with_its_decoded_size(capture: Find) -> None:
+    from layerpeek.http import exchanges
+
+    path = capture("http_gzip.pcap")
+    (ex,) = exchanges(path)
+    assert ex.response is not None and ex.response.content_encoding == "gzip"
+    sent, decoded = len(ex.response.body), len(ex.response.decoded_body)
+    assert sent < decoded
+    (step,) = [s for s in story_of(path).steps if s.kind == "response"]
+    assert f"The body is {sent} bytes" in step.text
+    assert f"sent gzip-compressed ({decoded} bytes once decoded)" in step.text

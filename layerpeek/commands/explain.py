@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from layerpeek.commands import common
 
 if TYPE_CHECKING:
-    from layerpeek.http.message import HTTPExchange
+    from layerpeek.story import ToldExchange
 
 DESCRIPTION = """\
 Tell what happens in a capture, step by step, as the explainer tells a page
@@ -88,14 +88,19 @@ def _width(text: str) -> int:
     return value
 
 
-def _http_exchanges(path: str) -> tuple[list[HTTPExchange], list[str]]:
-    """The HTTP stage's own pass over the file (read errors as one-line messages)."""
+def _http_exchanges(path: str) -> tuple[list[ToldExchange], list[str]]:
+    """The HTTP stage's own pass over the file (read errors as one-line messages).
+
+    Each exchange keeps what the story tells of its bodies, not the bodies,
+    so memory does not grow with the capture's HTTP data.
+    """
     from layerpeek.errors import CaptureFormatError
-    from layerpeek.http import exchanges
+    from layerpeek.http import iter_exchanges
+    from layerpeek.story import told_exchanges
 
     problems: list[str] = []
     try:
-        return exchanges(path, problems=problems), problems
+        return told_exchanges(iter_exchanges(path, problems=problems)), problems
     except CaptureFormatError as e:
         raise common.CommandError(f"{path}: {e}") from None
     except OSError as e:

@@ -15,6 +15,7 @@ out).  Submodules load on first use, so ``import layerpeek.http`` is cheap.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from layerpeek._lazy import lazy_getattr
@@ -64,6 +65,8 @@ __all__ = [
     "ResponseReader",
     "decode_body",
     "exchanges",
+    "iter_exchanges",
+    "sort_exchanges",
 ]
 
 
@@ -80,6 +83,18 @@ def exchanges(
     :class:`~layerpeek.errors.CaptureFormatError` or ``OSError``; nothing in
     the traffic itself raises.
     """
+    return sort_exchanges(list(iter_exchanges(source, defrag=defrag, problems=problems)))
+
+
+def iter_exchanges(
+    source: Source, *, defrag: bool = True, problems: list[str] | None = None
+) -> Iterator[HTTPExchange]:
+    """:func:`exchanges` one by one, as each is paired (not sorted), bodies and all.
+
+    For a consumer that keeps less than the whole exchange (a row, a size):
+    memory then holds the exchanges of the connections still open, not all
+    of the capture's.  ``problems`` is filled when the iteration ends.
+    """
     from layerpeek.flows.pipeline import FlowPipeline, _packets
     from layerpeek.flows.tracker import TCPTracker
     from layerpeek.http.pairing import HTTPPairer
@@ -87,16 +102,14 @@ def exchanges(
     pipe = FlowPipeline(defrag=defrag, tcp=TCPTracker(), infos=False)
     convs = pipe.tcp.conversations
     pairer = HTTPPairer(endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server)))
-    out: list[HTTPExchange] = []
     for packet in _packets(source):
         for event in pipe.process(packet)[2]:
-            out += pairer.feed(event)
+            yield from pairer.feed(event)
     for event in pipe.finish():
-        out += pairer.feed(event)
-    out += pairer.finish()
+        yield from pairer.feed(event)
+    yield from pairer.finish()
     if problems is not None:
         problems.extend(pairer.problems)
-    return sort_exchanges(out)
 
 
 def sort_exchanges(items: list[HTTPExchange]) -> list[HTTPExchange]:
