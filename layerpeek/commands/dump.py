@@ -216,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         packets = summary.watch(common.iter_packets(reader, path))
         if capture_keep is not None:
             packets = (p for p in packets if capture_keep(p))
+        first = _FirstTime()
+        packets = first.watch(packets)  # before -Y: its hidden frames still count
         count: int | None = args.count
         if args.flows or args.defrag:
             annotated = _annotated(packets, flows=args.flows, defrag=args.defrag,
@@ -229,9 +231,9 @@ def run(args: argparse.Namespace) -> int:
                 _json_lines_flows(annotated, write, count)
             elif args.verbose or args.hex:
                 _detailed_flows(annotated, write, count, args.verbose, args.hex,
-                                common.use_color(out), relative)
+                                common.use_color(out), relative, first)
             else:
-                _lines_flows(annotated, write, count, common.use_color(out), relative)
+                _lines_flows(annotated, write, count, common.use_color(out), relative, first)
         elif fields is not None:
             _field_rows(((p, None) for p in packets), write, count, fields, keep)
         else:
@@ -240,9 +242,10 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 _json_lines(packets, write, count)
             elif args.verbose or args.hex:
-                _detailed(packets, write, count, args.verbose, args.hex, common.use_color(out))
+                _detailed(packets, write, count, args.verbose, args.hex, common.use_color(out),
+                          first)
             else:
-                _lines(packets, write, count, common.use_color(out))
+                _lines(packets, write, count, common.use_color(out), first)
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
@@ -289,27 +292,47 @@ def _field_rows(items: Annotated, write: Writer, count: int | None, fmt: FieldsF
             break
 
 
-def _lines(packets: Iterator[Packet], write: Writer, count: int | None, color: bool) -> None:
+class _FirstTime:
+    """When the capture's first frame was taken: the zero of the time column.
+
+    Taken after a capture filter (its frames are as if never captured, as
+    with ``tcpdump -r FILE EXPR``) but before ``-Y``: tshark counts
+    ``frame.time_relative`` from the first frame also when a display filter
+    hides it, so ``-Y`` shows the same times as the unfiltered listing.
+    """
+
+    def __init__(self) -> None:
+        self.ns: int | None = None
+
+    def watch(self, packets: Iterator[Packet]) -> Iterator[Packet]:
+        for packet in packets:
+            if self.ns is None:
+                self.ns = packet.ts_ns
+            yield packet
+
+
+def _lines(packets: Iterator[Packet], write: Writer, count: int | None, color: bool,
+           first: _FirstTime) -> None:
     from layerpeek.render.text import packet_line
 
     t0: int | None = None
     for n, packet in enumerate(packets, 1):
         if t0 is None:
-            t0 = packet.ts_ns
+            t0 = first.ns if first.ns is not None else packet.ts_ns
         write(f"{packet_line(packet, t0, color)}\n")
         if n == count:
             break
 
 
 def _detailed(packets: Iterator[Packet], write: Writer, count: int | None, tree: bool,
-              hexdump: bool, color: bool) -> None:
+              hexdump: bool, color: bool, first: _FirstTime) -> None:
     from layerpeek.render.hexdump import hexdump as hex_text
     from layerpeek.render.text import packet_line, packet_tree
 
     t0: int | None = None
     for n, packet in enumerate(packets, 1):
         if t0 is None:
-            t0 = packet.ts_ns
+            t0 = first.ns if first.ns is not None else packet.ts_ns
         head = packet_tree(packet, color) if tree else packet_line(packet, t0, color)
         if hexdump:
             write(f"{head}\n{hex_text(packet, color)}\n\n")
@@ -380,27 +403,27 @@ def _annotated(
 
 
 def _lines_flows(items: Annotated, write: Writer, count: int | None, color: bool,
-                 relative: bool) -> None:
+                 relative: bool, first: _FirstTime) -> None:
     from layerpeek.render.text import packet_line
 
     t0: int | None = None
     for n, (packet, info) in enumerate(items, 1):
         if t0 is None:
-            t0 = packet.ts_ns
+            t0 = first.ns if first.ns is not None else packet.ts_ns
         write(f"{packet_line(packet, t0, color, info, relative)}\n")
         if n == count:
             break
 
 
 def _detailed_flows(items: Annotated, write: Writer, count: int | None, tree: bool,
-                    hexdump: bool, color: bool, relative: bool) -> None:
+                    hexdump: bool, color: bool, relative: bool, first: _FirstTime) -> None:
     from layerpeek.render.hexdump import hexdump as hex_text
     from layerpeek.render.text import packet_line, packet_tree
 
     t0: int | None = None
     for n, (packet, info) in enumerate(items, 1):
         if t0 is None:
-            t0 = packet.ts_ns
+            t0 = first.ns if first.ns is not None else packet.ts_ns
         if tree:
             head = packet_tree(packet, color, info)
         else:

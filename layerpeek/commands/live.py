@@ -370,11 +370,11 @@ def _show(packets: Iterator[Packet], opts: Options) -> None:
     elif opts.view == "json":
         dump._json_lines(packets, write, None)
     elif opts.view == "detailed":
-        dump._detailed(packets, write, None, opts.tree, opts.hexdump, color)
+        dump._detailed(packets, write, None, opts.tree, opts.hexdump, color, dump._FirstTime())
     elif opts.view == "handshake":
         _handshake(packets, write, color)
     else:
-        dump._lines(packets, write, None, color)
+        dump._lines(packets, write, None, color, dump._FirstTime())
 
 
 def _handshake(packets: Iterator[Packet], write: Callable[[str], None], color: bool) -> None:

@@ -219,3 +219,30 @@ def test_fields_search_and_json(capsys: Capsys) -> None:
     assert all(r["protocol"] == "dns" for r in records)
     code, _, err = run(capsys, "fields", "no-such-thing")
     assert code == 1 and "no field matches" in err
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-flows",), ("-x",), ("-S",)])
+def test_a_display_filter_keeps_the_capture_s_time_zero(
+    capsys: Capsys, http: str, extra: tuple[str, ...]
+) -> None:
+    """``-Y`` hides lines, not time: frame 11 shows the same time as without the filter.
+
+    tshark's ``frame.time_relative`` counts from the first frame whether or
+    not the display filter shows it.
+    """
+    times = {}
+    for line in run(capsys, "dump", http, *extra)[1].splitlines():
+        if line.startswith("#"):
+            frame, time = line.split()[:2]
+            times[frame] = time
+    _, out, _ = run(capsys, "dump", http, *extra, "-Y", "frame.number >= 11")
+    shown = [line.split()[:2] for line in out.splitlines() if line.startswith("#")]
+    assert shown and shown[0][0] == "#11" and shown[0][1] != "0.000000"
+    assert all(times[frame] == time for frame, time in shown)
+
+
+@needs_libpcap
+def test_a_capture_filter_starts_time_at_its_first_frame(capsys: Capsys, http: str) -> None:
+    """As ``tcpdump -r FILE EXPR``: frames the filter drops were never captured."""
+    _, out, _ = run(capsys, "dump", http, "-f", "tcp[tcpflags] & tcp-fin != 0")
+    assert out.splitlines()[0].split()[:2] == ["#8", "0.000000"]
