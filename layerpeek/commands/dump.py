@@ -213,9 +213,12 @@ def run(args: argparse.Namespace) -> int:
         out = common.prepare_stdout()
         write = _flushing(out.write, out.flush) if args.line_buffered else out.write
         summary = problems.ProblemSummary()
-        packets = summary.watch(common.iter_packets(reader, path))
+        packets = common.iter_packets(reader, path)
         if capture_keep is not None:
             packets = (p for p in packets if capture_keep(p))
+        # After the capture filter: the frames it drops are as if never captured,
+        # their damage included.
+        packets = summary.watch(packets)
         first = _FirstTime()
         packets = first.watch(packets)  # before -Y: its hidden frames still count
         count: int | None = args.count

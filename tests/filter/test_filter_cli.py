@@ -246,3 +246,19 @@ def test_a_capture_filter_starts_time_at_its_first_frame(capsys: Capsys, http: s
     """As ``tcpdump -r FILE EXPR``: frames the filter drops were never captured."""
     _, out, _ = run(capsys, "dump", http, "-f", "tcp[tcpflags] & tcp-fin != 0")
     assert out.splitlines()[0].split()[:2] == ["#8", "0.000000"]
+
+
+@needs_libpcap
+def test_damage_in_frames_a_capture_filter_drops_is_not_reported(
+    capsys: Capsys, tmp_path: Path
+) -> None:
+    from builders import eth, ipv4, pcap_bytes, tcp, udp
+
+    path = tmp_path / "mixed.pcap"
+    bad_udp = eth(ipv4(udp(b"x", length=5), proto=17))  # UDP length below 8: malformed
+    path.write_bytes(pcap_bytes([eth(ipv4(tcp(b"hi"), proto=6)), bad_udp]))
+    _, _, err = run(capsys, "dump", str(path))
+    assert "1 malformed" in err
+    code, out, err = run(capsys, "dump", str(path), "tcp")
+    assert code == 0 and indexes(out) == [1]
+    assert "problems" not in err
