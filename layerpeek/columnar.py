@@ -1476,15 +1476,19 @@ def table(
     if isinstance(source, Chunk):
         if source.index:
             return _indexed_chunk(source, check_columns(columns), problems)
-        if source.compressed and problems is not None:
-            problems.extend(source.problems)  # damage to the gzip stream (see split)
+        # The problems split() found, numbered within the whole file; indexing
+        # the chunk's own bytes again would number them within the chunk.  A
+        # gzip file is one chunk, the whole file, inflated only now: its index
+        # problems come from decoding it, after the gzip stream's own.
+        if problems is not None:
+            problems.extend(source.problems)
         return decode_buffer(
             source.read(),
             columns=columns,
             name=source.name,
             frame_base=source.first_frame - 1,
             interface_base=source.interface_base,
-            problems=problems,
+            problems=problems if source.compressed else None,
         )
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_buffer(

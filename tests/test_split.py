@@ -106,6 +106,26 @@ def test_the_file_problem_goes_with_the_last_chunk(capture: Any, tmp_path: Path)
     assert len(problems) == 1 and "cut by end of file" in problems[0]
 
 
+@pytest.mark.parametrize("name", ["http_get_post.pcap", "tcp_3040_greeting.pcapng"])
+@pytest.mark.parametrize("parts", [1, 3])
+def test_chunk_problems_read_like_the_whole_files(
+    capture: Any, tmp_path: Path, name: str, parts: int
+) -> None:
+    """Offsets and record numbers in the messages are the file's, not a chunk's."""
+    data = capture(name).read_bytes()
+    cut = tmp_path / f"cut-{name}"
+    for size in (len(data) - 10, len(data) - 100, len(data) - 300):
+        cut.write_bytes(data[:size])
+        with layerpeek.open_capture(cut) as reader:
+            frames = sum(1 for _ in reader)
+            expected = list(reader.problems)
+        problems: list[str] = []
+        chunks = split(cut, parts)
+        rows = sum(table(c, ["frame"], problems=problems).num_rows for c in chunks)
+        assert (rows, problems) == (frames, expected), size
+        assert expected
+
+
 def test_a_gzip_capture_is_one_chunk(capture: Any, tmp_path: Path) -> None:
     path = capture("http_chunked.pcap")
     gz = tmp_path / "c.pcap.gz"
