@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from layerpeek.capture import CaptureReader, open_capture
 from layerpeek.capture.frame import RawFrame
-from layerpeek.errors import CaptureFormatError, LayerpeekError
+from layerpeek.errors import CaptureFormatError, CaptureProblemWarning, LayerpeekError
 from layerpeek.layers import (
     ARP,
     DNS,
@@ -68,6 +68,7 @@ __all__ = [
     "UDP",
     "VLAN",
     "CaptureFormatError",
+    "CaptureProblemWarning",
     "CaptureReader",
     "Dissector",
     "Ethernet",

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import glob
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from layerpeek.errors import CaptureProblemWarning
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -150,7 +153,9 @@ def read_captures(
 
     Splitting reads each file's record headers once, here; decoding happens
     when the frame is computed, chunk by chunk, on whatever scheduler is in
-    use.
+    use.  A damaged file (a record cut by the end of the file) is read as far
+    as it goes, and each problem is issued here as a
+    :class:`~layerpeek.errors.CaptureProblemWarning`.
     """
     dataframe = _require_dask()
     from layerpeek.split import split
@@ -161,6 +166,9 @@ def read_captures(
         for path in expand_paths(paths_or_glob)
         for chunk in split(path, parts, chunk_bytes=chunk_bytes)
     ]
+    for chunk in chunks:
+        for problem in chunk.problems:
+            warnings.warn(f"{chunk.path}: {problem}", CaptureProblemWarning, stacklevel=2)
     packets: dd.DataFrame = dataframe.from_map(
         load_chunk,
         chunks,

@@ -18,6 +18,15 @@ class CaptureFormatError(LayerpeekError):
     """The input is not a pcap/pcapng capture, or uses a version we cannot read."""
 
 
+class CaptureProblemWarning(UserWarning):
+    """A capture file is damaged (cut short, a bad gzip trailer) but was read as far as it goes.
+
+    Issued where there is no other channel for the message, as by
+    :func:`layerpeek.dask.read_captures`; the message names the file and the
+    place, as ``layerpeek dump`` prints it.
+    """
+
+
 class DecodeError(Exception):
     """Internal: a decoder gave up.  Never escapes :func:`layerpeek.decode.decode`.
 

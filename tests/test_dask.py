@@ -18,6 +18,7 @@ pytest.importorskip("dask.dataframe")
 import pandas as pd  # noqa: E402
 from conftest import CAPTURES  # noqa: E402
 
+import layerpeek  # noqa: E402
 from layerpeek.columnar import COLUMNS, table  # noqa: E402
 from layerpeek.dask import (  # noqa: E402
     CONVERSATION_COLUMNS,
@@ -120,3 +121,18 @@ def test_missing_files_are_an_error_not_an_empty_frame(tmp_path: Path) -> None:
         read_captures(str(tmp_path / "absent.pcap"))
     with pytest.raises(FileNotFoundError, match="no capture files"):
         expand_paths([])
+
+
+@pytest.mark.parametrize("name", ["http_get_post.pcap", "tcp_3040_greeting.pcapng"])
+def test_a_damaged_file_is_read_as_far_as_it_goes_with_a_warning(
+    capture: Any, tmp_path: Path, name: str
+) -> None:
+    cut = tmp_path / f"cut-{name}"
+    cut.write_bytes(capture(name).read_bytes()[:-40])
+    with layerpeek.open_capture(cut) as reader:
+        frames = sum(1 for _ in reader)
+        (expected,) = reader.problems
+    with pytest.warns(layerpeek.CaptureProblemWarning) as caught:
+        frame = read_captures(cut, parts=2)
+    assert [str(w.message) for w in caught] == [f"{cut}: {expected}"]
+    assert len(frame.compute(scheduler="synchronous")) == frames
