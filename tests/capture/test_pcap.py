@@ -69,6 +69,25 @@ def test_feeding_one_byte_at_a_time_gives_the_same_frames() -> None:
     assert [f.data for f in frames] == FRAMES and parser.problems == []
 
 
+@pytest.mark.parametrize("chunk", [100, 4096])
+def test_fed_small_chunks_the_parser_keeps_about_a_record_and_a_chunk(chunk: int) -> None:
+    """A live pipe delivers small chunks: consumed bytes must not pile up in the buffer.
+
+    (They used to stay until a megabyte had been consumed, and every chunk
+    copied the whole buffer again.)
+    """
+    frames = [eth(ipv4_tcp(tcp(bytes(i % 1400)))) for i in range(0, 6000, 7)]
+    data = pcap_bytes(frames)
+    parser = PcapParser()
+    got: list[bytes] = []
+    largest = 0
+    for i in range(0, len(data), chunk):
+        got += [f.data for f in parser.feed(data[i : i + chunk])]
+        largest = max(largest, len(parser._buf))
+    assert got == frames and len(data) > 500_000
+    assert largest <= 2 * (16 + max(map(len, frames))) + 2 * chunk
+
+
 def test_an_impossible_record_length_stops_reading_with_a_problem() -> None:
     data = bytearray(pcap_bytes(FRAMES))
     data[24 + 8 : 24 + 12] = (0x7FFFFFFF).to_bytes(4, "little")
