@@ -17,13 +17,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from layerpeek.capture.frame import RawFrame
+from layerpeek.capture.frame import RawFrame, append_chunk
 from layerpeek.errors import CaptureFormatError
 
 SHB = 0x0A0D0D0A
 IDB, PB, SPB, EPB = 1, 2, 3, 6
 _BOM = 0x1A2B3C4D
-_COMPACT_AT = 1 << 20
 MAX_BLOCK = 256 * 1024 * 1024
 
 
@@ -84,12 +83,9 @@ class PcapngParser:
     def feed(self, chunk: bytes) -> list[RawFrame]:
         if self._dead:
             return []
-        if self._pos >= _COMPACT_AT:
-            self._consumed += self._pos
-            self._buf = self._buf[self._pos :] + chunk
-            self._pos = 0
-        elif chunk:
-            self._buf = self._buf + chunk if self._buf else chunk
+        self._buf, dropped = append_chunk(self._buf, self._pos, chunk)
+        self._consumed += dropped
+        self._pos -= dropped
         buf = self._buf
         pos = self._pos
         size = len(buf)

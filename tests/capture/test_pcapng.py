@@ -126,3 +126,18 @@ def test_byte_at_a_time_feeding_equals_whole_feeding() -> None:
     for i in range(len(data)):
         frames += parser.feed(data[i : i + 1])
     assert [f.data for f in frames] == [FRAME, FRAME]
+
+
+@pytest.mark.parametrize("chunk", [100, 4096])
+def test_fed_small_chunks_the_parser_keeps_about_a_block_and_a_chunk(chunk: int) -> None:
+    """As for pcap: a pipe's small chunks must not pile consumed bytes up in the buffer."""
+    frames = [eth(ipv4_tcp(tcp(bytes(i % 1400)))) for i in range(0, 6000, 7)]
+    data = shb() + idb("<", 1) + b"".join(epb("<", 0, i, f) for i, f in enumerate(frames))
+    parser = PcapngParser()
+    got: list[bytes] = []
+    largest = 0
+    for i in range(0, len(data), chunk):
+        got += [f.data for f in parser.feed(data[i : i + chunk])]
+        largest = max(largest, len(parser._buf))
+    assert got == frames and len(data) > 500_000
+    assert largest <= 2 * (32 + max(map(len, frames))) + 2 * chunk
