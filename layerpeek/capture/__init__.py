@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from types import TracebackType
 from typing import BinaryIO, TypeVar, cast
@@ -101,20 +101,21 @@ class CaptureReader:
         parser = self._parser
         if not isinstance(parser, PcapParser):
             raise TypeError(f"{self.name} is {self.format}, not pcap")
-        return chain.from_iterable(self._batches(parser.feed_records))
+        return chain.from_iterable(self._batches(parser.iter_records))
 
-    def _batches(self, feed: Callable[[bytes], list[_R]]) -> Iterator[list[_R]]:
+    def _batches(self, feed: Callable[[bytes], Iterable[_R]]) -> Iterator[Iterable[_R]]:
         """The records of each chunk read, as ``feed`` returns them.
 
-        Batches rather than single records: ``chain.from_iterable`` then
-        flattens them in C, which saves a generator resumption per record.
+        Batches (a list, or a generator each) rather than single records:
+        ``chain.from_iterable`` then flattens them in C.  A batch is used up
+        before the next chunk is read.
         """
         parser = self._parser
         read = self._stream.read
         size = self._chunk_size
         try:
             try:
-                frames = feed(self._head)
+                frames = list(feed(self._head))
             except CaptureFormatError as e:
                 raise CaptureFormatError(f"{self.name}: {e}") from None
             yield frames

@@ -94,3 +94,17 @@ def test_an_impossible_record_length_stops_reading_with_a_problem() -> None:
     reader = open_capture(io.BytesIO(bytes(data)))
     assert list(reader) == []
     assert "impossible" in reader.problems[0]
+
+
+def test_records_stopped_early_go_on_with_the_next_call() -> None:
+    """``iter_records`` hands records out one by one; a consumer may stop and come back."""
+    frames = [eth(ipv4_tcp(tcp(bytes([i]) * i))) for i in range(10)]
+    parser = PcapParser()
+    first = parser.iter_records(pcap_bytes(frames))
+    taken = [next(first)[2] for _ in range(3)]
+    first.close()
+    assert parser.records == 3
+    rest = [record[2] for record in parser.iter_records(b"")]
+    assert taken + rest == frames and parser.records == 10
+    parser.finish()
+    assert parser.problems == []
