@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Any
 
 TCP_FLAG_BITS = {
     "F": 0x01,
@@ -195,3 +196,21 @@ def pcap_bytes(
         wire = wire_lens[i] if wire_lens else len(frame)
         out.append(struct.pack(e + "IIII", sec, frac, len(frame), wire) + frame)
     return b"".join(out)
+
+
+def varied_frames() -> list[bytes]:
+    """857 TCP frames of 54 to 1453 bytes: over half a megabyte as a capture."""
+    return [eth(ipv4_tcp(tcp(bytes(i % 1400)))) for i in range(0, 6000, 7)]
+
+
+def feed_in_chunks(parser: Any, data: bytes, chunk: int) -> tuple[list[bytes], int]:
+    """Feed a sans-IO capture parser ``chunk`` bytes at a time, as a pipe would.
+
+    Returns the frames' bytes and the most the parser's buffer held.
+    """
+    got: list[bytes] = []
+    largest = 0
+    for i in range(0, len(data), chunk):
+        got += [f.data for f in parser.feed(data[i : i + chunk])]
+        largest = max(largest, len(parser._buf))
+    return got, largest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from builders import eth, ipv4_tcp, pcap_bytes, tcp
+from builders import eth, feed_in_chunks, ipv4_tcp, pcap_bytes, tcp, varied_frames
 
 from layerpeek.capture import PcapParser, open_capture
 
@@ -76,14 +76,9 @@ def test_fed_small_chunks_the_parser_keeps_about_a_record_and_a_chunk(chunk: int
     (They used to stay until a megabyte had been consumed, and every chunk
     copied the whole buffer again.)
     """
-    frames = [eth(ipv4_tcp(tcp(bytes(i % 1400)))) for i in range(0, 6000, 7)]
+    frames = varied_frames()
     data = pcap_bytes(frames)
-    parser = PcapParser()
-    got: list[bytes] = []
-    largest = 0
-    for i in range(0, len(data), chunk):
-        got += [f.data for f in parser.feed(data[i : i + chunk])]
-        largest = max(largest, len(parser._buf))
+    got, largest = feed_in_chunks(PcapParser(), data, chunk)
     assert got == frames and len(data) > 500_000
     assert largest <= 2 * (16 + max(map(len, frames))) + 2 * chunk
 

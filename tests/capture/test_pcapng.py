@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from builders import eth, ipv4_tcp, tcp
+from builders import eth, feed_in_chunks, ipv4_tcp, tcp, varied_frames
 from pcapng_build import block, epb, idb, obsolete_pb, shb, spb
 
 from layerpeek.capture import PcapngParser, open_capture
@@ -131,13 +131,8 @@ def test_byte_at_a_time_feeding_equals_whole_feeding() -> None:
 @pytest.mark.parametrize("chunk", [100, 4096])
 def test_fed_small_chunks_the_parser_keeps_about_a_block_and_a_chunk(chunk: int) -> None:
     """As for pcap: a pipe's small chunks must not pile consumed bytes up in the buffer."""
-    frames = [eth(ipv4_tcp(tcp(bytes(i % 1400)))) for i in range(0, 6000, 7)]
+    frames = varied_frames()
     data = shb() + idb("<", 1) + b"".join(epb("<", 0, i, f) for i, f in enumerate(frames))
-    parser = PcapngParser()
-    got: list[bytes] = []
-    largest = 0
-    for i in range(0, len(data), chunk):
-        got += [f.data for f in parser.feed(data[i : i + chunk])]
-        largest = max(largest, len(parser._buf))
+    got, largest = feed_in_chunks(PcapngParser(), data, chunk)
     assert got == frames and len(data) > 500_000
     assert largest <= 2 * (32 + max(map(len, frames))) + 2 * chunk
