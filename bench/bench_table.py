@@ -8,7 +8,10 @@ IP and TCP/UDP fields (addresses, ports, seq/ack, flags):
   after the other;
 * ``layerpeek.table``: :func:`layerpeek.columnar.table` → a pyarrow Table of all
   default columns (addresses as text, protocol path, malformed reason), and
-  once more with the ``community_id`` column;
+  once more with the ``community_id`` column, and once more with the
+  compiled loops (``layerpeek._speedups``: the record walk, the copy of each
+  frame's first bytes) replaced by their Python/NumPy twins, as on a machine
+  without a C compiler (``LAYERPEEK_PURE_PYTHON=1``);
 * ``layerpeek.dask``: :func:`layerpeek.dask.read_captures` on the same file
   cut into chunks, a group-by computed with Dask's process scheduler on 1 and
   on 2 workers (process start-up and moving results back included);
@@ -17,7 +20,12 @@ IP and TCP/UDP fields (addresses, ports, seq/ack, flags):
 
 Best of ``--repeat`` wall-clock runs in this process, the rounds interleaved
 (each round runs every contestant once); ratios are against dpkt measured in
-the same run, so a busy machine slows every contestant alike.
+the same run, so a busy machine slows every contestant alike.  The Dask
+contestants get rounds of their own after the others: Dask's process
+scheduler forks this process, and afterwards every page of it written for
+the first time since takes a copy-on-write fault, which slowed whichever
+contestant came next (``layerpeek.table``: 69 → 111 ms a run when the Dask
+rounds were interleaved with it).
 
 Usage:  python bench/bench_table.py [CAPTURE] [--repeat 3] [--scapy-limit 20000]
         [--parts 4] [--no-per-packet]
@@ -69,6 +77,18 @@ def run_table_community(path: Path, limit: int | None) -> int:
     from layerpeek.columnar import COLUMNS, table
 
     return int(table(path, [*COLUMNS, "community_id"]).num_rows)
+
+
+def run_table_pure_python(path: Path, limit: int | None) -> int:
+    """``layerpeek.table`` with its Python walk and NumPy window copy (no extension)."""
+    import layerpeek.columnar as columnar
+
+    saved = columnar._COMPILED, columnar._walk
+    columnar._COMPILED, columnar._walk = False, columnar._walk_python
+    try:
+        return int(columnar.table(path).num_rows)
+    finally:
+        columnar._COMPILED, columnar._walk = saved
 
 
 def dask_runner(workers: int, parts: int) -> Callable[[Path, int | None], int]:
@@ -137,12 +157,14 @@ def main() -> int:
     except ImportError:
         print("dask is not installed: pip install 'layerpeek[dask]'", file=sys.stderr)
         return 1
-    contestants: dict[str, tuple[Callable[[Path, int | None], int], int | None, int]] = {
+    Contestants = dict[str, tuple[Callable[[Path, int | None], int], int | None, int]]
+    contestants: Contestants = {
         "header walk (pure Python, no decoding)": (run_header_walk, None, args.repeat),
         "layerpeek.table": (run_table, None, args.repeat),
         "layerpeek.table + community_id": (run_table_community, None, args.repeat),
-        "layerpeek.dask, 1 worker": (dask_runner(1, args.parts), None, args.repeat),
-        "layerpeek.dask, 2 workers": (dask_runner(2, args.parts), None, args.repeat),
+        "layerpeek.table, pure Python (no compiled loops)": (
+            run_table_pure_python, None, args.repeat
+        ),
         "dpkt": (per_packet.run_dpkt, None, args.repeat),
         "scapy": (per_packet.run_scapy, args.scapy_limit, 1),
     }
@@ -150,12 +172,20 @@ def main() -> int:
         contestants["layerpeek per-packet (layerpeek.read)"] = (
             per_packet.run_layerpeek, None, args.repeat
         )
+    forking: Contestants = {
+        "layerpeek.dask, 1 worker": (dask_runner(1, args.parts), None, args.repeat),
+        "layerpeek.dask, 2 workers": (dask_runner(2, args.parts), None, args.repeat),
+    }
+    import layerpeek.columnar as columnar
+
     total = run_header_walk(path, None)
     print(
         f"capture: {path} ({total} packets, {path.stat().st_size / 1e6:.1f} MB), "
-        f"python {sys.version.split()[0]}, best of {args.repeat}, Dask on {args.parts} chunks"
+        f"python {sys.version.split()[0]}, best of {args.repeat}, Dask on {args.parts} chunks, "
+        f"compiled loops {'built' if columnar._speedups is not None else 'NOT built'}"
     )
     rates = interleaved_rates(contestants, path, args.repeat, total)
+    rates.update(interleaved_rates(forking, path, args.repeat, total))
     base = rates["dpkt"]
     print()
     print("| reader | packets/s | µs/packet | × dpkt |")

@@ -141,7 +141,7 @@ def split(
     except OSError as e:
         raise CaptureFormatError(f"{name}: {e.strerror or e}") from None
     try:
-        rec = index_records(mapped, name=name, windows=False)
+        rec = index_records(mapped, name=name)
     finally:
         mapped.close()
     n = len(rec)
@@ -213,6 +213,6 @@ def _whole_gzip(name: str) -> Chunk:
         data, problem = inflate(f.read())
     if problem is not None and not data:
         raise CaptureFormatError(f"{name}: {problem}")
-    rec = index_records(data, name=name, windows=False)
+    rec = index_records(data, name=name)
     return Chunk(name, rec.format, b"", 0, os.path.getsize(name), 1, len(rec), 0, True,
                  problems=(problem,) if problem else ())

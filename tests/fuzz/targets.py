@@ -10,7 +10,9 @@ Input layouts:
 
 * ``decode``: first byte picks the link type (index into :data:`LINKTYPES`),
   the rest is one frame; the decoded packet is rendered every way the CLI can.
-* ``readers``: the bytes are a capture file (pcap, pcapng or garbage).
+* ``readers``: the bytes are a capture file (pcap, pcapng or garbage); the
+  streaming reader and ``layerpeek.table`` (its compiled walk included, when
+  NumPy and pyarrow are installed) must find the same frames.
 * ``dns``: first byte's low bit says whether the capture was cut, the rest is
   one DNS message (also tried as DNS over TCP, with its length prefix).
 * ``flows``: a capture file whose packets go through the flow pipeline.
@@ -65,12 +67,25 @@ def readers(data: bytes) -> None:
         reader = open_capture(io.BytesIO(data), chunk_size=max(1, len(data) // 3 or 1))
     except CaptureFormatError:
         return
+    lengths = []
     try:
         for frame in reader:
             assert len(frame.data) <= len(data)
+            lengths.append(len(frame.data))
     except CaptureFormatError:
         return
     assert all(isinstance(p, str) for p in reader.problems)
+    if _table is not None:
+        problems: list[str] = []
+        rows = _table(data, ["cap_len", "protocols"], problems=problems).to_pydict()
+        assert rows["cap_len"] == lengths, (rows["cap_len"], lengths)
+        assert problems == reader.problems, (problems, reader.problems)
+
+
+try:  # the columnar reader, when its extra is installed
+    from layerpeek.columnar import table as _table
+except ImportError:  # pragma: no cover - depends on the environment
+    _table = None
 
 
 def dns(data: bytes) -> None:

@@ -1,0 +1,217 @@
+/*
+ * layerpeek._speedups: the one loop of layerpeek.table that NumPy cannot do.
+ *
+ * A pcap file is a chain: where record k+1 starts is known only once record
+ * k's captured length has been read.  Everything after that walk is
+ * vectorised (layerpeek/columnar.py); the walk itself is sequential, and in
+ * Python it costs about as much as the whole vectorised decode.  Here it is
+ * a plain loop, run without the GIL.
+ *
+ * Optional: setup.py builds this module only if a C compiler is present, and
+ * layerpeek.columnar falls back to the same walk in Python without it
+ * (tests/test_speedups.py holds the two to the same results).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* How far ahead of the walk the file is fetched into the CPU's caches.
+ * Each record header is a new cache line whose address is known only once
+ * the previous header has been read, so a plain walk waits for main memory
+ * at every record (about 110 ns a record on the machine this was measured
+ * on).  Fetching every line a little ahead turns that into one sequential
+ * stream: 14.7 -> 4.5 ms for the 137 000 records of the bench capture
+ * (1024-16384 bytes ahead all did as well; 64 KiB ahead no better than none).
+ */
+#define PREFETCH_AHEAD 2048
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+static uint32_t
+read_u32(const unsigned char *p, int big_endian)
+{
+    if (big_endian)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+PyDoc_STRVAR(pcap_walk_doc,
+"pcap_walk(buffer, start, big_endian, max_caplen) -> (starts, headers, stop)\n\n"
+"Walk pcap record headers from byte ``start`` of ``buffer``.\n\n"
+"``starts`` (a bytearray of native int64 values) holds the offset of every\n"
+"record whose 16-byte header lies wholly inside the buffer, in file order,\n"
+"and ``headers`` (a bytearray) those 16-byte headers one after the other,\n"
+"copied while each is in the CPU's cache.  The walk ends at the first\n"
+"header that is not whole (``stop`` is its offset, or the buffer's length)\n"
+"or after a record whose captured length exceeds ``max_caplen`` (that\n"
+"record is the last taken, ``stop`` is its offset).  Whether the last\n"
+"record's data is whole is the caller's test.");
+
+/* Make room in ``array`` (a bytearray) for ``items`` items of ``size`` bytes,
+ * doubling; the caller holds the GIL. */
+static int
+reserve(PyObject *array, size_t items, size_t size, size_t *capacity)
+{
+    if (items <= *capacity)
+        return 1;
+    size_t wanted = *capacity ? *capacity : 4096;
+    while (wanted < items) {
+        if (wanted > ((size_t)PY_SSIZE_T_MAX) / 2 / size) {
+            PyErr_NoMemory();
+            return 0;
+        }
+        wanted *= 2;
+    }
+    if (PyByteArray_Resize(array, (Py_ssize_t)(wanted * size)) < 0)
+        return 0;
+    *capacity = wanted;
+    return 1;
+}
+
+static PyObject *
+pcap_walk(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start;
+    int big_endian;
+    unsigned long long max_caplen;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*npK:pcap_walk", &view, &start, &big_endian, &max_caplen))
+        return NULL;
+    PyObject *starts = NULL, *headers = NULL, *result = NULL;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+        goto done;
+    }
+    starts = PyByteArray_FromStringAndSize(NULL, 0);
+    headers = PyByteArray_FromStringAndSize(NULL, 0);
+    if (starts == NULL || headers == NULL)
+        goto done;
+    {
+        const unsigned char *data = (const unsigned char *)view.buf;
+        const uint64_t size = (uint64_t)view.len;
+        uint64_t pos = (uint64_t)start, fetched = pos;
+        size_t count = 0, capacity = 0, headers_capacity = 0;
+        int failed = 0;
+        Py_BEGIN_ALLOW_THREADS
+        while (pos <= size && size - pos >= 16) {
+            uint64_t ahead = size - pos > PREFETCH_AHEAD ? pos + PREFETCH_AHEAD : size;
+            for (; fetched < ahead; fetched += 64)
+                PREFETCH(data + fetched);
+            if (count == capacity) {
+                /* Now and then (the arrays double): take the GIL to grow them. */
+                Py_BLOCK_THREADS
+                failed = !reserve(starts, count + 1, sizeof(int64_t), &capacity)
+                         || !reserve(headers, capacity, 16, &headers_capacity);
+                Py_UNBLOCK_THREADS
+                if (failed)
+                    break;
+            }
+            ((int64_t *)PyByteArray_AS_STRING(starts))[count] = (int64_t)pos;
+            memcpy(PyByteArray_AS_STRING(headers) + 16 * count, data + pos, 16);
+            count++;
+            uint32_t caplen = read_u32(data + pos + 8, big_endian);
+            if ((unsigned long long)caplen > max_caplen)
+                break;
+            pos += 16 + (uint64_t)caplen;
+        }
+        Py_END_ALLOW_THREADS
+        if (failed)
+            goto done;
+        if (PyByteArray_Resize(starts, (Py_ssize_t)(count * sizeof(int64_t))) < 0
+            || PyByteArray_Resize(headers, (Py_ssize_t)(count * 16)) < 0)
+            goto done;
+        result = Py_BuildValue("(OOK)", starts, headers,
+                               (unsigned long long)(pos > size ? size : pos));
+    }
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(headers);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+PyDoc_STRVAR(copy_windows_doc,
+"copy_windows(buffer, bases, width) -> bytes\n\n"
+"Copy ``width`` bytes of ``buffer`` from each offset in ``bases`` (native\n"
+"int64 values, none negative) into one block, row after row; bytes past the\n"
+"end of the buffer are zeros.  What numpy's gather of rows does, without\n"
+"its per-row machinery: the rows are far apart in a large capture, and\n"
+"this copy is the last time each is read from the file.");
+
+static PyObject *
+copy_windows(PyObject *module, PyObject *args)
+{
+    Py_buffer view, bases_view;
+    Py_ssize_t width;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*y*n:copy_windows", &view, &bases_view, &width))
+        return NULL;
+    PyObject *block = NULL;
+    if (width <= 0 || bases_view.len % (Py_ssize_t)sizeof(int64_t) != 0) {
+        PyErr_SetString(PyExc_ValueError, "width must be positive, bases whole int64 values");
+        goto done;
+    }
+    const Py_ssize_t rows = bases_view.len / (Py_ssize_t)sizeof(int64_t);
+    if (rows > PY_SSIZE_T_MAX / width) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *bases = (const int64_t *)bases_view.buf;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (bases[i] < 0) {
+            PyErr_SetString(PyExc_ValueError, "bases must not be negative");
+            goto done;
+        }
+    }
+    block = PyBytes_FromStringAndSize(NULL, rows * width);
+    if (block == NULL)
+        goto done;
+    {
+        unsigned char *out = (unsigned char *)PyBytes_AS_STRING(block);
+        const unsigned char *data = (const unsigned char *)view.buf;
+        const uint64_t size = (uint64_t)view.len, w = (uint64_t)width;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < rows; i++, out += width) {
+            uint64_t base = (uint64_t)bases[i];
+            uint64_t have = base >= size ? 0 : (size - base < w ? size - base : w);
+            if (have)
+                memcpy(out, data + base, (size_t)have);
+            if (have < w)
+                memset(out + have, 0, (size_t)(w - have));
+        }
+        Py_END_ALLOW_THREADS
+    }
+done:
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&bases_view);
+    return block;
+}
+
+static PyMethodDef methods[] = {
+    {"pcap_walk", pcap_walk, METH_VARARGS, pcap_walk_doc},
+    {"copy_windows", copy_windows, METH_VARARGS, copy_windows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "layerpeek._speedups",
+    "Compiled loops for layerpeek.table (optional; pure-Python equivalents exist).",
+    -1,
+    methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module_def);
+}
