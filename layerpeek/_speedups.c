@@ -25,6 +25,8 @@
  * (1024-16384 bytes ahead all did as well; 64 KiB ahead no better than none).
  */
 #define PREFETCH_AHEAD 2048
+/* How many rows ahead copy_windows asks for a row's lines. */
+#define COPY_AHEAD 8
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(address) __builtin_prefetch(address)
 #else
@@ -177,6 +179,14 @@ copy_windows(PyObject *module, PyObject *args)
         const uint64_t size = (uint64_t)view.len, w = (uint64_t)width;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < rows; i++, out += width) {
+            /* The rows are far apart: ask for a later row's lines now, so
+             * that several are on their way from memory at once. */
+            if (i + COPY_AHEAD < rows && (uint64_t)bases[i + COPY_AHEAD] < size) {
+                const unsigned char *later = data + bases[i + COPY_AHEAD];
+                uint64_t room = size - (uint64_t)bases[i + COPY_AHEAD];
+                for (uint64_t line = 0; line < w && line < room; line += 64)
+                    PREFETCH(later + line);
+            }
             uint64_t base = (uint64_t)bases[i];
             uint64_t have = base >= size ? 0 : (size - base < w ? size - base : w);
             if (have)

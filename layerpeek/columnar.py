@@ -1030,15 +1030,21 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     lt = rec.linktype
 
     # -- link layer ----------------------------------------------------------
-    link = np.full(n, -1, np.int64)
-    l3 = off.copy()
-    et = np.full(n, -1, np.int64)
     m = (lt == 1) & (cap >= 14)
-    link[m] = 0
-    l3[m] = off[m] + 14
-    src_type = np.zeros(n, np.int64)  # Ethernet source MAC and type: one 8-byte read
-    src_type[m] = read(8, off[m] + 6, m)
-    et[m] = src_type[m] & 0xFFFF
+    if m.all():  # the usual capture: every frame Ethernet; whole columns, no masks
+        link = np.zeros(n, np.int64)
+        l3 = off + 14
+        src_type = read(8, off + 6, _EVERY_ROW)  # Ethernet source MAC and type
+        et = src_type & 0xFFFF
+    else:
+        link = np.full(n, -1, np.int64)
+        l3 = off.copy()
+        et = np.full(n, -1, np.int64)
+        link[m] = 0
+        l3[m] = off[m] + 14
+        src_type = np.zeros(n, np.int64)  # Ethernet source MAC and type: one 8-byte read
+        src_type[m] = read(8, off[m] + 6, m)
+        et[m] = src_type[m] & 0xFFFF
     if (lt != 1).any():
         m = (lt == 113) & (cap >= 16)
         link[m] = 1
@@ -1124,20 +1130,19 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
         # NOP, NOP, Timestamps (12 bytes: Linux once timestamps are agreed) and
         # what Linux puts on SYN and SYN-ACK (MSS, SACK permitted, Timestamps,
         # NOP, window scale: 20 bytes).  Only other layouts are walked.
-        rows = np.flatnonzero(with_options)
-        start = l4[rows] + 20
-        first8 = read(8, start, rows)
-        size = header_len[rows]
-        timestamps = (size == 32) & (((first8 >> 32) & 0xFFFF_FFFF) == 0x0101_080A)
+        # Whole columns (nearly every segment has options): no gathers of rows.
+        first8 = read(8, l4 + 20, _EVERY_ROW)
+        timestamps = (header_len == 32) & (((first8 >> 32) & 0xFFFF_FFFF) == 0x0101_080A)
         linux_syn = (
-            (size == 40)
+            with_options
+            & (header_len == 40)
             & (((first8 >> 48) & 0xFFFF) == 0x0204)  # MSS, any value
             & ((first8 & 0xFFFF_FFFF) == 0x0402_080A)  # SACK permitted, Timestamps
         )
         syn_rows = np.flatnonzero(linux_syn)
-        nop_ws = read(4, start[syn_rows] + 16, rows[syn_rows]) >> 8
+        nop_ws = read(4, l4[syn_rows] + 36, syn_rows) >> 8
         linux_syn[syn_rows] = nop_ws == 0x01_0303  # NOP, window scale
-        rows = rows[~(timestamps | linux_syn)]
+        rows = np.flatnonzero(with_options & ~(timestamps | linux_syn))
         tcp[rows[~_tcp_options_valid(read, l4[rows] + 20, l4[rows] + header_len[rows])]] = False
     udp = ip & (proto == 17) & (pend - l4 >= 8)
     udp_length = (x0 >> 16) & 0xFFFF
@@ -1159,35 +1164,35 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
         fast &= ~has_payload
     other = fast & has_payload & (found == _PORT_OTHER)  # e.g. DNS: its decoder runs below
     avail = payload_end - payload
-    with_head = np.flatnonzero(tcp & has_payload)
-    head = read.u64(payload[with_head], with_head)
+    head = read.u64(payload, _EVERY_ROW)
     # Only payloads whose first byte starts some prefix are compared with
     # each prefix: in bulk data that is a few in a hundred.
     starts = _http_starts()
     first_bytes = np.zeros(256, np.bool_)
     first_bytes[[value >> (8 * length - 8) for length, value in starts]] = True
-    maybe = np.flatnonzero(first_bytes[head >> np.uint64(56)])
+    maybe = np.flatnonzero(first_bytes[head >> np.uint64(56)] & tcp & has_payload)
     head = head[maybe]
-    avail_head = avail[with_head[maybe]]
+    avail_head = avail[maybe]
     is_http = np.zeros(len(maybe), np.bool_)
     for length, value in starts:
         shift = np.uint64(64 - 8 * length)
         is_http |= (avail_head >= length) & ((head >> shift) == np.uint64(value))
     http = np.zeros(n, np.bool_)
-    http[with_head[maybe]] = is_http
+    http[maybe] = is_http
     app = np.where(has_payload & ~other, np.where(http, 1, 2), 0)
 
     # -- store what the vectorised path decided --------------------------------
-    # Whole-column assignments under masks: cheaper than gathering and
-    # scattering the rows, since nearly every row takes this path.
+    # Whole columns, not masked: a row's value only counts where the column's
+    # validity (eth, ip_version, ports, tcp, udp) says the layer is there;
+    # what lies under a null is never read.
     idx = np.flatnonzero(fast)
     every: slice | IntArray = slice(None) if len(idx) == n else idx  # a view, not a gather
     fe = fast & eth
     cols.eth = fe
     dst_word = read.u64(off - 2, _EVERY_ROW)  # 2 bytes before the frame, then the 6 of dst
-    cols.eth_dst = np.where(fe, dst_word & np.uint64(0xFFFF_FFFF_FFFF), np.uint64(0))
-    cols.eth_src = np.where(fe, (src_type >> 16) & 0xFFFF_FFFF_FFFF, 0).astype(np.uint64)
-    cols.eth_type = np.where(fe, eth_type, 0)
+    cols.eth_dst = dst_word & np.uint64(0xFFFF_FFFF_FFFF)
+    cols.eth_src = (src_type >> 16) & 0xFFFF_FFFF_FFFF
+    cols.eth_type = eth_type
     f4m = fast & v4
     f6m = fast & v6
     cols.ip_version = np.where(f4m, 4, np.where(f6m, 6, 0))
@@ -1200,23 +1205,23 @@ def _decode(read: _Reader, buf: bytes | mmap.mmap, rec: Records, cols: _Columns)
     cols.ip_src[f6, 1] = read.u64(l3[f6] + 16, f6)
     cols.ip_dst[f6, 0] = read.u64(l3[f6] + 24, f6)
     cols.ip_dst[f6, 1] = read.u64(l3[f6] + 32, f6)
-    cols.ip_id = np.where(f4m, (w0 >> 16) & 0xFFFF, 0)
-    cols.ip_flags = np.where(f4m, frag >> 13, 0)
-    cols.ip_ttl = np.where(f4m, (w1 >> 56) & 0xFF, np.where(f6m, w0 & 0xFF, 0))
-    cols.ip_proto = np.where(fast, proto, 0)
+    cols.ip_id = (w0 >> 16) & 0xFFFF
+    cols.ip_flags = frag >> 13
+    cols.ip_ttl = np.where(v4, (w1 >> 56) & 0xFF, w0 & 0xFF)
+    cols.ip_proto = proto
     cols.ports = fast.copy()
-    cols.src_port = np.where(fast, sport, 0)
-    cols.dst_port = np.where(fast, dport, 0)
+    cols.src_port = sport
+    cols.dst_port = dport
     ft = fast & tcp
     cols.tcp = ft
-    cols.tcp_seq = np.where(ft, x0 & 0xFFFF_FFFF, 0)
-    cols.tcp_ack = np.where(ft, (x1 >> 32) & 0xFFFF_FFFF, 0)
-    cols.tcp_flags = np.where(ft, offset_flags & 0x1FF, 0)
-    cols.tcp_window = np.where(ft, x1 & 0xFFFF, 0)
-    cols.tcp_len = np.where(ft, payload_end - payload, 0)
+    cols.tcp_seq = x0 & 0xFFFF_FFFF
+    cols.tcp_ack = (x1 >> 32) & 0xFFFF_FFFF
+    cols.tcp_flags = offset_flags & 0x1FF
+    cols.tcp_window = x1 & 0xFFFF
+    cols.tcp_len = payload_end - payload
     fu = fast & udp & ~tcp
     cols.udp = fu
-    cols.udp_length = np.where(fu, udp_length, 0)
+    cols.udp_length = udp_length
     # Protocol path: one code per (link, vlans, ip version, transport, payload).
     # Few combinations exist (5 links × 3 tag counts × 2 × 2 × 3), so a lookup table
     # indexed by the combination replaces sorting.
@@ -1283,26 +1288,29 @@ def _other_payloads(
     columns = zip(
         rows.tolist(), off[rows].tolist(), end[rows].tolist(), payload[rows].tolist(),
         payload_end[rows].tolist(), lo[rows].tolist(), hi[rows].tolist(),
-        is_udp[rows].tolist(), strict=True,
+        is_udp[rows].tolist(), cols.path[rows].tolist(), strict=True,
     )
-    for i, base, stop_at, first, last, low, high, udp in columns:
+    done_rows: list[int] = []
+    done_paths: list[int] = []
+    done_reasons: list[int] = []
+    for i, base, stop_at, first, last, low, high, udp, path in columns:
         table = dicts[1] if udp else dicts[0]
         dissector = table.get(low) or table.get(high)
         if dissector is None:  # cannot happen: the code arrays come from these tables
             fast[i] = False
             continue
-        frame = bytes(buf[base:stop_at])
-        start = first - base
-        stop = last - base
         key = None
         verdict: tuple[str, str | None] | None
         if udp and dissector.protocol == "dns":
-            key = (id(dissector), start, stop >= len(frame), frame[start + 2 : stop])
+            # Only the message is copied to look the verdict up; the frame
+            # only when the decoder has to run.
+            key = (id(dissector), first - base, last >= stop_at, bytes(buf[first + 2 : last]))
         if key is not None and key in cache:
             verdict = cache[key]
         else:
+            frame = bytes(buf[base:stop_at])
             try:
-                layer, after = dissector.decode(frame, start, stop)
+                layer, after = dissector.decode(frame, first - base, last - base)
             except DecodeError as e:
                 verdict = ("malformed", e.reason)
             else:
@@ -1317,15 +1325,19 @@ def _other_payloads(
         if verdict is None:
             fast[i] = False
             continue
-        done = (int(cols.path[i]), verdict)
+        done = (path, verdict)
         codes = finished.get(done)
         if codes is None:
             suffix, reason = verdict
             codes = finished[done] = (
-                cols.path_code(f"{names[done[0]]}:{suffix}"),
+                cols.path_code(f"{names[path]}:{suffix}"),
                 -1 if reason is None else cols.malformed_code(reason),
             )
-        cols.path[i], cols.malformed[i] = codes
+        done_rows.append(i)
+        done_paths.append(codes[0])
+        done_reasons.append(codes[1])
+    cols.path[done_rows] = done_paths
+    cols.malformed[done_rows] = done_reasons
 
 
 # ---------------------------------------------------------------------------
@@ -1422,8 +1434,9 @@ def _community_column(cols: _Columns) -> pa.Array:
     valid = with_ports | icmp | portless
     wide = np.uint64
     kind = np.where(with_ports, 1, np.where(icmp, 2, 0)).astype(wide)
-    a = np.where(icmp, cols.icmp_type, cols.src_port).astype(wide)
-    b = np.where(icmp, cols.icmp_code, cols.dst_port).astype(wide)
+    # (A row's ports hold whatever lies under a null unless it has ports.)
+    a = np.where(with_ports, cols.src_port, np.where(icmp, cols.icmp_type, 0)).astype(wide)
+    b = np.where(with_ports, cols.dst_port, np.where(icmp, cols.icmp_code, 0)).astype(wide)
     # Both directions of a flow hash alike: put the endpoints in the spec's order
     # first (not for ICMP, whose order community_id() decides), so each flow is
     # one distinct key and hashed once.
