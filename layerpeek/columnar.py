@@ -1348,23 +1348,12 @@ def _other_payloads(
 def _format_distinct(
     keys: NDArray[Any], valid: BoolArray, fmt: Callable[[Any], str]
 ) -> pa.Array:
-    """Format each distinct key once, then take the strings back into row order.
-
-    ``keys`` is one uint64 per row, or rows of uint64 seen as fixed-size binary.
-    """
+    """Format each distinct key (one uint64 per row) once, then take the strings back into
+    row order."""
     n = len(valid)
     if not valid.any():
         return pa.nulls(n, pa.string())
-    if keys.ndim == 1:
-        arr = pa.array(keys, pa.uint64(), mask=~valid)
-    else:
-        width = keys.shape[1] * 8
-        data = np.ascontiguousarray(keys.astype(">u8")).tobytes()
-        validity = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
-        arr = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(width), n, [validity, pa.py_buffer(data)]
-        )
-    encoded = arr.dictionary_encode()
+    encoded = pa.array(keys, pa.uint64(), mask=~valid).dictionary_encode()
     texts = pa.array([fmt(v) for v in encoded.dictionary.to_pylist()], pa.string())
     return pc.take(texts, encoded.indices)
 
@@ -1375,6 +1364,56 @@ def _mac_text(value: int) -> str:
 
 def _ip_columns(cols: _Columns) -> tuple[pa.Array, pa.Array]:
     """Source and destination addresses as text, formatting each distinct one once.
+
+    Each column is dictionary-encoded whole, with no gather of the rows of
+    one IP version: as integers when there is no IPv6 row, else as the
+    16-byte pairs of words (an IPv4 address is the top half of the first
+    word, the rest zeros), in memory order; only the distinct values are put
+    in network order and formatted.  An IPv6 address whose pair equals an
+    IPv4 one's (``a.b.c.d`` and ``xxxx:xxxx::``) would share its entry: that
+    is checked, and such a capture is encoded one version at a time
+    (:func:`_ip_columns_by_version`).
+    """
+    n = cols.n
+    version = cols.ip_version
+    valid = version > 0
+    if not valid.any():
+        return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
+    every_valid = bool(valid.all())
+    with_v6 = bool((version == 6).any())
+    with_v4 = bool((version == 4).any())
+    columns = []
+    for words in (cols.ip_src, cols.ip_dst):
+        if not with_v6:
+            encoded = pa.array(words[:, 0] >> np.uint64(32), pa.uint64()).dictionary_encode()
+            texts = [ip_str(v.to_bytes(4, "big")) for v in encoded.dictionary.to_pylist()]
+            index = encoded.indices.to_numpy()
+        else:
+            pairs = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), n, [None, pa.py_buffer(np.ascontiguousarray(words))]
+            )
+            encoded = pairs.dictionary_encode()
+            index = encoded.indices.to_numpy()
+            kind = np.full(len(encoded.dictionary), 6, np.uint8)
+            if with_v4:
+                rows_index = index if every_valid else index[valid]
+                rows_version = version if every_valid else version[valid]
+                kind[rows_index] = rows_version
+                if not (kind[rows_index] == rows_version).all():
+                    return _ip_columns_by_version(cols)
+            texts = []
+            for entry, of in zip(encoded.dictionary.to_pylist(), kind.tolist(), strict=True):
+                raw = _NETWORK_PAIR.pack(*_NATIVE_PAIR.unpack(entry))
+                texts.append(ip_str(raw[:4] if of == 4 else raw))
+        columns.append(
+            pc.take(pa.array(texts, pa.string()), pa.array(index, mask=None if every_valid
+                                                           else ~valid))
+        )
+    return columns[0], columns[1]
+
+
+def _ip_columns_by_version(cols: _Columns) -> tuple[pa.Array, pa.Array]:
+    """:func:`_ip_columns` one IP version at a time (an IPv4 and an IPv6 address alike).
 
     IPv4 addresses are dictionary-encoded as integers, IPv6 ones as 16-byte
     values (in memory order: only the distinct ones are put in network
@@ -1447,23 +1486,36 @@ def _community_column(cols: _Columns) -> pa.Array:
         | ((dst[:, 0] == src[:, 0]) & (dst[:, 1] == src[:, 1]) & (b < a))
     ) & ~icmp
     a, b = np.where(swap, b, a), np.where(swap, a, b)
-    key = np.empty((cols.n, 6), np.uint64)
+    key = np.empty((cols.n, 5), np.uint64)
     version, proto = cols.ip_version.astype(wide), cols.ip_proto.astype(wide)
     key[:, 0] = version | (proto << 8) | (kind << 16) | (a << 24) | (b << 40)
     key[:, 1:3] = np.where(swap[:, None], dst, src)
     key[:, 3:5] = np.where(swap[:, None], src, dst)
-    key[:, 5] = 0
+    if not valid.any():
+        return pa.nulls(cols.n, pa.string())
+    if not valid.all():
+        key[~valid] = 0  # one entry for every row without a flow (what lies under a null)
+    # The keys are hashed as they lie in memory (40 bytes a row); only the
+    # distinct ones are unpacked and hashed by the spec.
+    encoded = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(40), cols.n, [None, pa.py_buffer(key)]
+    ).dictionary_encode()
 
     def fmt(k: bytes) -> str:
-        head = int.from_bytes(k[:8], "big")
+        head, src_hi, src_lo, dst_hi, dst_lo = _NATIVE_KEY.unpack(k)
         size = 4 if head & 0xFF == 4 else 16
         proto, kind, a, b = (head >> 8) & 0xFF, (head >> 16) & 0xFF, head >> 24 & 0xFFFF, head >> 40
-        src, dst = k[8 : 8 + size], k[24 : 24 + size]
+        src = _NETWORK_PAIR.pack(src_hi, src_lo)[:size]
+        dst = _NETWORK_PAIR.pack(dst_hi, dst_lo)[:size]
         if kind == 0:
             return community_id(src, dst, proto)
         return community_id(src, dst, proto, a, b & 0xFFFF)
 
-    return _format_distinct(key, valid, fmt)
+    texts = pa.array([fmt(k) for k in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(texts, pa.array(encoded.indices.to_numpy(), mask=~valid))
+
+
+_NATIVE_KEY = struct.Struct("=5Q")
 
 
 def _time_column(ts_ns: IntArray, bad_time: list[int]) -> pa.Array:

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("numpy")
 
-from builders import eth, ipv4, ipv4_tcp, ipv4_udp, pcap_bytes, tcp, udp
+from builders import eth, ipv4, ipv4_tcp, ipv4_udp, ipv6, pcap_bytes, tcp, udp
 from conftest import own_captures, public_captures
 
 import layerpeek
@@ -255,6 +255,43 @@ def test_crafted_corner_cases_match_the_per_packet_decoders(tmp_path: Path) -> N
     assert_same(rows, expected_rows(path))
     assert rows[0]["protocols"] == "eth:ipv4:tcp:http"
     assert rows[3]["malformed"] is not None
+
+
+def test_an_ipv6_address_laid_out_like_an_ipv4_one_keeps_its_own_text(tmp_path: Path) -> None:
+    """32.1.13.184 is 0x20010db8, the first words of 2001:db8::; one dictionary must not merge them.
+
+    With rows of both versions, ARP rows without addresses between them,
+    and the IPv6 address in either column.
+    """
+    arp = eth(bytes(28), ethertype=0x0806)
+    frames = [
+        eth(ipv4(tcp(b""), src="32.1.13.184", dst="10.0.0.2")),
+        eth(ipv6(tcp(b""), src="2001:db8::", dst="::1")),
+        arp,
+        eth(ipv6(tcp(b""), src="::1", dst="2001:db8::")),
+        eth(ipv4(tcp(b""), src="10.0.0.2", dst="32.1.13.184")),
+        eth(ipv6(tcp(b""), src="2001:db8::7", dst="::1")),
+    ]
+    path = tmp_path / "lookalikes.pcap"
+    path.write_bytes(pcap_bytes(frames))
+    rows = table(path).to_pylist()
+    assert_same(rows, expected_rows(path))
+    assert [r["ip_src"] for r in rows] == [
+        "32.1.13.184", "2001:db8::", None, "::1", "10.0.0.2", "2001:db8::7"
+    ]
+    assert [r["ip_dst"] for r in rows] == ["10.0.0.2", "::1", None, "2001:db8::", "32.1.13.184",
+                                           "::1"]
+
+
+def test_addresses_of_one_version_with_rows_without_any(tmp_path: Path) -> None:
+    arp = eth(bytes(28), ethertype=0x0806)
+    for frames in (
+        [arp, eth(ipv4(tcp(b""), src="192.0.2.1", dst="192.0.2.2")), arp],
+        [arp, eth(ipv6(tcp(b""), src="2001:db8::9", dst="fe80::1")), arp],
+    ):
+        path = tmp_path / "one-version.pcap"
+        path.write_bytes(pcap_bytes(frames))
+        assert_same(table(path).to_pylist(), expected_rows(path))
 
 
 def test_a_timestamp_past_int64_nanoseconds_is_null(tmp_path: Path) -> None:
