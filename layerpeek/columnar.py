@@ -1530,7 +1530,8 @@ def _names_column(codes: NDArray[np.int32], names: dict[str, int]) -> pa.Array:
     if not names:
         return pa.nulls(len(codes), pa.string())
     texts = pa.array(list(names), pa.string())
-    indices = pa.array(codes, mask=codes < 0)
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
     return pc.take(texts, indices)
 
 
@@ -1541,12 +1542,22 @@ def _arrow(
     n = cols.n
     ip = cols.ip_version > 0
     v4 = cols.ip_version == 4
+    # Validity bitmaps, made once per mask and shared by the columns of a layer;
+    # the mask is kept with its bitmap so that its id stays its own.
+    bitmaps: dict[int, tuple[BoolArray, pa.Buffer | None, int]] = {}
+
+    def validity(valid: BoolArray) -> tuple[pa.Buffer | None, int]:
+        if id(valid) not in bitmaps:
+            nulls = n - int(np.count_nonzero(valid))
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+            bitmaps[id(valid)] = (valid, bitmap, nulls)
+        _mask, bitmap, nulls = bitmaps[id(valid)]
+        return bitmap, nulls
 
     def num(values: IntArray, kind: pa.DataType, valid: BoolArray | None = None) -> pa.Array:
-        dtype = kind.to_pandas_dtype()
-        if valid is None:
-            return pa.array(values.astype(dtype, copy=False), kind)
-        return pa.array(values.astype(dtype, copy=False), kind, mask=~valid)
+        data = pa.py_buffer(np.ascontiguousarray(values, kind.to_pandas_dtype()))
+        bitmap, nulls = (None, 0) if valid is None else validity(valid)
+        return pa.Array.from_buffers(kind, n, [bitmap, data], null_count=nulls)
 
     made: list[tuple[pa.Array, pa.Array]] = []
 

@@ -94,7 +94,9 @@ def assert_same(rows: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("path", ALL_CAPTURES, ids=lambda p: p.name)
 def test_every_column_equals_the_per_packet_decoders(path: Path) -> None:
-    assert_same(table(path).to_pylist(), expected_rows(path))
+    got = table(path, [*COLUMNS, "community_id"])
+    got.validate(full=True)  # buffers, bitmaps and null counts agree (columns are made by hand)
+    assert_same(got.drop_columns(["community_id"]).to_pylist(), expected_rows(path))
 
 
 def test_the_captures_reach_each_vectorised_link_path() -> None:
