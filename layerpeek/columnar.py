@@ -1459,6 +1459,44 @@ _NATIVE_PAIR = struct.Struct("=QQ")
 _NETWORK_PAIR = struct.Struct(">QQ")
 
 
+def _flow_keys(cols: _Columns, rows: slice, key: NDArray[np.uint64]) -> BoolArray:
+    """Fill ``key`` with the flow key of each of ``rows``; return which rows have a flow.
+
+    A key is five words: IP version, protocol, kind (0 no ports, 1 ports,
+    2 ICMP type/code) and the two ports or type/code, then the two
+    addresses, both directions of a flow put in the spec's order (not ICMP,
+    whose order :func:`community_id` decides), so each flow is one distinct
+    key and hashed once.
+    """
+    version = cols.ip_version[rows]
+    ports = cols.ports[rows]
+    proto = cols.ip_proto[rows]
+    ip = version > 0
+    with_ports = ip & ports
+    icmp = ip & ~ports & cols.icmp[rows]
+    portless = ip & ~ports & ~cols.icmp[rows] & ~np.isin(proto, (1, 58, 6, 17, 132))
+    wide = np.uint64
+    kind = np.where(with_ports, 1, np.where(icmp, 2, 0)).astype(wide)
+    # (A row's ports hold whatever lies under a null unless it has ports.)
+    a = np.where(with_ports, cols.src_port[rows], np.where(icmp, cols.icmp_type[rows], 0))
+    b = np.where(with_ports, cols.dst_port[rows], np.where(icmp, cols.icmp_code[rows], 0))
+    a, b = a.astype(wide), b.astype(wide)
+    src, dst = cols.ip_src[rows], cols.ip_dst[rows]
+    same_hi = dst[:, 0] == src[:, 0]
+    swap = (
+        (dst[:, 0] < src[:, 0])
+        | (same_hi & (dst[:, 1] < src[:, 1]))
+        | (same_hi & (dst[:, 1] == src[:, 1]) & (b < a))
+    ) & ~icmp
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    key[:, 0] = version.astype(wide) | (proto.astype(wide) << 8) | (kind << 16) | (a << 24)
+    key[:, 0] |= b << 40
+    key[:, 1:3] = np.where(swap[:, None], dst, src)
+    key[:, 3:5] = np.where(swap[:, None], src, dst)
+    valid: BoolArray = with_ports | icmp | portless
+    return valid
+
+
 def _community_column(cols: _Columns) -> pa.Array:
     """Community ID per row, hashing each distinct flow tuple once.
 
@@ -1466,31 +1504,12 @@ def _community_column(cols: _Columns) -> pa.Array:
     type/code, or a protocol without ports; an IP fragment of a TCP, UDP or
     SCTP datagram (no ports to hash) gets null rather than a wrong flow.
     """
-    ip = cols.ip_version > 0
-    with_ports = ip & cols.ports
-    icmp = ip & ~cols.ports & cols.icmp
-    portless = ip & ~cols.ports & ~cols.icmp & ~np.isin(cols.ip_proto, (1, 58, 6, 17, 132))
-    valid = with_ports | icmp | portless
-    wide = np.uint64
-    kind = np.where(with_ports, 1, np.where(icmp, 2, 0)).astype(wide)
-    # (A row's ports hold whatever lies under a null unless it has ports.)
-    a = np.where(with_ports, cols.src_port, np.where(icmp, cols.icmp_type, 0)).astype(wide)
-    b = np.where(with_ports, cols.dst_port, np.where(icmp, cols.icmp_code, 0)).astype(wide)
-    # Both directions of a flow hash alike: put the endpoints in the spec's order
-    # first (not for ICMP, whose order community_id() decides), so each flow is
-    # one distinct key and hashed once.
-    src, dst = cols.ip_src, cols.ip_dst
-    swap = (
-        (dst[:, 0] < src[:, 0])
-        | ((dst[:, 0] == src[:, 0]) & (dst[:, 1] < src[:, 1]))
-        | ((dst[:, 0] == src[:, 0]) & (dst[:, 1] == src[:, 1]) & (b < a))
-    ) & ~icmp
-    a, b = np.where(swap, b, a), np.where(swap, a, b)
-    key = np.empty((cols.n, 5), np.uint64)
-    version, proto = cols.ip_version.astype(wide), cols.ip_proto.astype(wide)
-    key[:, 0] = version | (proto << 8) | (kind << 16) | (a << 24) | (b << 40)
-    key[:, 1:3] = np.where(swap[:, None], dst, src)
-    key[:, 3:5] = np.where(swap[:, None], src, dst)
+    n = cols.n
+    key = np.empty((n, 5), np.uint64)
+    valid = np.empty(n, np.bool_)
+    for start in range(0, n, _BATCH):  # in cache-sized batches, as the decoder works
+        rows = slice(start, start + _BATCH)
+        valid[rows] = _flow_keys(cols, rows, key[rows])
     if not valid.any():
         return pa.nulls(cols.n, pa.string())
     if not valid.all():
@@ -1501,21 +1520,64 @@ def _community_column(cols: _Columns) -> pa.Array:
         pa.binary(40), cols.n, [None, pa.py_buffer(key)]
     ).dictionary_encode()
 
-    def fmt(k: bytes) -> str:
-        head, src_hi, src_lo, dst_hi, dst_lo = _NATIVE_KEY.unpack(k)
-        size = 4 if head & 0xFF == 4 else 16
-        proto, kind, a, b = (head >> 8) & 0xFF, (head >> 16) & 0xFF, head >> 24 & 0xFFFF, head >> 40
-        src = _NETWORK_PAIR.pack(src_hi, src_lo)[:size]
-        dst = _NETWORK_PAIR.pack(dst_hi, dst_lo)[:size]
-        if kind == 0:
-            return community_id(src, dst, proto)
-        return community_id(src, dst, proto, a, b & 0xFFFF)
-
-    texts = pa.array([fmt(k) for k in encoded.dictionary.to_pylist()], pa.string())
+    texts = pa.array(_community_texts(encoded.dictionary), pa.string())
     return pc.take(texts, pa.array(encoded.indices.to_numpy(), mask=~valid))
 
 
-_NATIVE_KEY = struct.Struct("=5Q")
+#: The bytes Community ID v1 hashes for a flow with ports (seed 0): seed,
+#: addresses, protocol, a zero, ports; for IPv4 and for IPv6.
+_BODY4 = np.dtype([("seed", ">u2"), ("src", ">u4"), ("dst", ">u4"), ("proto", "u1"),
+                   ("pad", "u1"), ("a", ">u2"), ("b", ">u2")])
+_BODY6 = np.dtype([("seed", ">u2"), ("src", ">u8", 2), ("dst", ">u8", 2), ("proto", "u1"),
+                   ("pad", "u1"), ("a", ">u2"), ("b", ">u2")])
+
+
+def _community_texts(keys: pa.FixedSizeBinaryArray) -> list[str]:
+    """The Community ID of each distinct flow key (see :func:`_flow_keys`).
+
+    Flows with ports, the bulk, have their hashed bytes laid out by NumPy, one
+    row per flow, so that per flow only SHA-1 and base64 run in Python; ICMP
+    and port-less flows go through :func:`community_id`.
+    """
+    count = len(keys)
+    words = np.frombuffer(keys.buffers()[1], np.uint64, count * 5, keys.offset * 40)
+    words = words.reshape(count, 5)
+    head = words[:, 0]
+    version = head & np.uint64(0xFF)
+    kind = (head >> np.uint64(16)) & np.uint64(0xFF)
+    texts: list[str | None] = [None] * count
+    for ip_version, layout in ((4, _BODY4), (6, _BODY6)):
+        rows = np.flatnonzero((kind == 1) & (version == ip_version))
+        if not len(rows):
+            continue
+        body = np.zeros(len(rows), layout)
+        if ip_version == 4:
+            body["src"] = words[rows, 1] >> np.uint64(32)
+            body["dst"] = words[rows, 3] >> np.uint64(32)
+        else:
+            body["src"] = words[rows, 1:3]
+            body["dst"] = words[rows, 3:5]
+        body["proto"] = (head[rows] >> np.uint64(8)) & np.uint64(0xFF)
+        body["a"] = (head[rows] >> np.uint64(24)) & np.uint64(0xFFFF)
+        body["b"] = (head[rows] >> np.uint64(40)) & np.uint64(0xFFFF)
+        raw = body.tobytes()
+        size = layout.itemsize
+        sha1, b64 = hashlib.sha1, base64.b64encode
+        for i, row in enumerate(rows.tolist()):
+            texts[row] = "1:" + b64(sha1(raw[i * size : (i + 1) * size]).digest()).decode()
+    for row in np.flatnonzero(kind != 1).tolist():
+        head_, src_hi, src_lo, dst_hi, dst_lo = (int(w) for w in words[row])
+        size = 4 if head_ & 0xFF == 4 else 16
+        proto, a, b = (head_ >> 8) & 0xFF, (head_ >> 24) & 0xFFFF, (head_ >> 40) & 0xFFFF
+        src = _NETWORK_PAIR.pack(src_hi, src_lo)[:size]
+        dst = _NETWORK_PAIR.pack(dst_hi, dst_lo)[:size]
+        if (head_ >> 16) & 0xFF == 0:
+            texts[row] = community_id(src, dst, proto)
+        else:
+            texts[row] = community_id(src, dst, proto, a, b)
+    return [text or "" for text in texts]
+
+
 
 
 def _time_column(ts_ns: IntArray, bad_time: list[int]) -> pa.Array:
