@@ -727,6 +727,17 @@ _KEPT_AS: dict[str, Any] = {
 _DECODED = tuple(_KEPT_AS)[5:]
 
 
+#: What a batch's columns need not allocate: the record header's (taken
+#: from :class:`Records` whole) and those :func:`_decode` assigns whole (the
+#: rest it writes into, row by row or under masks).
+_SET_WHOLE_BY_DECODE = (
+    "ts_ns", "cap_len", "wire_len", "interface", "link_type",
+    "eth", "eth_src", "eth_dst", "eth_type", "ip_version", "ip_id", "ip_ttl", "ip_proto",
+    "ip_flags", "ports", "src_port", "dst_port", "tcp", "tcp_seq", "tcp_ack", "tcp_flags",
+    "tcp_window", "tcp_len", "udp", "udp_length",
+)
+
+
 class _Columns:
     """The table being built: one NumPy array (and validity mask) per field.
 
@@ -767,11 +778,14 @@ class _Columns:
     path: NDArray[Any]
     malformed: NDArray[Any]
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, unset: Iterable[str] = ()) -> None:
+        """Zeroed columns for ``n`` rows, but for those named in ``unset`` (left unset)."""
         self.n = n
+        skip = set(unset)
         for name, dtype in _KEPT_AS.items():
-            shape = (n, 2) if name in ("ip_src", "ip_dst") else n
-            setattr(self, name, np.zeros(shape, dtype))
+            if name not in skip:
+                shape = (n, 2) if name in ("ip_src", "ip_dst") else n
+                setattr(self, name, np.zeros(shape, dtype))
         self.malformed = np.full(n, -1, np.int32)
         self.path_names: dict[str, int] = {}
         self.malformed_names: dict[str, int] = {}
@@ -780,8 +794,11 @@ class _Columns:
         self.verdict_codes: dict[tuple[int, tuple[str, str | None]], tuple[int, int]] = {}
 
     def batch(self, n: int) -> _Columns:
-        """Columns for ``n`` rows that number paths and reasons as these do."""
-        part = _Columns(n)
+        """Columns for ``n`` rows that number paths and reasons as these do.
+
+        Those :func:`_decode` sets whole are left for it to set.
+        """
+        part = _Columns(n, _SET_WHOLE_BY_DECODE)
         part.path_names = self.path_names
         part.malformed_names = self.malformed_names
         part.verdicts = self.verdicts
