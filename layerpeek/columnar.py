@@ -883,8 +883,9 @@ class _Columns:
 
 #: Frames decoded together (see :func:`decode_records`): a batch's windows
 #: (2.4 MB) and the decoder's arrays over it (128 kB each) stay in the CPU's
-#: caches.  Measured on the bench capture: 4096 → 99 ms a table, 8192 → 92,
-#: 16 384 → 84, 32 768 → 88, 65 536 → 94, the whole capture at once → 107.
+#: caches.  Measured on the bench capture when batching came in: 4096 → 99 ms
+#: a table, 8192 → 92, 16 384 → 84, 32 768 → 88, 65 536 → 94, the whole
+#: capture at once → 107.
 _BATCH = 16384
 
 #: ``rows`` for a read whose positions are one per frame, every frame.
