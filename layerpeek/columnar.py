@@ -722,16 +722,17 @@ _KEPT_AS: dict[str, Any] = {
 }
 
 
-#: The columns :func:`_decode` and :meth:`_Columns.fill` give (the record
-#: header's are taken from :class:`Records` whole).
-_DECODED = tuple(_KEPT_AS)[5:]
+#: The columns taken from :class:`Records` whole, not decoded.
+_FROM_RECORDS = ("ts_ns", "cap_len", "wire_len", "interface", "link_type")
 
+#: The columns :func:`_decode` and :meth:`_Columns.fill` give.
+_DECODED = tuple(name for name in _KEPT_AS if name not in _FROM_RECORDS)
 
-#: What a batch's columns need not allocate: the record header's (taken
-#: from :class:`Records` whole) and those :func:`_decode` assigns whole (the
-#: rest it writes into, row by row or under masks).
+#: What a batch's columns need not allocate: the record header's and those
+#: :func:`_decode` assigns whole (the rest it writes into, row by row or
+#: under masks).
 _SET_WHOLE_BY_DECODE = (
-    "ts_ns", "cap_len", "wire_len", "interface", "link_type",
+    *_FROM_RECORDS,
     "eth", "eth_src", "eth_dst", "eth_type", "ip_version", "ip_id", "ip_ttl", "ip_proto",
     "ip_flags", "ports", "src_port", "dst_port", "tcp", "tcp_seq", "tcp_ack", "tcp_flags",
     "tcp_window", "tcp_len", "udp", "udp_length",
@@ -945,16 +946,6 @@ class _Windows:
         finally:
             del windows, whole  # no view of ``buf`` may outlive this call (mmap.close)
         return cls(block, base)
-
-    def rows(self, start: int, stop: int) -> _Windows:
-        return _Windows(self.block[start:stop], self.base[start:stop])
-
-    def column(self, width: int, order: str, at: int) -> NDArray[np.uint64]:
-        """The ``width``-byte integer at ``at`` bytes into every window."""
-        values: NDArray[np.uint64] = np.ndarray(
-            (len(self.base),), f"{order}u{width}", buffer=self.block, offset=at, strides=(_BLOCK,)
-        ).astype(np.uint64)
-        return values
 
 
 class _Reader:
@@ -1423,10 +1414,8 @@ def _ip_columns(cols: _Columns) -> tuple[pa.Array, pa.Array]:
             for entry, of in zip(encoded.dictionary.to_pylist(), kind.tolist(), strict=True):
                 raw = _NETWORK_PAIR.pack(*_NATIVE_PAIR.unpack(entry))
                 texts.append(ip_str(raw[:4] if of == 4 else raw))
-        columns.append(
-            pc.take(pa.array(texts, pa.string()), pa.array(index, mask=None if every_valid
-                                                           else ~valid))
-        )
+        indices = pa.array(index) if every_valid else pa.array(index, mask=~valid)
+        columns.append(pc.take(pa.array(texts, pa.string()), indices))
     return columns[0], columns[1]
 
 
