@@ -137,6 +137,82 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(pcapng_walk_doc,
+"pcapng_walk(buffer, start, big_endian, max_block) -> (starts, headers, stop)\n\n"
+"Walk a run of Enhanced Packet Blocks from byte ``start`` of ``buffer``, in\n"
+"one section's byte order.  ``starts`` (a bytearray of native int64 values)\n"
+"holds each block's offset, ``headers`` (a bytearray) the 20 bytes after its\n"
+"type and length (interface, timestamp high and low, captured and original\n"
+"length) as they are in the file.  The walk stops, at ``stop``, before the\n"
+"first block that is not a well-formed Enhanced Packet Block of at least 32\n"
+"bytes wholly inside the buffer (another block type, a bad length or\n"
+"trailer, a cut): the caller reads that one as it reads every other block.");
+
+static PyObject *
+pcapng_walk(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start;
+    int big_endian;
+    unsigned long long max_block;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*npK:pcapng_walk", &view, &start, &big_endian, &max_block))
+        return NULL;
+    PyObject *starts = NULL, *headers = NULL, *result = NULL;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+        goto done;
+    }
+    starts = PyByteArray_FromStringAndSize(NULL, 0);
+    headers = PyByteArray_FromStringAndSize(NULL, 0);
+    if (starts == NULL || headers == NULL)
+        goto done;
+    {
+        const unsigned char *data = (const unsigned char *)view.buf;
+        const uint64_t size = (uint64_t)view.len;
+        uint64_t pos = (uint64_t)start, fetched = pos;
+        size_t count = 0, capacity = 0, headers_capacity = 0;
+        int failed = 0;
+        Py_BEGIN_ALLOW_THREADS
+        while (pos <= size && size - pos >= 12) {
+            uint64_t ahead = size - pos > PREFETCH_AHEAD ? pos + PREFETCH_AHEAD : size;
+            for (; fetched < ahead; fetched += 64)
+                PREFETCH(data + fetched);
+            uint32_t type = read_u32(data + pos, big_endian);
+            uint32_t length = read_u32(data + pos + 4, big_endian);
+            if (type != 6 || length < 32 || length % 4 || length > max_block
+                || length > size - pos
+                || read_u32(data + pos + length - 4, big_endian) != length)
+                break;
+            if (count == capacity) {
+                Py_BLOCK_THREADS
+                failed = !reserve(starts, count + 1, sizeof(int64_t), &capacity)
+                         || !reserve(headers, capacity, 20, &headers_capacity);
+                Py_UNBLOCK_THREADS
+                if (failed)
+                    break;
+            }
+            ((int64_t *)PyByteArray_AS_STRING(starts))[count] = (int64_t)pos;
+            memcpy(PyByteArray_AS_STRING(headers) + 20 * count, data + pos + 8, 20);
+            count++;
+            pos += length;
+        }
+        Py_END_ALLOW_THREADS
+        if (failed)
+            goto done;
+        if (PyByteArray_Resize(starts, (Py_ssize_t)(count * sizeof(int64_t))) < 0
+            || PyByteArray_Resize(headers, (Py_ssize_t)(count * 20)) < 0)
+            goto done;
+        result = Py_BuildValue("(OOK)", starts, headers,
+                               (unsigned long long)(pos > size ? size : pos));
+    }
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(headers);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 PyDoc_STRVAR(copy_windows_doc,
 "copy_windows(buffer, bases, width) -> bytes\n\n"
 "Copy ``width`` bytes of ``buffer`` from each offset in ``bases`` (native\n"
@@ -204,6 +280,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"pcap_walk", pcap_walk, METH_VARARGS, pcap_walk_doc},
+    {"pcapng_walk", pcapng_walk, METH_VARARGS, pcapng_walk_doc},
     {"copy_windows", copy_windows, METH_VARARGS, copy_windows_doc},
     {NULL, NULL, 0, NULL},
 };

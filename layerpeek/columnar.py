@@ -489,7 +489,13 @@ def pcap_records_at(
 
 
 def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
-    """Walk pcapng blocks; Enhanced Packet Blocks are read here, the rest by PcapngParser."""
+    """Walk pcapng blocks; Enhanced Packet Blocks are read here, the rest by PcapngParser.
+
+    With the compiled loops, runs of well-formed Enhanced Packet Blocks are
+    walked in C and read all at once (:func:`_epb_run`); every other block,
+    and any block the C walk refuses, takes the per-block path below, which
+    says the same things of the same blocks.
+    """
     size = len(buf)
     helper = PcapngParser()  # owns sections and interfaces, exactly as `read` sees them
     data_off: list[int] = []
@@ -502,11 +508,40 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     meta: list[tuple[int, int, int, int]] = []
     problems: list[str] = []
     bad_time: list[int] = []
+    # Frames already moved out of the lists above, as arrays in _PER_FRAME order.
+    segments: list[tuple[IntArray, ...]] = []
+    moved = 0
+
+    def move_lists() -> None:
+        nonlocal moved
+        if data_off:
+            lists = (data_off, cap_len, wire_len, ts_ns, interface, linktype, record_start)
+            segments.append(tuple(_as_int64(values) for values in lists))
+            moved += len(data_off)
+            for values in lists:
+                values.clear()
+
     epb = {"<": struct.Struct("<IIIII"), ">": struct.Struct(">IIIII")}
     u32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
     u32x2 = {"<": struct.Struct("<II"), ">": struct.Struct(">II")}
     pos = 0
     while pos + 12 <= size:
+        if _COMPILED and helper.section >= 0:
+            assert _speedups is not None
+            starts, headers, stop = _speedups.pcapng_walk(
+                buf, pos, helper.order == ">", MAX_BLOCK
+            )
+            if len(starts):
+                move_lists()
+                run, run_problems, run_bad = _epb_run(
+                    helper, np.frombuffer(starts, np.int64), headers, stop, moved
+                )
+                segments.append(run)
+                moved += len(run[0])
+                problems.extend(run_problems)
+                bad_time.extend(run_bad)
+                pos = stop
+                continue
         if bytes(buf[pos : pos + 4]) == _SHB_MAGIC:
             bom = bytes(buf[pos + 8 : pos + 12])
             if bom == b"\x4d\x3c\x2b\x1a":
@@ -560,7 +595,7 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
                     iface = interfaces[iface_id]
                     when = timestamp_ns(iface.tsresol_ns, iface.tsoffset_s, high, low)
                     if not _INT64_MIN <= when <= _INT64_MAX:
-                        bad_time.append(len(data_off))
+                        bad_time.append(moved + len(data_off))
                         when = 0
                     data_off.append(pos + 28)
                     cap_len.append(cap)
@@ -573,13 +608,13 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
             block = bytes(buf[pos:end])
             frames = helper.feed(block)
             if btype in (0x0A0D0D0A, 1):
-                meta.append((pos, end, btype, len(data_off)))
+                meta.append((pos, end, btype, moved + len(data_off)))
             for frame in frames:  # Simple (3) or obsolete Packet (2) blocks
                 data_off.append(pos + (12 if btype == 3 else 28))
                 cap_len.append(len(frame.data))
                 wire_len.append(frame.wire_len)
                 if not _INT64_MIN <= frame.ts_ns <= _INT64_MAX:
-                    bad_time.append(len(ts_ns))
+                    bad_time.append(moved + len(ts_ns))
                     ts_ns.append(0)
                 else:
                     ts_ns.append(frame.ts_ns)
@@ -592,19 +627,97 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     else:
         if pos < size:
             problems.append(f"block at byte {pos} cut by end of file ({size - pos} bytes present)")
-    return Records(
-        "pcapng",
-        _as_int64(data_off),
-        _as_int64(cap_len),
-        _as_int64(wire_len),
-        _as_int64(ts_ns),
-        _as_int64(interface),
-        _as_int64(linktype),
-        _as_int64(record_start),
-        problems,
-        meta,
-        bad_time=bad_time,
+    move_lists()
+    whole = (
+        tuple(np.concatenate(arrays) for arrays in zip(*segments, strict=True))
+        if segments
+        else tuple(np.zeros(0, np.int64) for _ in _PER_FRAME)
     )
+    offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts = whole
+    return Records(
+        "pcapng", offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts,
+        problems, meta, bad_time=bad_time,
+    )
+
+
+def _epb_run(
+    helper: PcapngParser, starts: IntArray, headers: bytes | bytearray, stop: int, before: int
+) -> tuple[tuple[IntArray, ...], list[str], list[int]]:
+    """A run of Enhanced Packet Blocks from the compiled walk, read all at once.
+
+    Returns the frames' arrays (in :data:`_PER_FRAME` order), the problems
+    in block order, and which frames' times are out of range (counted after
+    ``before`` earlier frames), saying of every block what the per-block path
+    of :func:`_index_pcapng` says.
+    """
+    order = helper.order
+    count = len(starts)
+    fields = np.frombuffer(headers, order + "u4").reshape(count, 5).astype(np.int64)
+    iface_id, high, low, cap, orig = (fields[:, k] for k in range(5))
+    room = np.diff(starts, append=stop) - 32  # the blocks of a run lie end to end
+    interfaces = helper.interfaces
+    defined = iface_id < len(interfaces)
+    cut = defined & (cap > room)
+    notes = [
+        (i, f"packet block at byte {int(starts[i])}: undefined interface {int(iface_id[i])}; "
+            "skipped")
+        for i in np.flatnonzero(~defined).tolist()
+    ] + [
+        (i, f"packet block at byte {int(starts[i])}: captured length {int(cap[i])} exceeds "
+            f"the block; cut to {int(room[i])}")
+        for i in np.flatnonzero(cut).tolist()
+    ]
+    keep: slice | IntArray = slice(None) if defined.all() else np.flatnonzero(defined)
+    at = starts[keep]
+    ids = iface_id[keep]
+    when = np.zeros(len(at), np.int64)
+    bad = np.zeros(len(at), np.bool_)
+    link = np.zeros(len(at), np.int64)
+    units = (high[keep].astype(np.uint64) << np.uint64(32)) | low[keep].astype(np.uint64)
+    one = len(ids) and int(ids.min()) == int(ids.max())  # the usual: a single interface
+    for number in [int(ids[0])] if one else np.unique(ids).tolist():
+        mine: slice | BoolArray = slice(None) if one else ids == number
+        iface = interfaces[number]
+        link[mine] = iface.linktype
+        when[mine], bad[mine] = _timestamps_ns(iface.tsresol_ns, iface.tsoffset_s, units[mine])
+    run = (
+        at + 28,
+        np.where(cut, room, cap)[keep],
+        orig[keep],
+        when,
+        len(helper.all_interfaces) - len(interfaces) + ids,
+        link,
+        at,
+    )
+    problems = [text for _i, text in sorted(notes)]
+    return run, problems, (before + np.flatnonzero(bad)).tolist()
+
+
+def _timestamps_ns(
+    res_ns: float, offset_s: int, units: NDArray[np.uint64]
+) -> tuple[IntArray, BoolArray]:
+    """:func:`timestamp_ns` of many timestamps of one interface, and which do not fit int64.
+
+    Whole-nanosecond units are computed in int64 where the result is sure to
+    fit (up to the year 2116); the rest, and other units, as
+    :func:`timestamp_ns` computes them, one by one.
+    """
+    ns = np.zeros(len(units), np.int64)
+    slow = np.ones(len(units), np.bool_)
+    if res_ns >= 1.0 and res_ns == int(res_ns) and abs(offset_s) < 1 << 31:
+        step = int(res_ns)
+        slow = units > np.uint64((1 << 62) // step)
+        fast = ~slow
+        ns[fast] = units[fast].astype(np.int64) * step + offset_s * 1_000_000_000
+    bad = np.zeros(len(units), np.bool_)
+    for i in np.flatnonzero(slow).tolist():
+        value = int(units[i])
+        when = timestamp_ns(res_ns, offset_s, value >> 32, value & 0xFFFF_FFFF)
+        if _INT64_MIN <= when <= _INT64_MAX:
+            ns[i] = when
+        else:
+            bad[i] = True
+    return ns, bad
 
 
 # ---------------------------------------------------------------------------

@@ -202,3 +202,113 @@ def test_every_pcap_gives_one_table_either_way(path: Path, loops: str) -> None:
         reference = columnar.table(path, problems=reference_problems)
     assert got.equals(reference)
     assert problems == reference_problems
+
+
+# -- pcapng: runs of Enhanced Packet Blocks walked in C ------------------------
+
+PCAPNGS = [p for p in ALL_CAPTURES if p.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"]
+
+
+def _index_both_ways(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    monkeypatch.setattr(columnar, "_COMPILED", False)
+    python = columnar.index_records(data)
+    monkeypatch.setattr(columnar, "_COMPILED", True)
+    compiled = columnar.index_records(data)
+    return python, compiled
+
+
+def _assert_same_index(python: Any, compiled: Any, note: object = "") -> None:
+    for name in columnar._PER_FRAME:
+        assert getattr(compiled, name).tolist() == getattr(python, name).tolist(), (name, note)
+    assert compiled.problems == python.problems, note
+    assert compiled.meta_blocks == python.meta_blocks, note
+    assert compiled.bad_time == python.bad_time, note
+
+
+@needs_compiled
+@pytest.mark.parametrize("path", PCAPNGS, ids=lambda p: p.name)
+def test_every_pcapng_indexes_alike_either_way(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _assert_same_index(*_index_both_ways(path.read_bytes(), monkeypatch))
+
+
+def _odd_pcapng() -> bytes:
+    """Every block the compiled walk has to hand back, between runs it takes."""
+    from pcapng_build import block, epb, idb, obsolete_pb, shb, spb
+
+    frame = eth(ipv4_tcp(tcp(b"x" * 30)))
+    big_units = (1 << 62) // 1000 + 5  # past where µs times are computed in int64
+    too_short = block("<", 6, bytes(16))  # 28 bytes: an EPB too short to hold its fields
+    cut_to_room = bytearray(epb("<", 0, 1, frame))
+    struct.pack_into("<I", cut_to_room, 20, len(frame) + 9)  # captured length past the block
+    cut_big = bytearray(epb(">", 0, 1, frame))
+    struct.pack_into(">I", cut_big, 20, len(frame) + 5)
+    return (
+        shb() + idb(linktype=1) + idb(linktype=1, tsresol=9, tsoffset=-5)
+        + epb("<", 0, 1_000_000, frame) + epb("<", 1, 2_000_000_000, frame)
+        + epb("<", 7, 5, frame)  # undefined interface, inside a run
+        + bytes(cut_to_room) + epb("<", 0, big_units, frame)
+        + epb("<", 0, (1 << 64) - 1, frame)  # past int64 nanoseconds: a null time
+        + too_short + epb("<", 1, 3, frame)
+        + spb("<", frame) + obsolete_pb("<", 0, 4, frame)
+        + idb(linktype=101, tsresol=0x83)  # 1/8 s units: not whole nanoseconds
+        + epb("<", 2, 17, ipv4_tcp(tcp(b"y"))) + epb("<", 0, 9, frame)
+        + block("<", 0x0BAD, bytes(8))  # a block nobody knows
+        + shb(">") + idb(">", linktype=1) + epb(">", 0, 11, frame)
+        + bytes(cut_big) + epb(">", 3, 12, frame)  # the problems of one run, in block order
+        + epb(">", 0, 13, frame)
+    )
+
+
+@needs_compiled
+def test_odd_blocks_between_runs_index_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _odd_pcapng()
+    python, compiled = _index_both_ways(data, monkeypatch)
+    _assert_same_index(python, compiled)
+    assert len(python.problems) >= 4 and python.bad_time  # the file does reach those paths
+
+
+@needs_compiled
+def test_cut_pcapng_files_index_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _odd_pcapng()
+    for size in range(len(data) - 260, len(data) + 1):
+        _assert_same_index(*_index_both_ways(data[:size], monkeypatch), size)
+    for size in range(4, 200):
+        _assert_same_index(*_index_both_ways(data[:size], monkeypatch), size)
+
+
+@needs_compiled
+def test_a_damaged_block_in_a_run_stops_both_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcapng_build import epb, idb, shb
+
+    frame = eth(ipv4_tcp(tcp(b"z" * 8)))
+    good = shb() + idb() + b"".join(epb("<", 0, i, frame) for i in range(6))
+    third = len(shb() + idb()) + 2 * len(epb("<", 0, 0, frame))
+    for at, value in ((4, 30), (4, 1 << 31), (4, 13), (-4, 99)):  # lengths, then the trailer
+        damaged = bytearray(good)
+        where = third + at if at >= 0 else third + len(epb("<", 0, 0, frame)) + at
+        struct.pack_into("<I", damaged, where, value)
+        python, compiled = _index_both_ways(bytes(damaged), monkeypatch)
+        _assert_same_index(python, compiled, (at, value))
+        assert len(python) == 2 and python.problems
+
+
+def test_pcapng_walk_refuses_bad_arguments() -> None:
+    if speedups is None:
+        pytest.skip("layerpeek._speedups not built")
+    with pytest.raises(ValueError, match="start"):
+        speedups.pcapng_walk(b"\x00" * 64, -1, False, 1 << 20)
+    starts, headers, stop = speedups.pcapng_walk(b"\x00" * 64, 100, False, 1 << 20)
+    assert (bytes(starts), bytes(headers), stop) == (b"", b"", 64)
+
+
+@pytest.mark.parametrize("path", PCAPNGS, ids=lambda p: p.name)
+def test_every_pcapng_gives_one_table_either_way(path: Path, loops: str) -> None:
+    problems: list[str] = []
+    got = columnar.table(path, [*columnar.COLUMNS, "community_id"], problems=problems)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(columnar, "_COMPILED", columnar._speedups is not None)
+        reference_problems: list[str] = []
+        reference = columnar.table(path, [*columnar.COLUMNS, "community_id"],
+                                   problems=reference_problems)
+    assert got.equals(reference)
+    assert problems == reference_problems
