@@ -179,7 +179,9 @@ def upload_client(host: str, port: int, local_port: int, size: int) -> None:
     s.close()
 
 
-def simultaneous_close(client_ns: str, server_ns: str, host: str, port: int, local_port: int) -> None:
+def simultaneous_close(
+    client_ns: str, server_ns: str, host: str, port: int, local_port: int
+) -> None:
     """Both ends call close() at the same moment; their FINs cross on the wire.
 
     The two ends live in two namespaces joined by relay.py with a 20 ms one-way

@@ -24,6 +24,7 @@ connection.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import random
 import selectors
@@ -133,12 +134,16 @@ def answer(query: bytes, max_size: int | None) -> bytes:
     qtype, qclass = struct.unpack_from("!HH", query, pos)
     pos += 4
     edns = False
-    if arcount and pos + 11 <= len(query):
-        # An OPT pseudo-record: root name, type 41, class = the client's UDP size.
-        if query[pos] == 0 and struct.unpack_from("!H", query, pos + 1)[0] == OPT:
-            edns = True
-            if max_size is not None:
-                max_size = max(512, min(1232, struct.unpack_from("!H", query, pos + 3)[0]))
+    # An OPT pseudo-record: root name, type 41, class = the client's UDP size.
+    if (
+        arcount
+        and pos + 11 <= len(query)
+        and query[pos] == 0
+        and struct.unpack_from("!H", query, pos + 1)[0] == OPT
+    ):
+        edns = True
+        if max_size is not None:
+            max_size = max(512, min(1232, struct.unpack_from("!H", query, pos + 3)[0]))
     if max_size is not None and not edns:
         max_size = 512
 
@@ -223,10 +228,9 @@ def serve(host: str, port: int) -> None:
         for key, _ in sel.select(timeout=0.2):
             if key.fileobj is udp:
                 data, peer = udp.recvfrom(4096)
-                try:
+                # not a query we can parse: drop it, like a real server
+                with contextlib.suppress(ValueError, IndexError, struct.error):
                     udp.sendto(answer(data, 512), peer)
-                except (ValueError, IndexError, struct.error):
-                    pass  # not a query we can parse: drop it, like a real server
             else:
                 conn, _ = tcp.accept()
                 threading.Thread(target=tcp_client, args=(conn,), daemon=True).start()

@@ -100,7 +100,9 @@ def greeting(file: str, host: str, **opts: object) -> Callable[[], None]:
             loopback_setup(ns)
             ns.start(*py("demo_tcp.py", "greeting-server", "--host", host))
             with capture(ns.name, "lo", OUT / file, settle=0.6, **opts):  # type: ignore[arg-type]
-                ns.run(*py("demo_tcp.py", "greeting-client", "--host", host, "--local-port", "41234"))
+                ns.run(
+                    *py("demo_tcp.py", "greeting-client", "--host", host, "--local-port", "41234")
+                )
         check_four_way(OUT / file, 41234)
         expect(count(OUT / file, "tcp.analysis.flags") == 0, "analysis flags in a clean exchange")
 
@@ -217,8 +219,9 @@ def tcp_simultaneous_close() -> None:
                 ns.ip("link", "set", dev, "up")
             time.sleep(0.2)
             with capture(b.name, "lpsb0", path):
-                sh(*PIN, *py("demo_tcp.py", "simultaneous-close", "--client-ns", a.name, "--server-ns",
-                       b.name, "--host", "10.77.2.2", "--local-port", "41260"))
+                sh(*PIN, *py("demo_tcp.py", "simultaneous-close", "--client-ns", a.name,
+                             "--server-ns", b.name, "--host", "10.77.2.2", "--local-port",
+                             "41260"))
                 time.sleep(0.2)
         finally:
             stop_process(relay)
@@ -235,7 +238,10 @@ def tcp_loss_reorder() -> None:
     with namespaces(*names, ipv6=False) as (a, r, b):
         sh("ip", "link", "add", "lpa0", "netns", a.name, "type", "veth", "peer", "name", "lpr0",
            "netns", r.name)
-        for ns, dev, n, addr in ((a, "lpa0", 0x0001, "10.77.0.1/30"), (r, "lpr0", 0x0002, "10.77.0.2/30")):
+        for ns, dev, n, addr in (
+            (a, "lpa0", 0x0001, "10.77.0.1/30"),
+            (r, "lpr0", 0x0002, "10.77.0.2/30"),
+        ):
             ns.ip("link", "set", dev, "address", mac(n))
             ns.ip("addr", "add", addr, "dev", dev)
             ns.ethtool_off(dev, "tso", "gso", "gro")
@@ -260,7 +266,9 @@ def tcp_loss_reorder() -> None:
             a.ip("route", "add", "10.77.1.0/30", "via", "10.77.0.2")
             b.ip("route", "add", "10.77.0.0/30", "via", "10.77.1.1")
             time.sleep(0.3)
-            sink = b.start(*py("demo_tcp.py", "sink-server", "--host", "10.77.1.2", "--port", "5001"))
+            sink = b.start(
+                *py("demo_tcp.py", "sink-server", "--host", "10.77.1.2", "--port", "5001")
+            )
             with capture(b.name, "lpb0", path, settle=0.5):
                 a.run(*py("demo_tcp.py", "upload-client", "--host", "10.77.1.2", "--port", "5001",
                           "--local-port", "41270", "--bytes", "200000"))
@@ -330,7 +338,9 @@ def page_load() -> None:
             ns.run(*py("web.py", "browser", "http://www.example.test:8080/"))
     rows = fields(path, "", "_ws.col.Protocol", "udp.srcport", "tcp.flags")
     expect(rows[0][0] == "DNS" and count(path, "dns") == 4, "DNS first: A and AAAA, answered")
-    expect(count(path, "http.request") == 3 and count(path, "tcp.flags.fin == 1") == 2, "GETs, close")
+    expect(
+        count(path, "http.request") == 3 and count(path, "tcp.flags.fin == 1") == 2, "GETs, close"
+    )
 
 
 CAPTURES: dict[str, Callable[[], None]] = {
@@ -377,7 +387,9 @@ RETRIES = 3
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("names", nargs="*", help="captures to make (default: all)")
     ap.add_argument("--list", action="store_true", help="list the capture names")
     args = ap.parse_args(argv)

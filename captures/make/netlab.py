@@ -33,7 +33,9 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing its output; raise with the output when it fails."""
     proc = subprocess.run(list(args), capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        raise RuntimeError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
+        )
     return proc
 
 
@@ -115,7 +117,9 @@ class Namespace:
             in_ns(self.name, *argv, pin=self.pin), capture_output=True, text=True, timeout=timeout
         )
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+            raise RuntimeError(
+                f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
+            )
         return proc.stdout
 
     def start(self, *argv: str) -> subprocess.Popen[str]:
@@ -131,7 +135,10 @@ class Namespace:
         line = proc.stdout.readline()
         if line.strip() != "ready":
             proc.kill()
-            raise RuntimeError(f"{' '.join(argv)} did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"{' '.join(argv)} did not start: "
+                f"{line}{proc.stderr.read() if proc.stderr else ''}"
+            )
         return proc
 
     def stop_all(self) -> None:
@@ -150,7 +157,9 @@ def stop_process(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None
             proc.wait(5)
 
 
-def create_ns(name: str, *, loopback: bool = True, ipv6: bool = True, pin: bool = True) -> Namespace:
+def create_ns(
+    name: str, *, loopback: bool = True, ipv6: bool = True, pin: bool = True
+) -> Namespace:
     sh("ip", "netns", "del", name, check=False)  # a leftover from an interrupted run
     sh("ip", "netns", "add", name)
     ns = Namespace(name, pin=pin)
@@ -224,8 +233,9 @@ def capture(
 
     tcpdump for pcap (``--immediate-mode -U``: each packet handed over and written
     as it arrives; without immediate mode the last packets can still sit in a
-    kernel ring block when tcpdump stops), dumpcap for pcapng.  Started before the programs, stopped with SIGINT after ``settle``
-    seconds of quiet so the last packets and the file trailer are written.
+    kernel ring block when tcpdump stops), dumpcap for pcapng.  Started before the
+    programs, stopped with SIGINT after ``settle`` seconds of quiet so the last
+    packets and the file trailer are written.
     """
     stats = CaptureStats()
     tmpdir = Path(tempfile.mkdtemp(prefix="lp-cap-"))
@@ -302,12 +312,16 @@ def add_tap(ns: Namespace, dev: str, mac: str, addr: str) -> None:
 
 def start_relay(*args: str) -> subprocess.Popen[str]:
     """The frame relay (relay.py) runs in the root namespace; it setns()es to open each tap."""
-    proc = subprocess.Popen([*PIN, *py("relay.py", *args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*PIN, *py("relay.py", *args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "ready":
         proc.kill()
-        raise RuntimeError(f"relay did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+        raise RuntimeError(
+            f"relay did not start: {line}{proc.stderr.read() if proc.stderr else ''}"
+        )
     return proc
 
 

@@ -63,7 +63,9 @@ class DemoHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
 
-    def _simple(self, status: int, body: bytes, kind: str = "text/plain", head: bool = False) -> None:
+    def _simple(
+        self, status: int, body: bytes, kind: str = "text/plain", head: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -90,7 +92,9 @@ class DemoHandler(http.server.BaseHTTPRequestHandler):
             return
         if path.startswith("/bytes/") and path[7:].isdigit():
             size = int(path[7:])
-            self._simple(200, content.pseudo_random(size, b"bytes"), "application/octet-stream", head)
+            self._simple(
+                200, content.pseudo_random(size, b"bytes"), "application/octet-stream", head
+            )
             return
         entry = content.FILES.get(path)
         if entry is None:
