@@ -74,6 +74,90 @@ reserve(PyObject *array, size_t items, size_t size, size_t *capacity)
     return 1;
 }
 
+/* What a walk takes: each record's offset and a copy of its header, in two
+ * bytearrays that grow as the walk goes (only the walk sees them until it
+ * hands them over, so it fills them without the GIL). */
+typedef struct {
+    PyObject *starts;  /* native int64 offsets */
+    PyObject *headers; /* header_size bytes a record */
+    size_t header_size, count, capacity, headers_capacity;
+} Taken;
+
+static int
+taken_init(Taken *taken, Py_ssize_t start, size_t header_size)
+{
+    memset(taken, 0, sizeof(*taken));
+    taken->header_size = header_size;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+        return 0;
+    }
+    taken->starts = PyByteArray_FromStringAndSize(NULL, 0);
+    taken->headers = PyByteArray_FromStringAndSize(NULL, 0);
+    return taken->starts != NULL && taken->headers != NULL;
+}
+
+/* Room for one more record, if there is none (the arrays double); the
+ * caller holds the GIL. */
+static int
+taken_room(Taken *taken)
+{
+    return reserve(taken->starts, taken->count + 1, sizeof(int64_t), &taken->capacity)
+           && reserve(taken->headers, taken->capacity, taken->header_size,
+                      &taken->headers_capacity);
+}
+
+/* taken_room from a walk that has let go of the GIL (``save`` is what
+ * PyEval_SaveThread gave it): takes the GIL back only when the arrays are
+ * full.  0 on failure, with the error set. */
+static int
+taken_room_unlocked(Taken *taken, PyThreadState **save)
+{
+    if (taken->count < taken->capacity)
+        return 1;
+    PyEval_RestoreThread(*save);
+    int ok = taken_room(taken);
+    *save = PyEval_SaveThread();
+    return ok;
+}
+
+/* ``header_size`` is the walk's own, a constant where it is called: the copy
+ * is then a move or two, not a call to memcpy. */
+static inline void
+taken_add(Taken *taken, uint64_t pos, const unsigned char *header, size_t header_size)
+{
+    ((int64_t *)PyByteArray_AS_STRING(taken->starts))[taken->count] = (int64_t)pos;
+    memcpy(PyByteArray_AS_STRING(taken->headers) + header_size * taken->count, header,
+           header_size);
+    taken->count++;
+}
+
+/* ``(starts, headers, stop)``, or NULL with the error set if the walk
+ * failed (``ok`` 0) or the arrays cannot be cut to size; the arrays are
+ * released either way. */
+static PyObject *
+taken_finish(Taken *taken, int ok, uint64_t stop)
+{
+    PyObject *result = NULL;
+    if (ok && taken->starts != NULL && taken->headers != NULL
+        && PyByteArray_Resize(taken->starts, (Py_ssize_t)(taken->count * sizeof(int64_t))) == 0
+        && PyByteArray_Resize(taken->headers,
+                              (Py_ssize_t)(taken->count * taken->header_size)) == 0)
+        result = Py_BuildValue("(OOK)", taken->starts, taken->headers, (unsigned long long)stop);
+    Py_XDECREF(taken->starts);
+    Py_XDECREF(taken->headers);
+    return result;
+}
+
+/* Ask for the file's lines up to PREFETCH_AHEAD bytes past ``pos``. */
+static void
+fetch_ahead(const unsigned char *data, uint64_t size, uint64_t pos, uint64_t *fetched)
+{
+    uint64_t ahead = size - pos > PREFETCH_AHEAD ? pos + PREFETCH_AHEAD : size;
+    for (; *fetched < ahead; *fetched += 64)
+        PREFETCH(data + *fetched);
+}
+
 static PyObject *
 pcap_walk(PyObject *module, PyObject *args)
 {
@@ -84,55 +168,26 @@ pcap_walk(PyObject *module, PyObject *args)
     (void)module;
     if (!PyArg_ParseTuple(args, "y*npK:pcap_walk", &view, &start, &big_endian, &max_caplen))
         return NULL;
-    PyObject *starts = NULL, *headers = NULL, *result = NULL;
-    if (start < 0) {
-        PyErr_SetString(PyExc_ValueError, "start must not be negative");
-        goto done;
-    }
-    starts = PyByteArray_FromStringAndSize(NULL, 0);
-    headers = PyByteArray_FromStringAndSize(NULL, 0);
-    if (starts == NULL || headers == NULL)
-        goto done;
-    {
-        const unsigned char *data = (const unsigned char *)view.buf;
-        const uint64_t size = (uint64_t)view.len;
-        uint64_t pos = (uint64_t)start, fetched = pos;
-        size_t count = 0, capacity = 0, headers_capacity = 0;
-        int failed = 0;
-        Py_BEGIN_ALLOW_THREADS
+    Taken taken;
+    int ok = taken_init(&taken, start, 16);
+    const unsigned char *data = (const unsigned char *)view.buf;
+    const uint64_t size = (uint64_t)view.len;
+    uint64_t pos = (uint64_t)(start < 0 ? 0 : start), fetched = pos;
+    if (ok) {
+        PyThreadState *save = PyEval_SaveThread();
         while (pos <= size && size - pos >= 16) {
-            uint64_t ahead = size - pos > PREFETCH_AHEAD ? pos + PREFETCH_AHEAD : size;
-            for (; fetched < ahead; fetched += 64)
-                PREFETCH(data + fetched);
-            if (count == capacity) {
-                /* Now and then (the arrays double): take the GIL to grow them. */
-                Py_BLOCK_THREADS
-                failed = !reserve(starts, count + 1, sizeof(int64_t), &capacity)
-                         || !reserve(headers, capacity, 16, &headers_capacity);
-                Py_UNBLOCK_THREADS
-                if (failed)
-                    break;
-            }
-            ((int64_t *)PyByteArray_AS_STRING(starts))[count] = (int64_t)pos;
-            memcpy(PyByteArray_AS_STRING(headers) + 16 * count, data + pos, 16);
-            count++;
+            fetch_ahead(data, size, pos, &fetched);
+            if (!(ok = taken_room_unlocked(&taken, &save)))
+                break;
+            taken_add(&taken, pos, data + pos, 16);
             uint32_t caplen = read_u32(data + pos + 8, big_endian);
             if ((unsigned long long)caplen > max_caplen)
                 break;
             pos += 16 + (uint64_t)caplen;
         }
-        Py_END_ALLOW_THREADS
-        if (failed)
-            goto done;
-        if (PyByteArray_Resize(starts, (Py_ssize_t)(count * sizeof(int64_t))) < 0
-            || PyByteArray_Resize(headers, (Py_ssize_t)(count * 16)) < 0)
-            goto done;
-        result = Py_BuildValue("(OOK)", starts, headers,
-                               (unsigned long long)(pos > size ? size : pos));
+        PyEval_RestoreThread(save);
     }
-done:
-    Py_XDECREF(starts);
-    Py_XDECREF(headers);
+    PyObject *result = taken_finish(&taken, ok, pos > size ? size : pos);
     PyBuffer_Release(&view);
     return result;
 }
@@ -158,57 +213,29 @@ pcapng_walk(PyObject *module, PyObject *args)
     (void)module;
     if (!PyArg_ParseTuple(args, "y*npK:pcapng_walk", &view, &start, &big_endian, &max_block))
         return NULL;
-    PyObject *starts = NULL, *headers = NULL, *result = NULL;
-    if (start < 0) {
-        PyErr_SetString(PyExc_ValueError, "start must not be negative");
-        goto done;
-    }
-    starts = PyByteArray_FromStringAndSize(NULL, 0);
-    headers = PyByteArray_FromStringAndSize(NULL, 0);
-    if (starts == NULL || headers == NULL)
-        goto done;
-    {
-        const unsigned char *data = (const unsigned char *)view.buf;
-        const uint64_t size = (uint64_t)view.len;
-        uint64_t pos = (uint64_t)start, fetched = pos;
-        size_t count = 0, capacity = 0, headers_capacity = 0;
-        int failed = 0;
-        Py_BEGIN_ALLOW_THREADS
+    Taken taken;
+    int ok = taken_init(&taken, start, 20);
+    const unsigned char *data = (const unsigned char *)view.buf;
+    const uint64_t size = (uint64_t)view.len;
+    uint64_t pos = (uint64_t)(start < 0 ? 0 : start), fetched = pos;
+    if (ok) {
+        PyThreadState *save = PyEval_SaveThread();
         while (pos <= size && size - pos >= 12) {
-            uint64_t ahead = size - pos > PREFETCH_AHEAD ? pos + PREFETCH_AHEAD : size;
-            for (; fetched < ahead; fetched += 64)
-                PREFETCH(data + fetched);
+            fetch_ahead(data, size, pos, &fetched);
             uint32_t type = read_u32(data + pos, big_endian);
             uint32_t length = read_u32(data + pos + 4, big_endian);
             if (type != 6 || length < 32 || length % 4 || length > max_block
                 || length > size - pos
                 || read_u32(data + pos + length - 4, big_endian) != length)
                 break;
-            if (count == capacity) {
-                Py_BLOCK_THREADS
-                failed = !reserve(starts, count + 1, sizeof(int64_t), &capacity)
-                         || !reserve(headers, capacity, 20, &headers_capacity);
-                Py_UNBLOCK_THREADS
-                if (failed)
-                    break;
-            }
-            ((int64_t *)PyByteArray_AS_STRING(starts))[count] = (int64_t)pos;
-            memcpy(PyByteArray_AS_STRING(headers) + 20 * count, data + pos + 8, 20);
-            count++;
+            if (!(ok = taken_room_unlocked(&taken, &save)))
+                break;
+            taken_add(&taken, pos, data + pos + 8, 20);
             pos += length;
         }
-        Py_END_ALLOW_THREADS
-        if (failed)
-            goto done;
-        if (PyByteArray_Resize(starts, (Py_ssize_t)(count * sizeof(int64_t))) < 0
-            || PyByteArray_Resize(headers, (Py_ssize_t)(count * 20)) < 0)
-            goto done;
-        result = Py_BuildValue("(OOK)", starts, headers,
-                               (unsigned long long)(pos > size ? size : pos));
+        PyEval_RestoreThread(save);
     }
-done:
-    Py_XDECREF(starts);
-    Py_XDECREF(headers);
+    PyObject *result = taken_finish(&taken, ok, pos > size ? size : pos);
     PyBuffer_Release(&view);
     return result;
 }
