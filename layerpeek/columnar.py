@@ -1467,6 +1467,66 @@ def _other_payloads(
 # ---------------------------------------------------------------------------
 
 
+#: The NumPy type of each Arrow type the table's columns use.
+_NUMPY_OF = {
+    pa.int64(): np.int64,
+    pa.int32(): np.int32,
+    pa.uint64(): np.uint64,
+    pa.uint32(): np.uint32,
+    pa.uint16(): np.uint16,
+    pa.uint8(): np.uint8,
+}
+
+
+def _numbers(
+    values: NDArray[Any], kind: pa.DataType, valid: BoolArray | None = None,
+    bitmap: tuple[pa.Buffer | None, int] | None = None,
+) -> pa.Array:
+    """An Arrow array over a NumPy column, made from its buffers.
+
+    Not ``pa.array``: its first call in a process imports pandas when pandas
+    is installed (a quarter of a second, longer than a whole table of a small
+    capture); ``from_buffers`` does not.  ``bitmap``: a validity bitmap and
+    null count already made for ``valid``.
+    """
+    count = len(values)
+    data = pa.py_buffer(np.ascontiguousarray(values, _NUMPY_OF[kind]))
+    if bitmap is None:
+        bitmap = _validity(valid, count)
+    return pa.Array.from_buffers(kind, count, [bitmap[0], data], null_count=bitmap[1])
+
+
+def _validity(valid: BoolArray | None, count: int) -> tuple[pa.Buffer | None, int]:
+    """An Arrow validity bitmap and null count for a mask (None: every row valid)."""
+    nulls = 0 if valid is None else count - int(np.count_nonzero(valid))
+    if not nulls:
+        return None, 0
+    assert valid is not None
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
+
+
+def _indices(encoded: pa.DictionaryArray) -> NDArray[np.int32]:
+    """A dictionary array's int32 indices as NumPy, a view of their buffer.
+
+    Not ``to_numpy()``, which imports pandas too (see :func:`_numbers`);
+    for arrays without nulls, which the dictionary encoding of a column
+    without nulls gives.
+    """
+    indices = encoded.indices
+    assert indices.type == pa.int32() and indices.null_count == 0
+    return np.frombuffer(indices.buffers()[1], np.int32, len(indices), indices.offset * 4)
+
+
+def _strings(texts: Sequence[str]) -> pa.Array:
+    """An Arrow string array of ``texts``, made from its buffers (see :func:`_numbers`)."""
+    encoded = [text.encode() for text in texts]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(data) for data in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(
+        len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
+    )
+
+
 def _format_distinct(
     keys: NDArray[Any], valid: BoolArray, fmt: Callable[[Any], str]
 ) -> pa.Array:
@@ -1475,8 +1535,8 @@ def _format_distinct(
     n = len(valid)
     if not valid.any():
         return pa.nulls(n, pa.string())
-    encoded = pa.array(keys, pa.uint64(), mask=~valid).dictionary_encode()
-    texts = pa.array([fmt(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    encoded = _numbers(keys, pa.uint64(), valid).dictionary_encode()
+    texts = _strings([fmt(v) for v in encoded.dictionary.to_pylist()])
     return pc.take(texts, encoded.indices)
 
 
@@ -1507,15 +1567,15 @@ def _ip_columns(cols: _Columns) -> tuple[pa.Array, pa.Array]:
     columns = []
     for words in (cols.ip_src, cols.ip_dst):
         if not with_v6:
-            encoded = pa.array(words[:, 0] >> np.uint64(32), pa.uint64()).dictionary_encode()
+            encoded = _numbers(words[:, 0] >> np.uint64(32), pa.uint64()).dictionary_encode()
             texts = [ip_str(v.to_bytes(4, "big")) for v in encoded.dictionary.to_pylist()]
-            index = encoded.indices.to_numpy()
+            index = _indices(encoded)
         else:
             pairs = pa.FixedSizeBinaryArray.from_buffers(
                 pa.binary(16), n, [None, pa.py_buffer(np.ascontiguousarray(words))]
             )
             encoded = pairs.dictionary_encode()
-            index = encoded.indices.to_numpy()
+            index = _indices(encoded)
             kind = np.full(len(encoded.dictionary), 6, np.uint8)
             if with_v4:
                 rows_index = index if every_valid else index[valid]
@@ -1527,8 +1587,8 @@ def _ip_columns(cols: _Columns) -> tuple[pa.Array, pa.Array]:
             for entry, of in zip(encoded.dictionary.to_pylist(), kind.tolist(), strict=True):
                 raw = _NETWORK_PAIR.pack(*_NATIVE_PAIR.unpack(entry))
                 texts.append(ip_str(raw[:4] if of == 4 else raw))
-        indices = pa.array(index) if every_valid else pa.array(index, mask=~valid)
-        columns.append(pc.take(pa.array(texts, pa.string()), indices))
+        indices = _numbers(index, pa.int32(), None if every_valid else valid)
+        columns.append(pc.take(_strings(texts), indices))
     return columns[0], columns[1]
 
 
@@ -1550,7 +1610,7 @@ def _ip_columns_by_version(cols: _Columns) -> tuple[pa.Array, pa.Array]:
             continue
         if version == 4:
             both = np.concatenate([cols.ip_src[rows, 0], cols.ip_dst[rows, 0]]) >> np.uint64(32)
-            encoded = pa.array(both, pa.uint64()).dictionary_encode()
+            encoded = _numbers(both, pa.uint64()).dictionary_encode()
             raw = [v.to_bytes(4, "big") for v in encoded.dictionary.to_pylist()]
         else:
             pairs = np.concatenate([cols.ip_src[rows], cols.ip_dst[rows]])  # (2k, 2), C order
@@ -1562,16 +1622,16 @@ def _ip_columns_by_version(cols: _Columns) -> tuple[pa.Array, pa.Array]:
                 _NETWORK_PAIR.pack(*_NATIVE_PAIR.unpack(v))
                 for v in encoded.dictionary.to_pylist()
             ]
-        index = encoded.indices.to_numpy() + len(texts)
+        index = _indices(encoded) + len(texts)
         src_index[rows] = index[: len(rows)]
         dst_index[rows] = index[len(rows) :]
         texts.extend(ip_str(address) for address in raw)
     if not texts:
         return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
-    strings = pa.array(texts, pa.string())
+    strings = _strings(texts)
     return (
-        pc.take(strings, pa.array(src_index, mask=src_index < 0)),
-        pc.take(strings, pa.array(dst_index, mask=dst_index < 0)),
+        pc.take(strings, _numbers(src_index, pa.int32(), src_index >= 0)),
+        pc.take(strings, _numbers(dst_index, pa.int32(), dst_index >= 0)),
     )
 
 
@@ -1640,8 +1700,8 @@ def _community_column(cols: _Columns) -> pa.Array:
         pa.binary(40), cols.n, [None, pa.py_buffer(key)]
     ).dictionary_encode()
 
-    texts = pa.array(_community_texts(encoded.dictionary), pa.string())
-    return pc.take(texts, pa.array(encoded.indices.to_numpy(), mask=~valid))
+    texts = _strings(_community_texts(encoded.dictionary))
+    return pc.take(texts, _numbers(_indices(encoded), pa.int32(), valid))
 
 
 #: The bytes Community ID v1 hashes for a flow with ports (seed 0): seed,
@@ -1702,19 +1762,16 @@ def _community_texts(keys: pa.FixedSizeBinaryArray) -> list[str]:
 
 def _time_column(ts_ns: IntArray, bad_time: list[int]) -> pa.Array:
     if not bad_time:
-        return pa.array(ts_ns, pa.int64())
+        return _numbers(ts_ns, pa.int64())
     valid = np.ones(len(ts_ns), np.bool_)
     valid[bad_time] = False
-    return pa.array(ts_ns, pa.int64(), mask=~valid)
+    return _numbers(ts_ns, pa.int64(), valid)
 
 
 def _names_column(codes: NDArray[np.int32], names: dict[str, int]) -> pa.Array:
     if not names:
         return pa.nulls(len(codes), pa.string())
-    texts = pa.array(list(names), pa.string())
-    missing = codes < 0
-    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-    return pc.take(texts, indices)
+    return pc.take(_strings(list(names)), _numbers(codes, pa.int32(), codes >= 0))
 
 
 def _arrow(
@@ -1726,20 +1783,12 @@ def _arrow(
     v4 = cols.ip_version == 4
     # Validity bitmaps, made once per mask and shared by the columns of a layer;
     # the mask is kept with its bitmap so that its id stays its own.
-    bitmaps: dict[int, tuple[BoolArray, pa.Buffer | None, int]] = {}
-
-    def validity(valid: BoolArray) -> tuple[pa.Buffer | None, int]:
-        if id(valid) not in bitmaps:
-            nulls = n - int(np.count_nonzero(valid))
-            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-            bitmaps[id(valid)] = (valid, bitmap, nulls)
-        _mask, bitmap, nulls = bitmaps[id(valid)]
-        return bitmap, nulls
+    bitmaps: dict[int, tuple[BoolArray | None, tuple[pa.Buffer | None, int]]] = {}
 
     def num(values: IntArray, kind: pa.DataType, valid: BoolArray | None = None) -> pa.Array:
-        data = pa.py_buffer(np.ascontiguousarray(values, kind.to_pandas_dtype()))
-        bitmap, nulls = (None, 0) if valid is None else validity(valid)
-        return pa.Array.from_buffers(kind, n, [bitmap, data], null_count=nulls)
+        if id(valid) not in bitmaps:
+            bitmaps[id(valid)] = (valid, _validity(valid, n))
+        return _numbers(values, kind, bitmap=bitmaps[id(valid)][1])
 
     made: list[tuple[pa.Array, pa.Array]] = []
 

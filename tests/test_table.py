@@ -494,6 +494,24 @@ def test_a_capture_without_frames_gives_an_empty_table_with_every_column(
     assert t.column_names == [*COLUMNS, "community_id"]
 
 
+def test_a_table_does_not_import_pandas(capture: Any) -> None:
+    """pyarrow's ``pa.array`` and ``to_numpy`` import pandas on first use (~0.25 s before a
+    table of a small capture); the table is built without them."""
+    pytest.importorskip("pandas")
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, layerpeek\n"
+        "from layerpeek.columnar import COLUMNS\n"
+        f"for path in {[str(capture(n)) for n in ('tcp_3040_ipv6.pcap', 'dns_query.pcap')]!r}:\n"
+        "    layerpeek.table(path, [*COLUMNS, 'community_id'])\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_block_reader_reads_what_the_capture_holds() -> None:
     """Reads served from the copied block equal reads of the buffer itself.
 
