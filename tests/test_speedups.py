@@ -1,10 +1,11 @@
 """The compiled loops of ``layerpeek.table`` (``layerpeek._speedups``) and their Python twins.
 
-``layerpeek.table`` walks pcap record headers and copies the first bytes of
-every frame in C when the extension was built, in Python/NumPy when it was
-not (or with ``LAYERPEEK_PURE_PYTHON=1``).  Both must give the same records,
-the same windows, the same problems and the same tables, byte for byte, on
-every capture and on every cut of one.
+``layerpeek.table`` walks pcap record headers, runs of pcapng Enhanced
+Packet Blocks, and copies the first bytes of every frame in C when the
+extension was built, in Python/NumPy when it was not (or with
+``LAYERPEEK_PURE_PYTHON=1``).  Both must give the same records, the same
+windows, the same problems and the same tables, byte for byte, on every
+capture and on every cut of one.
 """
 
 from __future__ import annotations
