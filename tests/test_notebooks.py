@@ -30,15 +30,17 @@ EXPECTED = {
     "03_http_transactions.ipynb": "lp-http",
     "04_page_load.ipynb": "lp-packet",
     "05_dataframes.ipynb": "image/png",
+    "06_tables_parquet_dask.ipynb": "dataframe",
 }
 #: The optional packages (the ``notebook`` extra) each notebook imports.
 NEEDS = {
     "03_http_transactions.ipynb": ("pandas", "pyarrow"),
     "05_dataframes.ipynb": ("pandas", "pyarrow", "matplotlib"),
+    "06_tables_parquet_dask.ipynb": ("numpy", "pyarrow", "pandas", "dask"),
 }
 
 
-def test_the_notebooks_are_the_documented_five() -> None:
+def test_the_notebooks_are_the_documented_six() -> None:
     assert [p.name for p in NOTEBOOKS] == sorted(EXPECTED)
 
 
