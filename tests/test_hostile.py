@@ -10,12 +10,13 @@ which counts allocations deterministically.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import sys
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest.mock import patch
 
@@ -622,3 +623,94 @@ def test_max_connections_must_be_positive_and_its_default_is_the_trackers(
 def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "3    --strict: a packet was malformed or truncated" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: IP defragmentation past 65,535 bytes, and duplicates
+# ---------------------------------------------------------------------------
+
+from hostile_inputs import capture, duplicate_fragments, oversize_datagram  # noqa: E402
+from workcount import count_work, growth  # noqa: E402
+
+from layerpeek.flows import conversations  # noqa: E402
+from layerpeek.flows.defrag import MAX_FRAGMENTS, Defragmenter  # noqa: E402
+
+
+def decoded(frames: list[bytes]) -> Iterator[Packet]:
+    for n, frame in enumerate(frames, 1):
+        yield dataclasses.replace(layerpeek.decode(frame), index=n, ts_ns=n)
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_a_datagram_rebuilt_past_65535_bytes_is_a_problem_with_its_fragments_kept(
+    version: int,
+) -> None:
+    d = Defragmenter()
+    frames = oversize_datagram(version)
+    results = [d.process(p) for p in decoded(frames)]
+    last, info = results[-1]
+    assert info is not None and not info.complete
+    assert "more than the 65535" in info.problems[-1] and "fragments kept" in info.problems[-1]
+    assert last.protocols.endswith("data")  # the fragment itself, not a rebuilt datagram
+    assert d.given_up == 1 and "not rebuilt" in d.problems[-1] and d.pending == 0
+
+
+@pytest.mark.parametrize("version", [4, 6])
+@pytest.mark.parametrize("command", [["dump"], ["dump", "--no-flows"], ["flows"],
+                                     ["follow", "--udp"], ["http"], ["dns"], ["explain"],
+                                     ["handshake"]])
+def test_every_defragmenting_command_survives_an_oversize_datagram(
+    version: int, command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.pcap"
+    path.write_bytes(capture(oversize_datagram(version)))
+    stream = ["0"] if command[0] == "follow" else []
+    code, _out, err = run_cli(capsys, *command, str(path), *stream)
+    assert code == (2 if stream else 0)  # follow: the datagram never became a UDP stream
+    assert "Traceback" not in err
+
+
+def test_conversations_survive_an_oversize_datagram(tmp_path: Path) -> None:
+    path = tmp_path / "big.pcap"
+    path.write_bytes(capture(oversize_datagram(6)))
+    assert conversations(str(path)) == []  # its fragments never made a UDP datagram
+
+
+def test_duplicate_fragments_cost_linear_work_and_the_datagram_is_bounded() -> None:
+    def run(n: int) -> Callable[[], None]:
+        packets = list(decoded(duplicate_fragments(n)))
+
+        def go() -> None:
+            d = Defragmenter()
+            for p in packets:
+                d.process(p)
+        return go
+
+    assert growth(run, 500) < 5  # the old pieces/seen scans grew 16-fold here
+    d = Defragmenter()
+    for p in decoded(duplicate_fragments(MAX_FRAGMENTS + 10)):
+        d.process(p)
+    assert d.given_up == 1 and f"more than {MAX_FRAGMENTS} fragments" in d.problems[-1]
+    assert d.pending == 1  # the duplicates after the drop started a new datagram
+
+
+def test_the_fragment_count_in_the_summary_counts_past_the_kept_problem_lines() -> None:
+    d = Defragmenter(max_datagrams=1)
+    frames = [duplicate_fragments(1)[0][:18] + struct.pack("!H", n) + duplicate_fragments(1)[0][20:]
+              for n in range(1500)]
+    for p in decoded(frames):
+        d.process(p)
+    assert d.given_up == 1499 and len(d.problems) == 1000
+
+
+def test_work_counting_sees_a_quadratic_loop() -> None:
+    """The yardstick itself: a list scanned per item grows k², a dict lookup k."""
+    def quadratic(n: int) -> Callable[[], None]:
+        def go() -> None:
+            items: list[int] = []
+            for x in range(n):
+                items.insert(0, x)
+        return go
+
+    assert growth(quadratic, 200, root=__file__) > 12
+    assert count_work(lambda: None).total == 0

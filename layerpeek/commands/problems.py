@@ -138,8 +138,8 @@ class ProblemSummary:
 
     @property
     def fragments_given_up(self) -> int:
-        """Datagrams IP reassembly gave up (its problem list keeps the last 1000)."""
-        return sum(len(p.defragmenter.problems) for p in self._pipelines
+        """Datagrams IP reassembly gave up (all of them; its problem list keeps the last 1000)."""
+        return sum(p.defragmenter.given_up for p in self._pipelines
                    if p.defragmenter is not None)
 
     # -- verdict -------------------------------------------------------------

@@ -38,8 +38,8 @@ CORPUS = HERE / "corpus"
 SMALL = 8000
 
 
-def save(target: str, data: bytes) -> bool:
-    folder = CORPUS / target
+def save(target: str, data: bytes, corpus: Path = CORPUS) -> bool:
+    folder = corpus / target
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / hashlib.sha1(data).hexdigest()[:16]
     if path.exists():
@@ -111,10 +111,21 @@ def seeds() -> dict[str, list[bytes]]:
     return out
 
 
+def hostile() -> dict[str, list[bytes]]:
+    """Issue 16's crafted inputs that crashed a target, kept under ``crashes/`` for good."""
+    from hostile_inputs import capture, duplicate_fragments, oversize_datagram
+
+    return {"flows": [capture(oversize_datagram(4)), capture(oversize_datagram(6)),
+                      capture(duplicate_fragments(50))]}
+
+
 def main() -> int:
     for target, items in seeds().items():
         added = sum(save(target, data) for data in items)
         print(f"{target}: {added} new seeds ({len(items)} candidates)")
+    for target, items in hostile().items():
+        added = sum(save(target, data, HERE / "crashes") for data in items)
+        print(f"{target}: {added} new hostile regression inputs")
     return 0
 
 

@@ -1,0 +1,46 @@
+"""Crafted hostile captures (issue 16), as bytes, sized by a parameter.
+
+The hostile-input tests build their cases from here, and
+``bench/bench_hostile.py`` writes the same captures large to measure time and
+memory under ``/usr/bin/time -v``: one definition of each attack.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from builders import eth, ipv4, ipv6, pcap_bytes, udp
+
+
+def v4_fragment(chunk: bytes, offset: int, more: bool, ident: int = 0x77) -> bytes:
+    return eth(ipv4(chunk, proto=17, ident=ident, flags=1 if more else 0, frag_offset=offset))
+
+
+def v6_fragment(chunk: bytes, offset: int, more: bool, ident: int = 0x77) -> bytes:
+    header = struct.pack("!BBHI", 17, 0, offset | int(more), ident)
+    return eth(ipv6(header + chunk, next_header=44))
+
+
+def oversize_datagram(version: int) -> list[bytes]:
+    """Fragments of a UDP datagram whose payload runs to 65,535 (IPv4) or 65,575 (IPv6) bytes:
+    within what one fragment may claim, but over 65,535 once the header is counted."""
+    total = 65535 if version == 4 else 65535 + 40
+    body = udp(bytes(total - 8), sport=5000, dport=9, length=min(total, 65535))
+    make = v4_fragment if version == 4 else v6_fragment
+    size = 1480 if version == 4 else 1448
+    frames = []
+    for off in range(0, total, size):
+        frames.append(make(body[off : off + size], off, off + size < total))
+    return frames
+
+
+def duplicate_fragments(count: int, version: int = 4) -> list[bytes]:
+    """A datagram's last fragment, then its first ``count - 1`` times; the middle never comes."""
+    make = v4_fragment if version == 4 else v6_fragment
+    first = make(udp(bytes(1472), sport=5000, dport=9, length=8 + 1472 + 1480 + 8), 0, True)
+    last = make(bytes(8), 2960, False)
+    return [last] + [first] * (count - 1)
+
+
+def capture(frames: list[bytes]) -> bytes:
+    return pcap_bytes(frames)
