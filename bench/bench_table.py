@@ -6,13 +6,13 @@ IP and TCP/UDP fields (addresses, ports, seq/ack, flags):
 * ``header walk``: a pure-Python loop over the pcap record headers that
   decodes nothing, the floor for any reader that has to find the records one
   after the other;
-* ``layerpeek.table``: :func:`layerpeek.columnar.table` → a pyarrow Table of all
+* ``layerpeek.table``: :func:`layerpeek.table` → a pyarrow Table of all
   default columns (addresses as text, protocol path, malformed reason), and
   once more with the ``community_id`` column, and once more with the
   compiled loops (``layerpeek._speedups``: the record walk, the copy of each
   frame's first bytes) replaced by their Python/NumPy twins, as on a machine
   without a C compiler (``LAYERPEEK_PURE_PYTHON=1``);
-* ``layerpeek.dask``: :func:`layerpeek.dask.read_captures` on the same file
+* ``layerpeek.dask``: :func:`layerpeek.columnar.read_captures` on the same file
   cut into chunks, a group-by computed with Dask's process scheduler on 1 and
   on 2 workers (process start-up and moving results back included);
 * dpkt, scapy and layerpeek's per-packet decoder, with the functions of
@@ -81,21 +81,21 @@ def run_table_community(path: Path, limit: int | None) -> int:
 
 def run_table_pure_python(path: Path, limit: int | None) -> int:
     """``layerpeek.table`` with its Python walk and NumPy window copy (no extension)."""
-    import layerpeek.columnar as columnar
+    from layerpeek.columnar import _compiled, table
 
-    saved = columnar._COMPILED, columnar._walk
-    columnar._COMPILED, columnar._walk = False, columnar._walk_python
+    saved = _compiled.ENABLED
+    _compiled.ENABLED = False
     try:
-        return int(columnar.table(path).num_rows)
+        return int(table(path).num_rows)
     finally:
-        columnar._COMPILED, columnar._walk = saved
+        _compiled.ENABLED = saved
 
 
 def dask_runner(workers: int, parts: int) -> Callable[[Path, int | None], int]:
     def run(path: Path, limit: int | None) -> int:
         import dask
 
-        from layerpeek.dask import read_captures
+        from layerpeek.columnar import read_captures
 
         frame = read_captures(path, parts=parts)
         # Fork, not spawn: workers start with layerpeek, numpy and pyarrow loaded.
@@ -176,13 +176,13 @@ def main() -> int:
         "layerpeek.dask, 1 worker": (dask_runner(1, args.parts), None, args.repeat),
         "layerpeek.dask, 2 workers": (dask_runner(2, args.parts), None, args.repeat),
     }
-    import layerpeek.columnar as columnar
+    from layerpeek.columnar import _compiled
 
     total = run_header_walk(path, None)
     print(
         f"capture: {path} ({total} packets, {path.stat().st_size / 1e6:.1f} MB), "
         f"python {sys.version.split()[0]}, best of {args.repeat}, Dask on {args.parts} chunks, "
-        f"compiled loops {'built' if columnar._speedups is not None else 'NOT built'}"
+        f"compiled loops {'built' if _compiled.speedups is not None else 'NOT built'}"
     )
     rates = interleaved_rates(contestants, path, args.repeat, total)
     rates.update(interleaved_rates(forking, path, args.repeat, total))

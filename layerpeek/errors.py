@@ -22,7 +22,7 @@ class CaptureProblemWarning(UserWarning):
     """A capture file is damaged (cut short, a bad gzip trailer) but was read as far as it goes.
 
     Issued where there is no other channel for the message, as by
-    :func:`layerpeek.dask.read_captures`; the message names the file and the
+    :func:`layerpeek.columnar.read_captures`; the message names the file and the
     place, as ``layerpeek dump`` prints it.
     """
 

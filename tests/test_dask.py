@@ -1,4 +1,4 @@
-"""``layerpeek.dask``: many captures, or one split capture, give the single-process answer.
+"""Dask (``layerpeek.columnar.read_captures``): many captures, or one split one, as one process.
 
 Everything runs on Dask's local schedulers (synchronous and threads), so no
 cluster is needed.
@@ -20,7 +20,7 @@ from conftest import CAPTURES  # noqa: E402
 
 import layerpeek  # noqa: E402
 from layerpeek.columnar import COLUMNS, table  # noqa: E402
-from layerpeek.dask import (  # noqa: E402
+from layerpeek.columnar.dask import (  # noqa: E402
     CONVERSATION_COLUMNS,
     conversation_table,
     conversations,

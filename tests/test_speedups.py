@@ -28,8 +28,9 @@ from conftest import own_captures, public_captures
 
 import layerpeek.columnar as columnar
 from layerpeek.capture.pcap import MAX_RECORD
+from layerpeek.columnar import _compiled, column_arrays, decoder, records
 
-speedups = columnar._speedups
+speedups = _compiled.speedups
 needs_compiled = pytest.mark.skipif(speedups is None, reason="layerpeek._speedups not built")
 ALL_CAPTURES = own_captures() + public_captures()
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
@@ -42,10 +43,7 @@ def loops(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     compiled = request.param == "compiled"
     if compiled and speedups is None:
         pytest.skip("layerpeek._speedups not built")
-    monkeypatch.setattr(columnar, "_COMPILED", compiled)
-    monkeypatch.setattr(
-        columnar, "_walk", columnar._walk_compiled if compiled else columnar._walk_python
-    )
+    monkeypatch.setattr(_compiled, "ENABLED", compiled)
     return str(request.param)
 
 
@@ -54,20 +52,20 @@ def test_ci_builds_the_compiled_loops() -> None:
     if os.environ.get("CI") != "true":
         pytest.skip("only CI promises a C compiler")
     assert speedups is not None
-    assert columnar._COMPILED
+    assert _compiled.ENABLED
 
 
 def test_layerpeek_pure_python_turns_the_compiled_loops_off() -> None:
-    code = "import layerpeek.columnar as c; print(c._COMPILED, c._walk.__name__)"
+    code = "from layerpeek.columnar import _compiled; print(_compiled.ENABLED)"
     env = {**os.environ, "LAYERPEEK_PURE_PYTHON": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["False", "_walk_python"]
+    assert out == ["False"]
 
 
 def _both_walks(data: bytes) -> tuple[Any, Any]:
     big = data[:4] in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d")
-    return columnar._walk_python(data, big), columnar._walk_compiled(data, big)
+    return records._walk_python(data, big), records._walk_compiled(data, big)
 
 
 @needs_compiled
@@ -167,10 +165,10 @@ def test_the_window_block_is_the_same_either_way(monkeypatch: pytest.MonkeyPatch
     rng = np.random.default_rng(5)
     buf = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
     frames = np.sort(rng.choice(np.arange(0, 4000), 50, replace=False)).astype(np.int64)
-    monkeypatch.setattr(columnar, "_COMPILED", True)
-    compiled = columnar._Windows.copy(buf, frames)
-    monkeypatch.setattr(columnar, "_COMPILED", False)
-    python = columnar._Windows.copy(buf, frames)
+    monkeypatch.setattr(_compiled, "ENABLED", True)
+    compiled = decoder.Windows.copy(buf, frames)
+    monkeypatch.setattr(_compiled, "ENABLED", False)
+    python = decoder.Windows.copy(buf, frames)
     assert compiled is not None and python is not None
     assert (compiled.base == python.base).all()
     assert compiled.block.tobytes() == python.block.tobytes()
@@ -183,7 +181,7 @@ def test_tables_decoded_in_small_batches_equal_the_whole(
 ) -> None:
     """Batch edges inside flows, DNS caches and path codes shared across batches."""
     whole = columnar.table(path, [*columnar.COLUMNS, "community_id"])
-    monkeypatch.setattr(columnar, "_BATCH", batch)
+    monkeypatch.setattr(column_arrays, "BATCH", batch)
     problems: list[str] = []
     batched = columnar.table(path, [*columnar.COLUMNS, "community_id"], problems=problems)
     assert batched.equals(whole)
@@ -196,9 +194,7 @@ def test_every_pcap_gives_one_table_either_way(path: Path, loops: str) -> None:
     got = columnar.table(path, problems=problems)
     with_default = pytest.MonkeyPatch.context()
     with with_default as m:
-        m.setattr(columnar, "_COMPILED", columnar._speedups is not None)
-        m.setattr(columnar, "_walk",
-                  columnar._walk_compiled if columnar._speedups else columnar._walk_python)
+        m.setattr(_compiled, "ENABLED", speedups is not None)
         reference_problems: list[str] = []
         reference = columnar.table(path, problems=reference_problems)
     assert got.equals(reference)
@@ -211,15 +207,15 @@ PCAPNGS = [p for p in ALL_CAPTURES if p.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"]
 
 
 def _index_both_ways(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    monkeypatch.setattr(columnar, "_COMPILED", False)
+    monkeypatch.setattr(_compiled, "ENABLED", False)
     python = columnar.index_records(data)
-    monkeypatch.setattr(columnar, "_COMPILED", True)
+    monkeypatch.setattr(_compiled, "ENABLED", True)
     compiled = columnar.index_records(data)
     return python, compiled
 
 
 def _assert_same_index(python: Any, compiled: Any, note: object = "") -> None:
-    for name in columnar._PER_FRAME:
+    for name in records.PER_FRAME:
         assert getattr(compiled, name).tolist() == getattr(python, name).tolist(), (name, note)
     assert compiled.problems == python.problems, note
     assert compiled.meta_blocks == python.meta_blocks, note
@@ -307,7 +303,7 @@ def test_every_pcapng_gives_one_table_either_way(path: Path, loops: str) -> None
     problems: list[str] = []
     got = columnar.table(path, [*columnar.COLUMNS, "community_id"], problems=problems)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(columnar, "_COMPILED", columnar._speedups is not None)
+        m.setattr(_compiled, "ENABLED", speedups is not None)
         reference_problems: list[str] = []
         reference = columnar.table(path, [*columnar.COLUMNS, "community_id"],
                                    problems=reference_problems)

@@ -16,9 +16,8 @@ import pyarrow as pa
 from conftest import own_captures, public_captures
 
 import layerpeek
-from layerpeek.columnar import table
+from layerpeek.columnar import Chunk, split, table
 from layerpeek.errors import CaptureFormatError
-from layerpeek.split import Chunk, split
 
 ALL_CAPTURES = own_captures() + public_captures()
 

@@ -402,7 +402,7 @@ def test_export_shows_progress_by_the_chunk(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from layerpeek.split import split
+    from layerpeek.columnar import split
 
     path = capture("http_large_body.pcap")
     out = tmp_path / "p.parquet"
@@ -520,26 +520,26 @@ def test_the_block_reader_reads_what_the_capture_holds() -> None:
     """
     import numpy as np
 
-    from layerpeek.columnar import _BEFORE, _BLOCK, _EVERY_ROW, _Reader, _Windows
+    from layerpeek.columnar.decoder import BEFORE, BLOCK, EVERY_ROW, Reader, Windows
 
     rng = np.random.default_rng(3)
     buf = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     frames = np.sort(rng.choice(np.arange(8, len(buf) - 1), 60, replace=False)).astype(np.int64)
     frames[-1] = len(buf) - 20  # no whole window fits after it
-    block = _Reader(buf, _Windows.copy(buf, frames))
-    plain = _Reader(buf)
+    block = Reader(buf, Windows.copy(buf, frames))
+    plain = Reader(buf)
     assert block.block_views and not plain.block_views
     for width in (1, 2, 4, 8):
-        after = _BLOCK - _BEFORE - width  # the last position a window still holds
-        for delta in (-_BEFORE - 1, -_BEFORE, 0, 13, after, after + 1, 400):
+        after = BLOCK - BEFORE - width  # the last position a window still holds
+        for delta in (-BEFORE - 1, -BEFORE, 0, 13, after, after + 1, 400):
             pos = np.minimum(frames + delta, len(buf) - width)
-            assert (block(width, pos, _EVERY_ROW) == plain(width, pos)).all(), (width, delta)
+            assert (block(width, pos, EVERY_ROW) == plain(width, pos)).all(), (width, delta)
             rows = np.flatnonzero(rng.random(len(frames)) < 0.5)
             assert (block(width, pos[rows], rows) == plain(width, pos[rows])).all()
             mask = rng.random(len(frames)) < 0.5
             wide = np.minimum(pos, len(buf) - 8)[mask]
             assert (block.u64(wide, mask) == plain.u64(wide)).all(), (width, delta)
             two = np.minimum(np.where(mask, pos, frames + 20), len(buf) - width)  # two offsets
-            assert (block(width, two, _EVERY_ROW) == plain(width, two)).all(), (width, delta)
+            assert (block(width, two, EVERY_ROW) == plain(width, two)).all(), (width, delta)
     block.close()
     plain.close()

@@ -3,9 +3,9 @@
 Three tables:
 
 ``--what packets`` (default)
-    One row per frame, the columns of :func:`layerpeek.columnar.table`
+    One row per frame, the columns of :func:`layerpeek.table`
     (``--columns`` picks some; ``community_id`` may be added).  The file is
-    decoded chunk by chunk (:func:`layerpeek.split.split`), each chunk
+    decoded chunk by chunk (:func:`layerpeek.columnar.split`), each chunk
     written as a Parquet row group, so memory stays bounded by the chunk size.
 ``--what conversations``
     One row per TCP/UDP conversation: the keys of ``layerpeek flows --json``.
@@ -210,9 +210,8 @@ def _packets(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from layerpeek.columnar import SCHEMA, check_columns, table
+    from layerpeek.columnar import SCHEMA, check_columns, split, table
     from layerpeek.errors import CaptureFormatError
-    from layerpeek.split import split
 
     wanted = check_columns(columns)
     schema = pa.schema([SCHEMA.field(c) for c in wanted])

@@ -147,7 +147,7 @@ def test_a_damaged_trailer_loses_no_packet_in_any_reader(tmp_path: Path) -> None
     problems: list[str] = []
     assert layerpeek.table(path, problems=problems).num_rows == len(FRAMES)
     assert any("CRC-32 check failed" in p for p in problems)
-    from layerpeek.split import split
+    from layerpeek.columnar import split
 
     (chunk,) = split(path)
     problems = []
