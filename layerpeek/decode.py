@@ -50,15 +50,15 @@ _IPV4 = ipv4.DISSECTOR
 _IPV6 = ipv6.DISSECTOR
 _TCP = tcp.DISSECTOR
 _UDP = udp.DISSECTOR
-_eth_header = ethernet._HEADER.unpack_from
-_ipv4_header = ipv4._HEADER.unpack_from
-_ipv6_header = ipv6._HEADER.unpack_from
-_tcp_header = tcp._HEADER.unpack_from
-_tcp_u32x3 = tcp._U32X3.unpack_from
-_udp_header = udp._HEADER.unpack_from
+_eth_header = ethernet.HEADER.unpack_from
+_ipv4_header = ipv4.HEADER.unpack_from
+_ipv6_header = ipv6.HEADER.unpack_from
+_tcp_header = tcp.HEADER.unpack_from
+_tcp_u32x3 = tcp.NOP_NOP_TIMESTAMPS_AREA.unpack_from
+_udp_header = udp.HEADER.unpack_from
 _IPV6_EXTENSIONS = ipv6.EXTENSION_HEADERS
-_NOP = tcp._NOP
-_NOP_NOP_TIMESTAMPS = 0x0101080A  # kinds 1, 1, 8 and length 10, as one big-endian word
+_NOP = tcp.NOP_OPTION
+_NOP_NOP_TIMESTAMPS = tcp.NOP_NOP_TIMESTAMPS
 
 #: Most entries the Ethernet header cache holds; when full it is emptied, so
 #: memory stays flat whatever the capture.

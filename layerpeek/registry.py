@@ -1,7 +1,8 @@
 """The one place where decoders are wired to each other.
 
-Each protocol module exposes a :class:`Dissector` (its name, its pure
-``decode(buf, start, end)`` function and optionally a cheap ``sniff``).  A
+Each protocol module exposes a :class:`~layerpeek.dissect.Dissector` (its
+name, its pure ``decode(buf, start, end)`` function and optionally a cheap
+``sniff``; the types live in :mod:`layerpeek.dissect`, re-exported here).  A
 decoder never names the next protocol: it returns a *hand-over*
 ``(table, key, start, end)`` such as ``("ethertype", 0x0800, 14, 60)``, and the
 driver looks the key up here.  Keeping the wiring as data in one readable
@@ -18,23 +19,24 @@ pair first, then the higher, then the table's heuristics (see
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
 
-if TYPE_CHECKING:
-    from layerpeek.packet import Layer, Malformed
+# The decoder types live in a leaf module (layers/ must not import this one);
+# they are re-exported so that ``from layerpeek.registry import Dissector`` keeps working.
+from layerpeek.dissect import Decoded, DecodeFn, Dissector, Next, SniffFn
 
-#: A hand-over to the next decoder: (table name, key, start, end).  Port
-#: tables take a ``(src_port, dst_port)`` pair as key.
-Next = tuple[str, int | tuple[int, int], int, int]
-
-#: What a decoder returns: its layer, then a hand-over, a Malformed marker
-#: (the layer was decoded but what follows is damaged), or None (terminal).
-Decoded = tuple["Layer", Union[Next, "Malformed", None]]
-
-DecodeFn = Callable[[bytes, int, int], Decoded]
-SniffFn = Callable[[bytes, int, int], bool]
+__all__ = [
+    "APPLICATION_TABLES",
+    "DEPTHS",
+    "TABLES",
+    "DecodeFn",
+    "Decoded",
+    "Dissector",
+    "Next",
+    "Registry",
+    "SniffFn",
+    "default_registry",
+]
 
 #: Names of the dispatch tables a hand-over may name.
 TABLES = ("linktype", "ethertype", "ip_proto", "tcp_port", "udp_port")
@@ -44,15 +46,6 @@ DEPTHS = ("transport", "application")
 
 #: The tables whose dissectors are application protocols (what ``upto="transport"`` drops).
 APPLICATION_TABLES = ("tcp_port", "udp_port")
-
-
-@dataclass(frozen=True, slots=True)
-class Dissector:
-    """A protocol's entry in the registry."""
-
-    protocol: str  #: the name a Malformed marker reports, e.g. ``"tcp"``
-    decode: DecodeFn
-    sniff: SniffFn | None = None  #: cheap content test for heuristic dispatch
 
 
 @dataclass(slots=True)

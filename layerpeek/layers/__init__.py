@@ -1,4 +1,13 @@
-"""Layer decoders: one module per protocol, each a dataclass plus ``decode``."""
+"""Layer decoders: one module per protocol, each a dataclass plus ``decode``.
+
+A protocol module stands alone: it takes the decoder types (``Decoded``,
+``Dissector``) from :mod:`layerpeek.dissect` and hands over to what follows by
+naming a table and a key, never the next module; :mod:`layerpeek.registry`
+wires the modules together and nothing here imports it
+(``tests/test_architecture.py`` checks).  What another module needs from one
+(a header ``Struct`` the fast path in :mod:`layerpeek.decode` unpacks in
+line, say) is a public name, not a ``_private`` one.
+"""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import ip_str, mac_str, need
 
 _FIXED = struct.Struct("!HHBBH")

@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import DecodeError, Invalid, Short
 from layerpeek.packet import Layer, Malformed
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name
 
 _HEADER = struct.Struct("!HHHHHH")

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, mac_str, need
 
-_HEADER = struct.Struct("!6s6sH")
+#: The 14-byte header: destination, source, EtherType.
+#: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
+HEADER = struct.Struct("!6s6sH")
 
 
 class EtherType(IntEnum):
@@ -61,7 +63,7 @@ class Ethernet(Layer):
 
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     need(start, end, 14, "ethernet")
-    dst, src, ethertype = _HEADER.unpack_from(buf, start)
+    dst, src, ethertype = HEADER.unpack_from(buf, start)
     return Ethernet(dst, src, ethertype), ("ethertype", ethertype, start + 14, end)
 
 

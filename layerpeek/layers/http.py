@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer, Payload
-from layerpeek.registry import Decoded, Dissector
 
 #: What a request or response head starts with (the heuristic's whole test).
 STARTS = (

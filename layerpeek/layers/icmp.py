@@ -38,11 +38,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import DecodeError
 from layerpeek.layers import ipv4
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, ip_str, ipv4_str, need
 
 _HEADER = struct.Struct("!BBHHH")

@@ -44,12 +44,12 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import DecodeError
 from layerpeek.layers import ipv6
 from layerpeek.layers.icmp import PORT_PROTOCOLS, Echo, RawBody, quote_text
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.packet import Layer, Malformed
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, ipv6_str, mac_str, need
 
 _HEADER = struct.Struct("!BBHHH")

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import Invalid, Short
 from layerpeek.packet import Layer, Malformed
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
@@ -54,8 +54,10 @@ if TYPE_CHECKING:
 
     from layerpeek.packet import Packet
 
-_HEADER = struct.Struct("!BBHHHBBH4s4s")
-_unpack_header = _HEADER.unpack_from
+#: The fixed 20-byte header (options follow when IHL > 5).
+#: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
+HEADER = struct.Struct("!BBHHHBBH4s4s")
+_unpack_header = HEADER.unpack_from
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 

@@ -49,17 +49,19 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import Invalid, Short
 from layerpeek.layers.ipv4 import IPProto
 from layerpeek.packet import Layer, Malformed
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
     from ipaddress import IPv6Address
 
-_HEADER = struct.Struct("!IHBB16s16s")
-_unpack_header = _HEADER.unpack_from
+#: The fixed 40-byte header (extension headers follow).
+#: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
+HEADER = struct.Struct("!IHBB16s16s")
+_unpack_header = HEADER.unpack_from
 _FRAGMENT = struct.Struct("!BBHI")
 _AH = struct.Struct("!BBHII")
 _U16 = struct.Struct("!H")

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.layers.ethernet import EtherType
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, mac_str, need
 
 _SLL = struct.Struct("!HHH8sH")

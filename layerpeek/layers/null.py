@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, need
 
 _LE = struct.Struct("<I")

@@ -21,9 +21,9 @@ link type should be wired to.
 
 from __future__ import annotations
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import Invalid, Short
 from layerpeek.layers import ipv4, ipv6
-from layerpeek.registry import Decoded, Dissector
 
 #: The link types whose frames start with an IP header.
 LINKTYPES = (101, 12, 14, 228, 229)

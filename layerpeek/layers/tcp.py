@@ -42,14 +42,20 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import ClassVar, TypeVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import DecodeError, Invalid, Short
 from layerpeek.packet import Layer, Malformed
-from layerpeek.registry import Decoded, Dissector
 
-_HEADER = struct.Struct("!HHIIHHHH")
+#: The fixed 20-byte header (options follow when the data offset > 5).
+#: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
+HEADER = struct.Struct("!HHIIHHHH")
 _U16 = struct.Struct("!H")
 _U32X2 = struct.Struct("!II")
-_U32X3 = struct.Struct("!III")
+#: The options area Linux puts on every segment once both sides agreed on
+#: timestamps (RFC 7323 appendix A): NOP, NOP, Timestamps, read as three words.
+NOP_NOP_TIMESTAMPS_AREA = struct.Struct("!III")
+#: The first of those words: kinds 1, 1, 8 and length 10, big-endian.
+NOP_NOP_TIMESTAMPS = 0x0101080A
 
 _Opt = TypeVar("_Opt")
 
@@ -176,9 +182,9 @@ class UnknownOption:
 
 #: The options without a value are shared instances (layers are immutable by
 #: convention), which saves an allocation per NOP on every segment.
-_EOL = EOL()
-_NOP = NOP()
-_SACK_PERMITTED = SACKPermitted()
+EOL_OPTION = EOL()
+NOP_OPTION = NOP()
+SACK_PERMITTED_OPTION = SACKPermitted()
 
 TCPOption = EOL | NOP | MSS | WindowScale | SACKPermitted | SACK | Timestamps | UnknownOption
 
@@ -289,11 +295,11 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
     while pos < end:
         kind = buf[pos]
         if kind == 1:
-            out.append(_NOP)
+            out.append(NOP_OPTION)
             pos += 1
             continue
         if kind == 0:
-            out.append(_EOL)
+            out.append(EOL_OPTION)
             break
         i = len(out)
         if pos + 1 >= end:
@@ -319,7 +325,7 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
         elif kind == 3 and length == 3:
             opt = WindowScale(3, buf[body])
         elif kind == 4 and length == 2:
-            opt = _SACK_PERMITTED
+            opt = SACK_PERMITTED_OPTION
         elif kind == 5 and length > 2 and (length - 2) % 8 == 0:
             opt = SACK(5, tuple([_U32X2.unpack_from(buf, b) for b in range(body, pos + length, 8)]))
         else:
@@ -344,7 +350,7 @@ def _ran_out(buf: bytes, end: int, reason: str, offset: int) -> DecodeError:
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if end - start < 20:
         raise _ran_out(buf, end, f"tcp: need 20 bytes, have {max(end - start, 0)}", start)
-    sport, dport, seq, ack, off_flags, window, checksum, urgent = _HEADER.unpack_from(buf, start)
+    sport, dport, seq, ack, off_flags, window, checksum, urgent = HEADER.unpack_from(buf, start)
     header_len = (off_flags >> 10) & 0x3C  # data offset in 32-bit words, × 4
     if header_len == 20:  # no options: the common case
         header_end = start + 20
@@ -364,13 +370,13 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
             buf, end, f"tcp: header length {header_len} but {end - start} bytes left", start + 12
         )
     if header_len == 32:
-        nop_nop_ts, tsval, tsecr = _U32X3.unpack_from(buf, start + 20)
-        if nop_nop_ts == 0x0101080A:
+        nop_nop_ts, tsval, tsecr = NOP_NOP_TIMESTAMPS_AREA.unpack_from(buf, start + 20)
+        if nop_nop_ts == NOP_NOP_TIMESTAMPS:
             # NOP, NOP, Timestamps: what Linux puts on every segment once both
             # sides agreed on timestamps, so it gets a path without the loop.
             layer = TCP(
                 sport, dport, seq, ack, 32, off_flags & 0x1FF, window, checksum, urgent,
-                (_NOP, _NOP, Timestamps(8, tsval, tsecr)), end - header_end,
+                (NOP_OPTION, NOP_OPTION, Timestamps(8, tsval, tsecr)), end - header_end,
             )
             if header_end < end:
                 return layer, ("tcp_port", (sport, dport), header_end, end)

@@ -14,12 +14,14 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.errors import Invalid
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import need
 
-_HEADER = struct.Struct("!HHHH")
+#: The 8-byte header.
+#: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
+HEADER = struct.Struct("!HHHH")
 
 
 @dataclass(slots=True)
@@ -39,7 +41,7 @@ class UDP(Layer):
 
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     need(start, end, 8, "udp")
-    src_port, dst_port, length, checksum = _HEADER.unpack_from(buf, start)
+    src_port, dst_port, length, checksum = HEADER.unpack_from(buf, start)
     if length < 8:
         # A jumbogram (RFC 2675) carries 0 here; everything else below 8 is impossible.
         if length != 0:

@@ -24,9 +24,9 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.layers.ethernet import EtherType
 from layerpeek.packet import Layer
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.wire import enum_name, need
 
 _TAG = struct.Struct("!HH")
