@@ -51,11 +51,17 @@ address to the same server address asking the same question.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from layerpeek.flows.events import Event, StreamData, StreamGap
+from layerpeek.flows.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    Problem,
+    StreamData,
+    StreamGap,
+)
 from layerpeek.flows.key import Endpoint
 from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
 from layerpeek.layers.dns import DNS, DNSQuestion, DNSRecord, Opcode, Rcode, RRType, data_text
@@ -67,6 +73,9 @@ from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Malformed, Packet
 from layerpeek.wire import enum_name
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
 
 #: Wireshark's default ``dns.retransmission_timer``: a query repeated later
 #: than this is a new request, not a retransmission.
@@ -463,23 +472,31 @@ _Key = tuple[str, int, Endpoint, Endpoint, int]  # transport, stream, client, se
 
 
 class DNSTracker:
-    """Pair DNS queries and responses (sans-IO: fed by the flow pipeline).
+    """Pair DNS queries and responses (sans-IO: fed by the flow stages).
 
-    ``tcp_conversations`` is the TCP tracker's ``conversations`` dict (read
-    when a TCP stream first delivers bytes, to see its ports and endpoints).
-    UDP messages are found through the packet's flow info, so the pipeline
-    must make it (``FlowPipeline(infos=True)``, the default); ``finish()``
-    returns the transactions once the capture has been fed.
+    A TCP stream is DNS when one of its ports is in ``tcp_ports``; its
+    endpoints come from the tracker's ``ConnectionOpened`` events (or, for
+    callers feeding events by hand, from ``tcp_conversations``, the TCP
+    tracker's ``conversations`` dict).  UDP messages are found through the
+    packet's flow info.  ``finish()`` returns the transactions once the
+    capture has been fed; as a stage of :class:`~layerpeek.analysis.Analysis`
+    they are raised as events at the end, sorted, with TC → TCP retries linked.
     """
+
+    stage_name: ClassVar[str] = "dns"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {"tcp": {}, "udp": {}}
+    needs_flow_info: ClassVar[bool] = True
 
     def __init__(
         self,
-        tcp_conversations: Mapping[int, TCPConversation],
+        tcp_conversations: Mapping[int, TCPConversation] | None = None,
         *,
         retransmit_window_ns: int = RETRANSMIT_WINDOW_NS,
         tcp_ports: frozenset[int] = DNS_TCP_PORTS,
     ) -> None:
         self._tcp_conversations = tcp_conversations
+        # DNS streams' (client, server), learnt from ConnectionOpened; other streams: None
+        self._streams: dict[int, tuple[Endpoint, Endpoint] | None] = {}
         self._window = retransmit_window_ns
         self._tcp_ports = tcp_ports
         self._transactions: list[DNSTransaction] = []
@@ -491,7 +508,7 @@ class DNSTracker:
         #: what could not be followed (a hole in a DNS-over-TCP stream …)
         self.problems: list[str] = []
 
-    def feed(self, packet: Packet, info: PacketFlowInfo | None, events: Iterable[Event]) -> None:
+    def feed(self, packet: Packet, info: PacketFlowInfo | None, events: Iterable[object]) -> None:
         """One packet, as the flow pipeline returned it, and the TCP events it caused."""
         self.feed_events(events)
         if info is None or info.proto != "udp":
@@ -509,13 +526,38 @@ class DNSTracker:
                        frames, problem)
         )
 
-    def feed_events(self, events: Iterable[Event]) -> None:
+    def feed_events(self, events: Iterable[object]) -> None:
         """TCP events not tied to a packet (the pipeline's ``finish()``)."""
         for event in events:
             if isinstance(event, StreamData):
                 self._stream_data(event)
             elif isinstance(event, StreamGap):
                 self._stream_gap(event)
+            elif isinstance(event, ConnectionOpened):
+                self._opened(event)
+            elif isinstance(event, ConnectionClosed):
+                self._streams.pop(event.conversation, None)
+
+    # -- as a stage of layerpeek.analysis.Analysis -----------------------------
+
+    def on_packet(self, step: Step) -> list[Problem]:
+        known = len(self.problems)
+        self.feed(step.packet, step.flow, step.events)
+        return [Problem("dns", text) for text in self.problems[known:]]
+
+    def on_finish(self, events: Sequence[object]) -> list[DNSTransaction | Problem]:
+        known = len(self.problems)
+        self.feed_events(events)
+        done: list[DNSTransaction | Problem] = list(self.finish())
+        done.extend(Problem("dns", text) for text in self.problems[known:])
+        return done
+
+    def _opened(self, event: ConnectionOpened) -> None:
+        client, server = event.client, event.server
+        if client is None or server is None:
+            return
+        if client.port in self._tcp_ports or server.port in self._tcp_ports:
+            self._streams[event.conversation] = (client, server)
 
     def finish(self) -> list[DNSTransaction]:
         """Every transaction, in order of first frame, with TC → TCP retries linked."""
@@ -524,7 +566,11 @@ class DNSTracker:
 
     # -- TCP ---------------------------------------------------------------
 
-    def _dns_stream(self, conversation: int) -> TCPConversation | None:
+    def _dns_stream(self, conversation: int) -> tuple[Endpoint, Endpoint] | None:
+        """The stream's (client, server) if it is DNS over TCP, else None."""
+        found = self._streams.get(conversation)
+        if found is not None or self._tcp_conversations is None:
+            return found
         conv = self._tcp_conversations.get(conversation)
         if conv is None:
             return None
@@ -532,11 +578,11 @@ class DNSTracker:
         if known is None:
             known = conv.client.port in self._tcp_ports or conv.server.port in self._tcp_ports
             self._is_dns_stream[conversation] = known
-        return conv if known else None
+        return (conv.client, conv.server) if known else None
 
     def _stream_data(self, event: StreamData) -> None:
-        conv = self._dns_stream(event.conversation)
-        if conv is None:
+        ends = self._dns_stream(event.conversation)
+        if ends is None:
             return
         key = (event.conversation, event.direction)
         framer = self._framers.get(key)
@@ -544,8 +590,7 @@ class DNSTracker:
             framer = self._framers[key] = _TCPFramer()
         if framer.dead:
             return
-        src, dst = (conv.client, conv.server) if event.direction == "client" else (
-            conv.server, conv.client)
+        src, dst = ends if event.direction == "client" else (ends[1], ends[0])
         for raw, frames in framer.feed(event.data, event.frames):
             layer, after = _decode_message(raw, 0, len(raw), cut=False)
             assert isinstance(layer, DNS)
@@ -731,16 +776,6 @@ def _udp_dns(packet: Packet) -> tuple[DNS, Endpoint, Endpoint, str | None] | Non
 Source = str | os.PathLike[str] | BinaryIO | Iterable[Packet]
 
 
-def _packets(source: Source) -> Iterator[Packet]:
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        from layerpeek.reader import read
-
-        with read(cast("str | os.PathLike[str] | BinaryIO", source)) as reader:
-            yield from reader
-    else:
-        yield from source
-
-
 def transactions(
     source: Source, *, retransmit_window_ns: int = RETRANSMIT_WINDOW_NS
 ) -> list[DNSTransaction]:
@@ -751,12 +786,7 @@ def transactions(
         for tx in layerpeek.dnstx.transactions("captures/dns_query.pcap"):
             print(tx.query_frame, tx.question_text, tx.rcode_name, tx.addresses)
     """
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.analysis import Analysis
 
-    pipe = FlowPipeline()
-    tracker = DNSTracker(pipe.tcp.conversations, retransmit_window_ns=retransmit_window_ns)
-    for packet in _packets(source):
-        packet, info, events = pipe.process(packet)
-        tracker.feed(packet, info, events)
-    tracker.feed_events(pipe.finish())
-    return tracker.finish()
+    analysis = Analysis(["defrag", DNSTracker(retransmit_window_ns=retransmit_window_ns)])
+    return [e for e in analysis.events(source) if isinstance(e, DNSTransaction)]

@@ -30,20 +30,22 @@ from __future__ import annotations
 import itertools
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from layerpeek.dnstx import DNSTracker, DNSTransaction, is_multicast
-from layerpeek.flows.events import StateChanged, StreamData
+from layerpeek.dnstx import DNSTransaction, is_multicast
+from layerpeek.flows.events import ConversationSummary, Problem, StateChanged, StreamData
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation, udp_payload
+from layerpeek.http.message import HTTPExchange
 from layerpeek.layers.dns import RRType
 from layerpeek.packet import Packet
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
-    from layerpeek.http.message import HTTPExchange, HTTPMessage
+    from layerpeek.analysis import Step as AnalysisStep
+    from layerpeek.http.message import HTTPMessage
 
 #: Data runs told per TCP connection without HTTP (the rest are counted).
 MAX_RUNS = 12
@@ -241,47 +243,95 @@ class _Gathered:
     packets: int
 
 
-def _gather(packets: Iterable[Packet]) -> _Gathered:
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.flows.udp import UDPTracker
+class Storyteller:
+    """The story as a stage of :class:`~layerpeek.analysis.Analysis`: everyone's events in,
+    one :class:`Story` out at the end.
 
-    pipe = FlowPipeline(tcp=TCPTracker(keep_frames=True), udp=UDPTracker(keep_frames=True))
-    dns = DNSTracker(pipe.tcp.conversations)
-    runs: dict[int, list[_Run]] = {}
-    dropped: dict[int, int] = {}
-    datagrams: dict[int, list[_Datagram]] = {}
-    others: dict[str, int] = {}
-    start = 0
-    count = 0
-    for raw in packets:
-        if count == 0:
-            start = raw.ts_ns
-        count += 1
-        packet, info, events = pipe.process(raw)
-        dns.feed(packet, info, events)
-        for event in events:
-            if isinstance(event, StreamData):
-                _add_run(runs, dropped, event)
+    It gathers as the packets pass (the runs of non-HTTP stream bytes, a few
+    datagrams per UDP conversation, the packets in no conversation) and
+    keeps of each HTTP exchange only what it tells (:func:`tell_of` without
+    the bodies), so one pass over the capture is enough and memory does not
+    grow with its HTTP data.  ``http`` gives exchanges paired elsewhere
+    instead (then the HTTP stage is not required and its events are ignored).
+    """
+
+    stage_name: ClassVar[str] = "story"
+    requires: Mapping[str, Mapping[str, Any]] = {
+        "tcp": {"keep_frames": True}, "udp": {"keep_frames": True}, "dns": {}, "http": {},
+    }
+
+    def __init__(
+        self,
+        *,
+        http: Sequence[HTTPExchange | ToldExchange] | None = None,
+        http_problems: Iterable[str] = (),
+    ) -> None:
+        self._given = http is not None
+        if http is not None:
+            self.requires = {k: v for k, v in Storyteller.requires.items() if k != "http"}
+        self._told = [] if http is None else [
+            x if isinstance(x, ToldExchange) else tell_of(x) for x in http]
+        self._http_problems = list(http_problems)
+        self._dns_problems: list[str] = []
+        self._tcp: list[TCPConversation] = []
+        self._udp: list[UDPConversation] = []
+        self._dns: list[DNSTransaction] = []
+        self._runs: dict[int, list[_Run]] = {}
+        self._dropped: dict[int, int] = {}
+        self._datagrams: dict[int, list[_Datagram]] = {}
+        self._others: dict[str, int] = {}
+        self._start = 0
+        self._count = 0
+
+    def on_packet(self, step: AnalysisStep) -> Sequence[object]:
+        packet, info = step.packet, step.flow
+        if self._count == 0:
+            self._start = packet.ts_ns
+        self._count += 1
+        self._take(step.events)
         if info is None or not info.proto:
             if info is None or info.defrag is None:
                 label = _label(packet)
-                others[label] = others.get(label, 0) + 1
+                self._others[label] = self._others.get(label, 0) + 1
         elif info.proto == "udp":
-            kept = datagrams.setdefault(info.stream, [])
+            kept = self._datagrams.setdefault(info.stream, [])
             if len(kept) < MAX_DATAGRAMS:
                 payload = udp_payload(packet)
                 kept.append(_Datagram(packet.index, packet.ts_ns, info.direction,
                                       len(payload), payload[:PREVIEW]))
-    final = pipe.finish()
-    dns.feed_events(final)
-    for event in final:
-        if isinstance(event, StreamData):
-            _add_run(runs, dropped, event)
-    tcp = [c for c in pipe.tcp.conversations.values()]
-    udp = [c for c in pipe.udp.conversations.values()]
-    return _Gathered(dns.finish(), dns.problems, tcp, udp, runs, dropped, datagrams, others,
-                     start, count)
+        return ()
+
+    def on_finish(self, events: Sequence[object]) -> list[Story]:
+        self._take(events)
+        self._tcp.sort(key=lambda c: c.id)
+        self._udp.sort(key=lambda c: c.id)
+        self._told.sort(key=lambda t: (t.exchange.first_frame, t.exchange.stream,
+                                       t.exchange.index))
+        gathered = _Gathered(self._dns, self._dns_problems, self._tcp, self._udp, self._runs,
+                             self._dropped, self._datagrams, self._others, self._start,
+                             self._count)
+        return [_tell(gathered, self._told, self._http_problems)]
+
+    def _take(self, events: Iterable[object]) -> None:
+        for event in events:
+            if isinstance(event, StreamData):
+                _add_run(self._runs, self._dropped, event)
+            elif isinstance(event, ConversationSummary):
+                conv = event.summary
+                if isinstance(conv, TCPConversation):
+                    self._tcp.append(conv)
+                else:
+                    self._udp.append(conv)
+            elif isinstance(event, HTTPExchange):
+                if not self._given:
+                    self._told.append(tell_of(event, keep_bodies=False))
+            elif isinstance(event, DNSTransaction):
+                self._dns.append(event)
+            elif isinstance(event, Problem):
+                if event.stage == "dns":
+                    self._dns_problems.append(event.text)
+                elif event.stage == "http" and not self._given:
+                    self._http_problems.append(event.text)
 
 
 def _label(packet: Packet) -> str:
@@ -327,23 +377,21 @@ def explain(
 ) -> Story:
     """The story of a capture's packets (read them with :func:`layerpeek.read`).
 
-    The HTTP exchanges come from :func:`layerpeek.http.exchanges`, which
-    walks the packets itself.  Pass them as ``http`` (with the problems it
-    reported) when you have them, e.g. from the capture's path, and the
-    packets are walked once as they stream by; without them an iterator is
-    first kept in a list, so both stages can walk it.  ``http`` may hold
-    :class:`ToldExchange` records from :func:`told_exchanges` instead, which
-    keep what the story says of the bodies without the bodies.
+    The packets are walked once, through the analysis stages the story
+    needs (:class:`Storyteller`).  ``http`` gives HTTP exchanges paired
+    elsewhere (with the problems that pairing reported) instead of pairing
+    them here; it may hold :class:`ToldExchange` records from
+    :func:`told_exchanges`, which keep what the story says of the bodies
+    without the bodies.
     """
-    if http is None:
-        from layerpeek.http import exchanges
+    from layerpeek.analysis import Analysis
 
-        kept = packets if isinstance(packets, list) else list(packets)
-        problems: list[str] = []
-        found = exchanges(kept, problems=problems)
-        return _tell(_gather(kept), [tell_of(ex) for ex in found], problems)
-    told = [x if isinstance(x, ToldExchange) else tell_of(x) for x in http]
-    return _tell(_gather(packets), told, list(http_problems))
+    teller = Storyteller(http=http, http_problems=http_problems)
+    analysis = Analysis(["defrag", teller])
+    for _ in analysis.run(packets):
+        pass
+    (story,) = (e for e in analysis.finish() if isinstance(e, Story))
+    return story
 
 
 def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> Story:

@@ -239,15 +239,12 @@ def test_a_hole_in_a_tcp_dns_stream_is_reported_not_guessed_across() -> None:
     c.seg(b"", from_client=False, flags="A")  # the server acknowledges all of it
     c.seg(prefixed(answer(0x3333, "hole.test", "192.0.2.3")), from_client=False)
     pipe_packets = read_frames(c.frames)
-    from layerpeek.dnstx import DNSTracker
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.analysis import Analysis
+    from layerpeek.dnstx import DNSTracker, DNSTransaction
 
-    pipe = FlowPipeline()
-    tracker = DNSTracker(pipe.tcp.conversations)
-    for packet in pipe_packets:
-        tracker.feed(*pipe.process(packet))
-    tracker.feed_events(pipe.finish())
-    txs = tracker.finish()
+    tracker = DNSTracker()
+    analysis = Analysis(["defrag", tracker])
+    txs = [e for e in analysis.events(pipe_packets) if isinstance(e, DNSTransaction)]
     assert any("never captured" in p and "tcp.stream 0 (client)" in p for p in tracker.problems)
     # the query was lost in the hole; the answer still stands, without it
     assert [(t.status, t.response_frame) for t in txs] == [("unsolicited", 7)]
@@ -258,14 +255,14 @@ def test_a_tcp_stream_on_port_53_that_is_not_dns_is_given_up_with_a_reason() -> 
     c.handshake()
     c.seg(b"\x00\x05hello" + prefixed(query(0x4545, "after.test")), from_client=True)
     packets = read_frames(c.frames)
-    from layerpeek.dnstx import DNSTracker
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.analysis import Analysis
+    from layerpeek.dnstx import DNSTracker, DNSTransaction
+    from layerpeek.flows.events import Problem
 
-    pipe = FlowPipeline()
-    tracker = DNSTracker(pipe.tcp.conversations)
-    for packet in packets:
-        tracker.feed(*pipe.process(packet))
-    assert tracker.finish() == []
+    tracker = DNSTracker()
+    events = list(Analysis(["defrag", tracker]).events(packets))
+    assert [e for e in events if isinstance(e, DNSTransaction)] == []
+    assert [e.text for e in events if isinstance(e, Problem)] == tracker.problems
     assert tracker.problems == [
         "tcp.stream 0 (client): a DNS length prefix of 5 bytes (less than a DNS header); "
         "the rest of this direction is not DNS"]

@@ -701,12 +701,12 @@ def live_packets(
     Stops after ``count`` packets or ``duration`` seconds (both optional;
     neither means until interrupted).  Each :class:`~layerpeek.packet.Packet`
     has the kernel's receive time in ``ts_ns`` and the interface in
-    ``interface_name``, so the stream can be fed to the TCP tracker just like
-    a file's::
+    ``interface_name``, so the stream can be fed to the analysis stages just
+    like a file's (:class:`layerpeek.analysis.Analysis`)::
 
-        tracker = TCPTracker()
-        for packet in live_packets("lo", "tcp port 3040", duration=10):
-            for event in tracker.feed(packet):
+        analysis = Analysis(["defrag", "http"])
+        for step in analysis.run(live_packets("lo", "tcp port 3040", duration=10)):
+            for event in step.events:
                 print(event)
 
     Opening errors (:class:`LiveCaptureError`) are raised at the first

@@ -22,10 +22,11 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from layerpeek.analysis import Analysis
     from layerpeek.filter import DisplayFilter
     from layerpeek.filter.bpf import CaptureFilter
     from layerpeek.packet import Packet
@@ -220,6 +221,27 @@ def capture_filter(expression: str | None) -> CaptureFilter | None:
         raise CommandError(str(e), EXIT_FILE) from None
     except FilterError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+
+
+def analysis(
+    args: argparse.Namespace,
+    stages: list[str],
+    *,
+    settings: Mapping[str, Mapping[str, object]] | None = None,
+    flow_info: bool = True,
+) -> Analysis:
+    """The analysis a command runs: ``stages``, the defragmenter first unless
+    ``--no-defrag``, the trackers bounded by ``--max-connections`` where the
+    command has it."""
+    from layerpeek.analysis import Analysis
+
+    names = (["defrag"] if getattr(args, "defrag", True) else []) + stages
+    merged = {name: dict(values) for name, values in (settings or {}).items()}
+    limit = getattr(args, "max_connections", None)
+    if limit is not None:
+        for tracker in ("tcp", "udp"):
+            merged.setdefault(tracker, {}).setdefault("max_connections", limit)
+    return Analysis(names, settings=merged, flow_info=flow_info)
 
 
 def positive_int(text: str) -> int:

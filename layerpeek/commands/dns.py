@@ -82,19 +82,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.dnstx import DNSTracker
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.dnstx import DNSTracker, DNSTransaction
 
     path: str = args.file
     reader = common.open_packets(path)
     try:
-        pipe = FlowPipeline()
-        tracker = DNSTracker(pipe.tcp.conversations)
-        for packet in common.iter_packets(reader, path):
-            packet, info, events = pipe.process(packet)
-            tracker.feed(packet, info, events)
-        tracker.feed_events(pipe.finish())
-        txs = tracker.finish()
+        analysis = common.analysis(args, ["dns"])
+        for _ in analysis.run(common.iter_packets(reader, path)):
+            pass
+        final = analysis.finish()
+        txs = [e for e in final if isinstance(e, DNSTransaction)]
+        tracker = analysis.get(DNSTracker)
+        assert tracker is not None
         out = common.prepare_stdout()
         if args.json:
             for tx in txs:

@@ -371,38 +371,20 @@ def _annotated(
     packet's facts), so memory stays bounded by ``max_connections`` however
     long the capture; stream gaps and evictions go to ``summary``.
     """
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.flows.udp import UDPTracker
+    from layerpeek.analysis import Analysis
 
-    if not flows:
-        from layerpeek.flows.defrag import Defragmenter
-        from layerpeek.flows.tracker import PacketFlowInfo
-
-        defragmenter = Defragmenter()
-        for packet in packets:
-            new, frag = defragmenter.process(packet)
-            if frag is None:
-                yield new, None
-            else:
-                fragment_only = PacketFlowInfo("")
-                fragment_only.defrag = frag
-                yield new, fragment_only
-        return
-    pipeline = FlowPipeline(
-        defrag=defrag,
-        tcp=TCPTracker(max_connections=max_connections, keep_conversations=False),
-        udp=UDPTracker(max_connections=max_connections, keep_conversations=False),
-    )
+    stages = (["defrag"] if defrag else []) + (["tcp", "udp"] if flows else [])
+    table = {"max_connections": max_connections, "keep_conversations": False}
+    analysis = Analysis(stages, settings={"tcp": table, "udp": table})
     if summary is not None:
-        summary.pipeline(pipeline)
+        summary.analysis(analysis)
     for packet in packets:
-        new, info, events = pipeline.process(packet)
-        if events and summary is not None:
-            summary.events(events)
-        yield new, info
+        step = analysis.feed(packet)
+        if step.events and summary is not None:
+            summary.events(step.events)
+        yield step.packet, step.flow
     if summary is not None:
-        summary.events(pipeline.finish())
+        summary.events(analysis.finish())
 
 
 def _lines_flows(items: Annotated, write: Writer, count: int | None, color: bool,

@@ -33,12 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
 
 from layerpeek.commands import common
-
-if TYPE_CHECKING:
-    from layerpeek.story import ToldExchange
 
 DESCRIPTION = """\
 Tell what happens in a capture, step by step, as the explainer tells a page
@@ -88,36 +84,15 @@ def _width(text: str) -> int:
     return value
 
 
-def _http_exchanges(path: str) -> tuple[list[ToldExchange], list[str]]:
-    """The HTTP stage's own pass over the file (read errors as one-line messages).
-
-    Each exchange keeps what the story tells of its bodies, not the bodies,
-    so memory does not grow with the capture's HTTP data.
-    """
-    from layerpeek.errors import CaptureFormatError
-    from layerpeek.http import iter_exchanges
-    from layerpeek.story import told_exchanges
-
-    problems: list[str] = []
-    try:
-        return told_exchanges(iter_exchanges(path, problems=problems)), problems
-    except CaptureFormatError as e:
-        raise common.CommandError(f"{path}: {e}") from None
-    except OSError as e:
-        raise common.CommandError(f"{path}: read error: {e.strerror or e}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from layerpeek.story import explain
 
     path: str = args.file
     reader = common.open_packets(path)
     try:
-        if path == "-":  # standard input can be read only once: keep the packets
-            story = explain(list(common.iter_packets(reader, path)))
-        else:  # a file is read twice, streaming, instead of held in memory
-            http, problems = _http_exchanges(path)
-            story = explain(common.iter_packets(reader, path), http=http, http_problems=problems)
+        # One pass over the capture, from a file or a pipe alike: the story
+        # stage keeps what it tells of each HTTP body, not the body.
+        story = explain(common.iter_packets(reader, path))
         out = common.prepare_stdout()
         if args.json:
             out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")

@@ -88,9 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.flows.udp import UDPTracker
+    from layerpeek.flows.events import ConversationSummary
 
     path: str = args.file
     keep = common.display_filter(getattr(args, "display_filter", None))
@@ -100,40 +98,43 @@ def run(args: argparse.Namespace) -> int:
         # letters (g, t) and the missed-byte counts, and a close is complete
         # only when both directions were delivered up to their FIN.
         # Summaries are not kept until the end: each conversation becomes its
-        # output (table cells or a JSON line) when the tracker forgets it (120 s
-        # after its close, or evicted), and the rest at the end; memory holds a
-        # compact row per conversation listed, not the conversation objects.
-        limit: int = args.max_connections
-        tcp = TCPTracker(max_connections=limit, keep_conversations=False)
-        udp = UDPTracker(max_connections=limit, keep_conversations=False)
-        pipe = FlowPipeline(defrag=args.defrag, tcp=tcp, udp=udp, infos=keep is not None)
+        # output (table cells or a JSON line) when the tracker raises its
+        # ConversationSummary (120 s after its close, evicted, or at the end);
+        # memory holds a compact row per conversation listed, not the
+        # conversation objects.
+        table = {"keep_conversations": False}
+        analysis = common.analysis(args, ["tcp", "udp"], settings={"tcp": table, "udp": table},
+                                   flow_info=keep is not None)
         summary = problems.ProblemSummary()
+        summary.analysis(analysis)
         matched: set[tuple[str, int]] = set()  # (proto, stream) with a packet -Y selects
         done: list[tuple[tuple[int, str], str | list[str]]] = []
 
-        def take(conv: Conversation) -> None:
-            if args.proto not in (None, conv.proto):
-                return
-            if keep is not None and (conv.proto, conv.id) not in matched:
-                return
-            key = (conv.first_frame, conv.proto)
-            if args.json:
-                done.append((key, json.dumps(conv.to_dict(), separators=(",", ":"))))
-            else:
-                done.append((key, row(conv)))
+        def take(events: list[object]) -> None:
+            summary.events(events)
+            for event in events:
+                if not isinstance(event, ConversationSummary):
+                    continue
+                conv = event.summary
+                if args.proto not in (None, conv.proto):
+                    continue
+                if keep is not None and (conv.proto, conv.id) not in matched:
+                    continue
+                key = (conv.first_frame, conv.proto)
+                if args.json:
+                    done.append((key, json.dumps(conv.to_dict(), separators=(",", ":"))))
+                else:
+                    done.append((key, row(conv)))
 
-        tcp.on_forget = take
-        udp.on_forget = take
         for packet in summary.watch(common.iter_packets(reader, path)):
-            packet, info, events = pipe.process(packet)
-            if events:
-                summary.events(events)
-            if keep is not None and info is not None and info.stream >= 0 and keep(packet, info):
+            step = analysis.feed(packet)
+            info = step.flow
+            if keep is not None and info is not None and info.stream >= 0 and keep(
+                    step.packet, info):
                 matched.add((info.proto, info.stream))
-        summary.events(pipe.finish())
-        summary.pipeline(pipe)
-        for conv in pipe.conversations():
-            take(conv)
+            if step.events:
+                take(step.events)
+        take(analysis.finish())
         done.sort(key=lambda item: item[0])
         out = common.prepare_stdout()
         if args.json:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.pipeline import Conversation
 
 DESCRIPTION = """\
 Print one TCP conversation's data like Wireshark's "Follow TCP Stream":
@@ -121,8 +121,7 @@ class _Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.events import Event, StreamData, StreamGap
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.flows.events import ConversationSummary, StreamData, StreamGap
     from layerpeek.flows.tracker import TCPTracker
     from layerpeek.flows.udp import UDPTracker, udp_payload
 
@@ -133,10 +132,16 @@ def run(args: argparse.Namespace) -> int:
     stream: int = args.stream
     reader = common.open_packets(path)
     try:
-        limit: int = args.max_connections
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
-                            udp=UDPTracker(max_connections=limit))
+        # Only the followed conversation's summary is kept: the trackers forget
+        # the others, so memory stays bounded by --max-connections.
+        table = {"keep_conversations": False}
+        analysis = common.analysis(args, ["tcp", "udp"], settings={"tcp": table, "udp": table})
+        tracker: TCPTracker | UDPTracker | None = (
+            analysis.get(UDPTracker) if args.udp else analysis.get(TCPTracker))
+        assert tracker is not None
+        proto = "udp" if args.udp else "tcp"
         summary = problems.ProblemSummary()
+        summary.analysis(analysis)
         out: TextIO = sys.stdout if args.raw else common.prepare_stdout()
         sink: _Raw | _Text
         if args.raw:
@@ -144,17 +149,27 @@ def run(args: argparse.Namespace) -> int:
         else:
             sink = _Text(out, common.use_color(out), args.direction)
         started = False
+        followed: Conversation | None = None
+
+        def conversation() -> Conversation | None:
+            return followed if followed is not None else tracker.conversations.get(stream)
 
         def begin() -> None:
             nonlocal started
             if not started:
                 started = True
                 if not args.raw:
-                    _header(pipe, stream, args.udp, out)
+                    _header(conversation(), stream, args.udp, out)
 
-        def tcp_events(events: list[Event]) -> None:
+        def take(events: list[object]) -> None:
+            nonlocal followed
             for e in events:
-                if isinstance(e, StreamData) and e.conversation == stream:
+                if isinstance(e, ConversationSummary):
+                    if e.summary.id == stream and e.summary.proto == proto:
+                        followed = e.summary
+                elif args.udp:
+                    continue
+                elif isinstance(e, StreamData) and e.conversation == stream:
                     begin()
                     sink.data(e.direction, e.data)
                 elif isinstance(e, StreamGap) and e.conversation == stream:
@@ -163,27 +178,26 @@ def run(args: argparse.Namespace) -> int:
                     summary.events((e,))  # the followed stream's holes, not every stream's
 
         for packet in summary.watch(common.iter_packets(reader, path)):
-            packet, info, events = pipe.process(packet)
-            if not args.udp:
-                tcp_events(events)
-            elif info is not None and info.proto == "udp" and info.stream == stream:
+            step = analysis.feed(packet)
+            info = step.flow
+            if args.udp and info is not None and info.proto == "udp" and info.stream == stream:
                 begin()
-                sink.data(info.direction, udp_payload(packet), datagram=True)
-        tcp_events(pipe.finish())
-        known = pipe.udp.conversations if args.udp else pipe.tcp.conversations
-        if stream not in known:
-            proto = "UDP" if args.udp else "TCP"
-            have = f"it has streams 0-{len(known) - 1}" if known else "it has none"
+                sink.data(info.direction, udp_payload(step.packet), datagram=True)
+            if step.events:
+                take(step.events)
+        take(analysis.finish())
+        if followed is None:
+            count = tracker.conversation_count
+            have = f"it has streams 0-{count - 1}" if count else "it has none"
             raise common.CommandError(
-                f"{common.display_name(path)}: no {proto} stream {stream} ({have})",
+                f"{common.display_name(path)}: no {proto.upper()} stream {stream} ({have})",
                 common.EXIT_USAGE,
             )
         begin()
         sink.end()
         if not args.raw:
-            _footer(pipe, stream, args.udp, out)
+            _footer(followed, args.udp, out)
         common.print_problems(reader, path)
-        summary.pipeline(pipe)
         summary.reader(reader)
         summary.report()
     finally:
@@ -213,8 +227,7 @@ class _Raw:
             common.warn(f"{self.only} data: {length} bytes missing ({reason}), not written")
 
 
-def _header(pipe: FlowPipeline, stream: int, udp: bool, out: TextIO) -> None:
-    conv = (pipe.udp.conversations if udp else pipe.tcp.conversations).get(stream)
+def _header(conv: Conversation | None, stream: int, udp: bool, out: TextIO) -> None:
     if conv is None:
         return
     proto = "UDP" if udp else "TCP"
@@ -222,19 +235,15 @@ def _header(pipe: FlowPipeline, stream: int, udp: bool, out: TextIO) -> None:
     out.write("=" * 67 + "\n")
 
 
-def _footer(pipe: FlowPipeline, stream: int, udp: bool, out: TextIO) -> None:
-    if udp:
-        uconv = pipe.udp.conversations.get(stream)
-        if uconv is not None:
-            out.write("=" * 67 + "\n")
-            out.write(f"client sent {uconv.bytes_client} bytes in {uconv.packets_client} "
-                      f"datagrams, server {uconv.bytes_server} bytes in "
-                      f"{uconv.packets_server} datagrams\n")
-        return
-    conv = pipe.tcp.conversations.get(stream)
-    if conv is None:
-        return
+def _footer(conv: Conversation, udp: bool, out: TextIO) -> None:
+    from layerpeek.flows.udp import UDPConversation
+
     out.write("=" * 67 + "\n")
+    if isinstance(conv, UDPConversation):
+        out.write(f"client sent {conv.bytes_client} bytes in {conv.packets_client} "
+                  f"datagrams, server {conv.bytes_server} bytes in "
+                  f"{conv.packets_server} datagrams\n")
+        return
     out.write(
         f"client sent {conv.stream_bytes_client} bytes"
         f"{_missing(conv.missed_bytes_client)}, server {conv.stream_bytes_server} bytes"

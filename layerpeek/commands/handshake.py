@@ -16,7 +16,11 @@ A side that passes through two states in one packet shows both
 
 Handshake packets and the FINs/RSTs of the teardown are labelled at the
 right; Wireshark's analysis labels (``[TCP Retransmission]`` …) follow.
-Without STREAM every TCP stream of the capture is drawn, one after another.
+Without STREAM every TCP stream of the capture is drawn, one after another,
+each as soon as it is over (two minutes of capture time after its close, or
+at the end of the capture): in stream order for a short capture, in the
+order they ended for a long one, so memory stays bounded however many
+connections the capture holds.
 """
 
 from __future__ import annotations
@@ -91,50 +95,68 @@ def flag_names(flags: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.events import StateChanged
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.flows.udp import UDPTracker
+    from layerpeek.flows.events import ConversationSummary, StateChanged
+    from layerpeek.flows.tracker import TCPConversation, TCPTracker
     from layerpeek.layers.tcp import TCP
 
     path: str = args.file
     wanted: int | None = args.stream
     reader = common.open_packets(path)
     try:
-        limit: int = args.max_connections
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(max_connections=limit),
-                            udp=UDPTracker(max_connections=limit))
+        # A ladder is drawn as soon as its conversation's summary is final
+        # (ConversationSummary: two minutes of capture time after its close,
+        # evicted, or at the end), and its rows dropped: memory holds the rows
+        # of the conversations still tracked, at most --max-connections.
+        analysis = common.analysis(args, ["tcp"], settings={"tcp": {"keep_conversations": False}})
+        tracker = analysis.get(TCPTracker)
+        assert tracker is not None
         summary = problems.ProblemSummary()
+        summary.analysis(analysis)
         rows: dict[int, list[_Row]] = {}
-        for packet in summary.watch(common.iter_packets(reader, path)):
-            packet, info, events = pipe.process(packet)
-            if info is None or info.proto != "tcp":
-                continue
-            if wanted is not None and info.stream != wanted:
-                continue
-            tcp = next(x for x in reversed(packet.layers) if isinstance(x, TCP))
-            row = _row(packet.index, packet.ts_ns, tcp.flags, info)
+        drawn = 0
+        out: TextIO | None = None
+
+        def draw(events: list[object]) -> None:
+            nonlocal drawn, out
             for e in events:
-                if isinstance(e, StateChanged) and e.conversation == info.stream:
-                    side = row.client_states if e.endpoint == "client" else row.server_states
-                    side.append(e.new.value)
-            rows.setdefault(info.stream, []).append(row)
-        pipe.finish()
-        convs = pipe.tcp.conversations
-        if wanted is not None and wanted not in convs:
-            have = f"it has streams 0-{len(convs) - 1}" if convs else "it has no TCP streams"
+                if not isinstance(e, ConversationSummary):
+                    continue
+                conv = e.summary
+                if not isinstance(conv, TCPConversation):
+                    continue
+                its = rows.pop(conv.id, None)
+                if its is None:
+                    continue
+                if out is None:
+                    out = common.prepare_stdout()
+                if drawn:
+                    out.write("\n")
+                drawn += 1
+                ladder(conv, its, out)
+
+        for packet in summary.watch(common.iter_packets(reader, path)):
+            step = analysis.feed(packet)
+            info = step.flow
+            if info is not None and info.proto == "tcp" and wanted in (None, info.stream):
+                tcp = next(x for x in reversed(step.packet.layers) if isinstance(x, TCP))
+                row = _row(step.packet.index, step.packet.ts_ns, tcp.flags, info)
+                for e in step.events:
+                    if isinstance(e, StateChanged) and e.conversation == info.stream:
+                        side = row.client_states if e.endpoint == "client" else row.server_states
+                        side.append(e.new.value)
+                rows.setdefault(info.stream, []).append(row)
+            if step.events:
+                draw(step.events)
+        draw(analysis.finish())
+        count = tracker.conversation_count
+        if wanted is not None and wanted >= count:
+            have = f"it has streams 0-{count - 1}" if count else "it has no TCP streams"
             raise common.CommandError(
                 f"{common.display_name(path)}: no TCP stream {wanted} ({have})", common.EXIT_USAGE
             )
-        out = common.prepare_stdout()
-        first = True
-        for sid in sorted(rows):
-            if not first:
-                out.write("\n")
-            first = False
-            ladder(convs[sid], rows[sid], out)
+        if out is None:
+            out = common.prepare_stdout()
         common.print_problems(reader, path)
-        summary.pipeline(pipe)
         summary.reader(reader)
         summary.report()
     finally:

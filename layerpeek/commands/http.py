@@ -104,9 +104,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.http.pairing import HTTPPairer
+    from layerpeek.flows.events import Problem
+    from layerpeek.http.message import HTTPExchange
 
     path: str = args.file
     export: str | None = args.export
@@ -116,16 +115,11 @@ def run(args: argparse.Namespace) -> int:
     matched: set[int] = set()  # frame numbers -Y selects
     reader = common.open_packets(path)
     try:
-        # Conversation summaries are needed only while their exchanges are read
-        # (for the endpoints), not for a listing: forget them when they expire.
-        pipe = FlowPipeline(defrag=args.defrag, tcp=TCPTracker(keep_conversations=False),
-                            infos=keep is not None)
-        convs = pipe.tcp.conversations
-        def endpoints(cid: int) -> tuple[str, str]:
-            conv = convs.get(cid)  # always there while its packets are read
-            return ("-", "-") if conv is None else (str(conv.client), str(conv.server))
-
-        pairer = HTTPPairer(endpoints=endpoints)
+        # Conversation summaries are not needed for a listing: forget them when
+        # they expire (the pairer has each connection's endpoints from its opening).
+        analysis = common.analysis(args, ["http"], settings={"tcp": {"keep_conversations": False}},
+                                   flow_info=keep is not None)
+        pair_problems: list[str] = []
         # Each exchange is turned into its output (a table row or a JSON line)
         # as soon as the pairer hands it over, and its bodies written out then
         # and dropped: memory holds one compact row per exchange, never the
@@ -135,9 +129,14 @@ def run(args: argparse.Namespace) -> int:
         written = 0
         first_ts: int | None = None
 
-        def take(exchanges: list[HTTPExchange]) -> None:
+        def take(events: list[object]) -> None:
             nonlocal written
-            for ex in exchanges:
+            for ex in events:
+                if isinstance(ex, Problem):
+                    pair_problems.append(ex.text)
+                    continue
+                if not isinstance(ex, HTTPExchange):
+                    continue
                 if keep is not None and not any(
                     frame in matched for msg in (ex.request, ex.response) if msg is not None
                     for frame in msg.frames
@@ -154,14 +153,12 @@ def run(args: argparse.Namespace) -> int:
         for packet in common.iter_packets(reader, path):
             if first_ts is None:
                 first_ts = packet.ts_ns
-            packet, info, events = pipe.process(packet)
-            if keep is not None and keep(packet, info):
-                matched.add(packet.index)
-            for event in events:
-                take(pairer.feed(event))
-        for event in pipe.finish():
-            take(pairer.feed(event))
-        take(pairer.finish())
+            step = analysis.feed(packet)
+            if keep is not None and keep(step.packet, step.flow):
+                matched.add(step.packet.index)
+            if step.events:
+                take(step.events)
+        take(analysis.finish())
         done.sort(key=lambda item: item[0])
         out = common.prepare_stdout()
         if args.json:
@@ -174,9 +171,9 @@ def run(args: argparse.Namespace) -> int:
             common.flush_stdout()
             common.error(f"wrote {written} bodies to {export}")
         common.print_problems(reader, path)
-        if pairer.problems:
+        if pair_problems:
             common.flush_stdout()
-            for problem in pairer.problems:
+            for problem in pair_problems:
                 common.warn(f"{common.display_name(path)}: {problem}")
     finally:
         reader.close()

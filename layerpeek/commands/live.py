@@ -34,6 +34,7 @@ from layerpeek.commands import common
 
 if TYPE_CHECKING:
     from layerpeek.capture.live import LiveCapture
+    from layerpeek.flows.tracker import TCPConversation
     from layerpeek.packet import Packet
 
 DESCRIPTION = """\
@@ -404,15 +405,18 @@ class LiveLadder:
     """
 
     def __init__(self, write: Callable[[str], None]) -> None:
-        from layerpeek.flows.pipeline import FlowPipeline
+        from layerpeek.analysis import Analysis
+        from layerpeek.flows.tracker import TCPTracker
 
-        self._pipe = FlowPipeline()
+        # Conversations are forgotten once over, and so is what was drawn of
+        # them: memory stays bounded however long the capture runs.
+        self._analysis = Analysis(["defrag", "tcp"],
+                                  settings={"tcp": {"keep_conversations": False}})
+        tracker = self._analysis.get(TCPTracker)
+        assert tracker is not None
+        self._tracker = tracker
         self._write = write
-        self._t0: dict[int, int] = {}
-        self._states: dict[int, tuple[str, str]] = {}  #: (client, server) last drawn
-        self._closed: set[int] = set()  #: ConnectionClosed seen
-        self._ended: set[int] = set()  #: end line written
-        self._summarised: set[int] = set()  #: handshake summary written
+        self._drawn: dict[int, _Drawn] = {}  #: conversations being drawn
         self._last: int | None = None
 
     def feed(self, packet: Packet) -> None:
@@ -420,25 +424,29 @@ class LiveLadder:
         from layerpeek.flows.events import ConnectionClosed, StateChanged
         from layerpeek.layers.tcp import TCP
 
-        packet, info, events = self._pipe.process(packet)
-        self._closed.update(e.conversation for e in events if isinstance(e, ConnectionClosed))
+        step = self._analysis.feed(packet)
+        packet, info, events = step.packet, step.flow, step.events
+        for e in events:
+            if isinstance(e, ConnectionClosed) and e.conversation in self._drawn:
+                self._drawn[e.conversation].closed = True
+        self._take_summaries(events)
         if info is None or info.proto != "tcp":
             return
         tcp = next((x for x in reversed(packet.layers) if isinstance(x, TCP)), None)
         if tcp is None:
             return
         sid = info.stream
-        conv = self._pipe.tcp.conversations[sid]
+        conv = self._tracker.conversations[sid]
         out: list[str] = []
-        if sid not in self._t0:
-            self._t0[sid] = packet.ts_ns
-            self._states[sid] = ("CLOSED", "CLOSED")
+        drawn = self._drawn.get(sid)
+        if drawn is None:
+            drawn = self._drawn[sid] = _Drawn(packet.ts_ns)
             if self._last is not None:
                 out.append("\n")
             out.append(f"TCP stream {sid}: client {conv.client}, server {conv.server}\n")
             head = hs._columns(f"client {conv.client}", f"server {conv.server}")
             out.append(f"{'frame':>5}  {'time':<9}  {head[hs._MARGIN :]}\n")
-            out.append(hs._columns(*self._states[sid]) + "\n")
+            out.append(hs._columns(drawn.client, drawn.server) + "\n")
         elif sid != self._last:
             out.append(
                 f"TCP stream {sid} (continued): client {conv.client}, server {conv.server}\n"
@@ -450,37 +458,58 @@ class LiveLadder:
                 side = row.client_states if e.endpoint == "client" else row.server_states
                 side.append(e.new.value)
         notes = " ".join(x for x in (hs._phase(conv, row), row.notes) if x)
-        seconds = (row.ts_ns - self._t0[sid]) / 1e9
+        seconds = (row.ts_ns - drawn.t0) / 1e9
         line = f"{row.frame:>5}  {seconds:<9.6f}  {hs._arrow(row.label, row.from_client)}"
         out.append(f"{line} {notes}".rstrip() + "\n")
-        client, server = self._states[sid]
         if row.client_states or row.server_states:
             # Every state a side went through in this packet, e.g. CLOSE_WAIT > LAST_ACK.
             out.append(
                 hs._columns(
-                    " > ".join(row.client_states) if row.client_states else client,
-                    " > ".join(row.server_states) if row.server_states else server,
+                    " > ".join(row.client_states) if row.client_states else drawn.client,
+                    " > ".join(row.server_states) if row.server_states else drawn.server,
                 )
                 + "\n"
             )
-            client = row.client_states[-1] if row.client_states else client
-            server = row.server_states[-1] if row.server_states else server
-            self._states[sid] = (client, server)
-        if conv.handshake.complete and sid not in self._summarised:
-            self._summarised.add(sid)
+            drawn.client = row.client_states[-1] if row.client_states else drawn.client
+            drawn.server = row.server_states[-1] if row.server_states else drawn.server
+        if conv.handshake.complete and not drawn.summarised:
+            drawn.summarised = True
             out.append(f"  {hs._handshake_text(conv)}\n")
-        if sid in self._closed and {client, server} <= {"CLOSED", "TIME_WAIT"}:
-            out.append(self._end(sid))
+        if drawn.closed and not drawn.ended and {drawn.client, drawn.server} <= {
+                "CLOSED", "TIME_WAIT"}:
+            drawn.ended = True
+            out.append(_end_line(conv))
         self._write("".join(out))
 
-    def _end(self, sid: int) -> str:
-        self._ended.add(sid)
-        conv = self._pipe.tcp.conversations[sid]
-        return f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n"
+    def _take_summaries(self, events: list[object]) -> None:
+        """A conversation the tracker let go: its end line if not yet drawn, then forget it."""
+        from layerpeek.flows.events import ConversationSummary
+        from layerpeek.flows.tracker import TCPConversation
+
+        for e in events:
+            if isinstance(e, ConversationSummary) and isinstance(e.summary, TCPConversation):
+                drawn = self._drawn.pop(e.summary.id, None)
+                if drawn is not None and not drawn.ended:
+                    self._write(_end_line(e.summary))
 
     def finish(self) -> None:
         """The capture stopped: close the books on conversations still drawn as open."""
-        self._pipe.finish()
-        text = "".join(self._end(sid) for sid in sorted(self._t0) if sid not in self._ended)
-        if text:
-            self._write(text)
+        self._take_summaries(self._analysis.finish())
+
+
+class _Drawn:
+    """What ``live --handshake`` has drawn of one conversation so far."""
+
+    __slots__ = ("client", "closed", "ended", "server", "summarised", "t0")
+
+    def __init__(self, t0: int) -> None:
+        self.t0 = t0
+        self.client = "CLOSED"  #: the states last drawn under each column
+        self.server = "CLOSED"
+        self.closed = False  #: ConnectionClosed seen
+        self.ended = False  #: end line written
+        self.summarised = False  #: handshake summary written
+
+
+def _end_line(conv: TCPConversation) -> str:
+    return f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n"

@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING, TextIO
 from layerpeek.commands import common
 
 if TYPE_CHECKING:
-    from layerpeek.flows.events import Event
-    from layerpeek.flows.pipeline import FlowPipeline
+    from layerpeek.analysis import Analysis
     from layerpeek.packet import Packet
     from layerpeek.reader import PacketReader
 
@@ -91,7 +90,7 @@ class ProblemSummary:
         self.file_problems = 0
         self.gaps: Counter[str] = Counter()  #: reason → gaps
         self.gap_bytes = 0
-        self._pipelines: list[FlowPipeline] = []
+        self._analyses: list[Analysis] = []
 
     # -- counting ------------------------------------------------------------
 
@@ -110,7 +109,7 @@ class ProblemSummary:
                     (self.truncated if last.truncated else self.malformed)[key] += 1
             yield packet
 
-    def events(self, events: Iterable[Event]) -> None:
+    def events(self, events: Iterable[object]) -> None:
         """Count the stream gaps among a flow stage's events."""
         from layerpeek.flows.events import StreamGap
 
@@ -124,23 +123,29 @@ class ProblemSummary:
         """The file-level problems the capture reader met (after iterating it)."""
         self.file_problems = len(reader.problems)
 
-    def pipeline(self, pipe: FlowPipeline) -> None:
-        """Report ``pipe``'s evictions and abandoned fragments (read when reporting)."""
-        self._pipelines.append(pipe)
+    def analysis(self, analysis: Analysis) -> None:
+        """Report ``analysis``'s evictions and abandoned fragments (read when reporting)."""
+        self._analyses.append(analysis)
 
     @property
     def evicted_tcp(self) -> int:
-        return sum(p.tcp.evicted for p in self._pipelines)
+        from layerpeek.flows.tracker import TCPTracker
+
+        return sum(t.evicted for a in self._analyses if (t := a.get(TCPTracker)) is not None)
 
     @property
     def evicted_udp(self) -> int:
-        return sum(p.udp.evicted for p in self._pipelines)
+        from layerpeek.flows.udp import UDPTracker
+
+        return sum(t.evicted for a in self._analyses if (t := a.get(UDPTracker)) is not None)
 
     @property
     def fragments_given_up(self) -> int:
         """Datagrams IP reassembly gave up (all of them; its problem list keeps the last 1000)."""
-        return sum(p.defragmenter.given_up for p in self._pipelines
-                   if p.defragmenter is not None)
+        from layerpeek.flows.defrag import Defragmenter
+
+        return sum(d.given_up for a in self._analyses
+                   if (d := a.get(Defragmenter)) is not None)
 
     # -- verdict -------------------------------------------------------------
 

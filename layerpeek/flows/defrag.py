@@ -50,14 +50,18 @@ from __future__ import annotations
 import struct
 from bisect import bisect_left
 from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.decode import decode_layers
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.packet import Layer, Packet
 from layerpeek.registry import Registry
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
 
 #: IPv6 extension headers that may precede a Fragment header.
 _V6_EXT = {0: "hop-by-hop", 43: "routing", 60: "destination options", 51: "AH"}
@@ -220,7 +224,15 @@ _Key = tuple[Any, ...]
 
 
 class Defragmenter:
-    """Reassemble fragmented IP datagrams; see the module docstring."""
+    """Reassemble fragmented IP datagrams; see the module docstring.
+
+    As the first stage of :class:`~layerpeek.analysis.Analysis` it replaces
+    ``step.packet`` by the reassembled datagram on the frame that completed
+    one, and notes every fragment in ``step.flow.defrag``; it raises no events.
+    """
+
+    stage_name: ClassVar[str] = "defrag"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(
         self,
@@ -251,6 +263,18 @@ class Defragmenter:
     def feed(self, packet: Packet) -> Packet:
         """The packet to use from here on: ``packet`` itself, or its reassembled datagram."""
         return self.process(packet)[0]
+
+    def on_packet(self, step: Step) -> Sequence[object]:
+        packet, frag = self.process(step.packet)
+        if frag is not None:
+            from layerpeek.flows.tracker import PacketFlowInfo
+
+            step.packet = packet
+            step.flow = PacketFlowInfo("", defrag=frag)
+        return ()
+
+    def on_finish(self, events: Sequence[object]) -> Sequence[object]:
+        return ()
 
     def process(self, packet: Packet) -> tuple[Packet, FragmentInfo | None]:
         """Like :meth:`feed`, also returning the frame's :class:`FragmentInfo` (or None)."""

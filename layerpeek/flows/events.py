@@ -16,8 +16,14 @@ packet, as tshark's ``tcp.stream``).  ``direction`` is ``"client"`` or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from layerpeek.flows.tcp_state import Segment, TCPState
+
+if TYPE_CHECKING:
+    from layerpeek.flows.key import Endpoint
+    from layerpeek.flows.tracker import TCPConversation
+    from layerpeek.flows.udp import UDPConversation
 
 
 @dataclass(slots=True)
@@ -33,6 +39,8 @@ class ConnectionOpened:
     how: str
     ts_ns: int
     frame: int = 0  #: the frame that opened it
+    client: Endpoint | None = None  #: the endpoint taken as the client (the SYN's sender)
+    server: Endpoint | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +136,29 @@ class ConnectionClosed:
     ts_ns: int
 
 
+@dataclass(slots=True)
+class ConversationSummary:
+    """A TCP or UDP conversation's summary, once nothing can change it any more.
+
+    Raised once per conversation: when the tracker lets it go (two minutes
+    of capture time after its close, evicted from a full table, its 5-tuple
+    reused by a new connection) or at the end of the input.  A consumer that
+    wants every conversation (``layerpeek flows``, the story) collects these
+    instead of keeping the tracker's table.
+    """
+
+    summary: TCPConversation | UDPConversation
+
+
+@dataclass(slots=True)
+class Problem:
+    """Something a stage could not follow, in plain language (a stream hole in DNS over TCP,
+    bytes skipped inside an HTTP stream …); the stage also keeps it in its ``problems``."""
+
+    stage: str  #: the stage's name, e.g. ``"http"``
+    text: str
+
+
 #: Everything ``TCPTracker.feed`` may return.
 Event = (
     ConnectionOpened
@@ -137,4 +168,5 @@ Event = (
     | StreamGap
     | StreamInconsistency
     | ConnectionClosed
+    | ConversationSummary
 )

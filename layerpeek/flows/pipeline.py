@@ -1,6 +1,6 @@
-"""The library entry points: conversations from a file, and annotated packets.
+"""The flow library's entry points: conversations from a capture, annotated packets.
 
-Two ways in, both streaming over the capture once:
+Both stream over the capture once, through :class:`layerpeek.analysis.Analysis`:
 
 * :func:`conversations` reads a capture (a path, a file object, or any
   iterable of :class:`~layerpeek.packet.Packet`) and returns every TCP and
@@ -12,38 +12,40 @@ Two ways in, both streaming over the capture once:
 * :func:`annotate` yields each packet with what the flow stages know about
   it (:class:`~layerpeek.flows.tracker.PacketFlowInfo`): stream index,
   relative seq/ack, both endpoints' states, analysis flags, and IP
-  defragmentation.  ``dump`` uses it; a fragmented datagram's completing
-  frame comes out *replaced* by the reassembled packet.
+  defragmentation.  A fragmented datagram's completing frame comes out
+  *replaced* by the reassembled packet.
 
-:class:`FlowPipeline` is the sans-IO object under both (defragmenter → TCP
-tracker → UDP tracker) for callers that want the events too.
+:class:`FlowPipeline` is the earlier name of the analysis with the
+defragmenter and the two trackers; it is kept for existing code.
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, cast
 
+from layerpeek.analysis import Analysis, Source, Stage, packets_of
 from layerpeek.flows.defrag import Defragmenter
-from layerpeek.flows.events import Event
+from layerpeek.flows.events import ConversationSummary, Event
 from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation, TCPTracker
 from layerpeek.flows.udp import UDPConversation, UDPTracker
 from layerpeek.packet import Packet
 
-Source = str | os.PathLike[str] | BinaryIO | Iterable[Packet]
 Conversation = TCPConversation | UDPConversation
 
 
-class FlowPipeline:
-    """Defragmenter, TCP tracker and UDP tracker chained; one packet at a time.
+def _sorted(found: Iterable[object]) -> list[Conversation]:
+    convs = [e.summary for e in found if isinstance(e, ConversationSummary)]
+    convs.sort(key=lambda c: (c.first_frame, c.proto))
+    return convs
 
-    ``process(packet)`` returns ``(packet, info, events)``: the packet to use
-    from now on (the reassembled one when this frame completed an IP
-    datagram), its :class:`PacketFlowInfo` (None for packets that are
-    neither TCP, UDP nor fragments, and always None with ``infos=False``,
-    which saves building one per packet when only summaries or events are
-    wanted), and the TCP events it caused.
+
+class FlowPipeline:
+    """Deprecated: use :class:`layerpeek.analysis.Analysis`.
+
+    ``Analysis(["defrag", "tcp", "udp"])`` is what this ran.
+
+    ``process(packet)`` returns ``(packet, info, events)`` as before.
     """
 
     def __init__(
@@ -55,35 +57,31 @@ class FlowPipeline:
         defragmenter: Defragmenter | None = None,
         infos: bool = True,
     ) -> None:
-        self.infos = infos
+        warnings.warn(
+            "FlowPipeline is deprecated; use layerpeek.analysis.Analysis "
+            '(e.g. Analysis(["defrag", "tcp", "udp"]))',
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.tcp = tcp if tcp is not None else TCPTracker()
         self.udp = udp if udp is not None else UDPTracker()
+        self.tcp.flow_info = self.udp.flow_info = infos
         self.defragmenter = (
             (defragmenter if defragmenter is not None else Defragmenter()) if defrag else None
         )
+        stages: list[Stage] = [self.tcp, self.udp]
+        if self.defragmenter is not None:
+            stages.insert(0, self.defragmenter)
+        self.analysis = Analysis(stages, flow_info=infos)
 
     def process(self, packet: Packet) -> tuple[Packet, PacketFlowInfo | None, list[Event]]:
-        frag = None
-        if self.defragmenter is not None:
-            packet, frag = self.defragmenter.process(packet)
-        if not self.infos:
-            events = self.tcp.feed(packet)
-            self.udp.feed(packet)  # returns at once when there is no UDP header
-            return packet, None, events
-        events, info = self.tcp.process(packet)
-        if info is None:
-            found = self.udp.feed(packet)
-            if found is not None:
-                conv, direction = found
-                info = PacketFlowInfo("udp", conv.id, direction)
-        if frag is not None:
-            if info is None:
-                info = PacketFlowInfo("")
-            info.defrag = frag
-        return packet, info, events
+        step = self.analysis.feed(packet)
+        events = [e for e in step.events if not isinstance(e, ConversationSummary)]
+        return step.packet, step.flow, events  # type: ignore[return-value]
 
     def finish(self) -> list[Event]:
-        return self.tcp.finish()
+        return [e for e in self.analysis.finish()  # type: ignore[misc]
+                if not isinstance(e, ConversationSummary)]
 
     def conversations(self) -> list[Conversation]:
         """Every conversation so far, TCP and UDP, in order of first frame."""
@@ -93,33 +91,29 @@ class FlowPipeline:
         return both
 
 
-def _packets(source: Source) -> Iterator[Packet]:
-    """Packets from a path or binary file (read and decoded), or from an iterable as is."""
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        from layerpeek.reader import read
-
-        # A file object is told apart by its read(), which mypy cannot narrow on.
-        with read(cast("str | os.PathLike[str] | BinaryIO", source)) as reader:
-            yield from reader
-    else:
-        yield from source
-
-
 def annotate(
-    packets: Iterable[Packet], *, defrag: bool = True, pipeline: FlowPipeline | None = None
+    packets: Iterable[Packet],
+    *,
+    defrag: bool = True,
+    analysis: Analysis | None = None,
+    pipeline: FlowPipeline | None = None,
 ) -> Iterator[tuple[Packet, PacketFlowInfo | None]]:
     """Yield ``(packet, info)`` for every packet, in order.
 
     ``packet`` is the input packet, or the reassembled one on the frame that
     completed a fragmented IP datagram (``defrag=False`` turns that off).
-    Pass a ``pipeline`` to keep access to its trackers (and their
-    conversation summaries) afterwards; call ``pipeline.finish()`` at the end
-    if you need the final events.
+    Pass an ``analysis`` to keep access to its stages (and their
+    conversation summaries) afterwards; call ``analysis.finish()`` at the
+    end if you need the final events.  (``pipeline``, a :class:`FlowPipeline`,
+    is the earlier spelling of ``analysis``.)
     """
-    pipe = pipeline if pipeline is not None else FlowPipeline(defrag=defrag)
+    if pipeline is not None:
+        analysis = pipeline.analysis
+    if analysis is None:
+        analysis = Analysis(["defrag", "tcp", "udp"] if defrag else ["tcp", "udp"])
     for packet in packets:
-        new, info, _ = pipe.process(packet)
-        yield new, info
+        step = analysis.feed(packet)
+        yield step.packet, step.flow
 
 
 def conversations(
@@ -131,19 +125,22 @@ def conversations(
 ) -> list[Conversation]:
     """All TCP and UDP conversations of a capture, in order of first packet.
 
-    ``source`` is a path, ``"-"``-less file object, or an iterable of
-    packets.  ``keep_frames`` records each conversation's frame numbers;
-    ``keep_data`` keeps each TCP direction's reassembled bytes and gaps
+    ``source`` is a path, a binary file object, or an iterable of packets.
+    ``keep_frames`` records each conversation's frame numbers; ``keep_data``
+    keeps each TCP direction's reassembled bytes and gaps
     (``conv.client_stream.data``): convenient in a notebook, but it holds the
     whole capture's payload in memory.
     """
-    pipe = FlowPipeline(
-        defrag=defrag,
-        tcp=TCPTracker(keep_frames=keep_frames, keep_data=keep_data),
-        udp=UDPTracker(keep_frames=keep_frames),
-        infos=False,
+    analysis = Analysis(
+        ["defrag", "tcp", "udp"] if defrag else ["tcp", "udp"],
+        settings={
+            "tcp": {"keep_frames": keep_frames, "keep_data": keep_data,
+                    "keep_conversations": False},
+            "udp": {"keep_frames": keep_frames, "keep_conversations": False},
+        },
+        flow_info=False,
     )
-    for packet in _packets(source):
-        pipe.process(packet)
-    pipe.finish()
-    return pipe.conversations()
+    return _sorted(analysis.events(source))
+
+
+__all__ = ["Conversation", "FlowPipeline", "annotate", "conversations", "packets_of"]

@@ -66,9 +66,9 @@ then stays bounded by the table whatever the length of the capture.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.analysis import (
     Flag,
@@ -80,6 +80,7 @@ from layerpeek.flows.analysis import (
 from layerpeek.flows.events import (
     ConnectionClosed,
     ConnectionOpened,
+    ConversationSummary,
     Event,
     StateChanged,
     StreamData,
@@ -104,6 +105,9 @@ from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import MSS, TCP, SACKPermitted, Timestamps, WindowScale
 from layerpeek.packet import Packet
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
 
 _MASK = 0xFFFFFFFF
 _FIN, _SYN, _RST, _PSH, _ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -657,7 +661,16 @@ class TCPTracker:
       in the table after its last packet, to recognise late retransmissions
       and port reuse; then it is forgotten (default two minutes, the longest
       common TIME_WAIT).  None keeps closed connections until evicted.
+    * ``flow_info``: as a stage of :class:`~layerpeek.analysis.Analysis`,
+      whether to set each packet's :class:`PacketFlowInfo` (``step.flow``).
+
+    Each conversation's summary is also raised once as a
+    :class:`~layerpeek.flows.events.ConversationSummary` event when it can no
+    longer change (see that event).
     """
+
+    stage_name: ClassVar[str] = "tcp"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(
         self,
@@ -671,10 +684,14 @@ class TCPTracker:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         keep_conversations: bool = True,
         closed_linger_ns: int | None = DEFAULT_CLOSED_LINGER_NS,
+        flow_info: bool = True,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        self.flow_info = flow_info
         self.conversations: dict[int, TCPConversation] = {}
+        #: summaries not yet raised as ConversationSummary
+        self._unfinished: dict[int, TCPConversation] = {}
         self._table: dict[FlowKey, _Conn] = {}
         self._open: dict[int, _Conn] = {}
         self._budget = Budget(total_cap)
@@ -701,7 +718,8 @@ class TCPTracker:
         return self._process(packet, False)[0]
 
     def finish(self) -> list[Event]:
-        """The capture ended: flush every open conversation (gaps, then ConnectionClosed)."""
+        """The capture ended: flush every open conversation (gaps, then ConnectionClosed),
+        then raise the summary of every conversation not yet raised."""
         out: list[Event] = []
         for conn in list(self._open.values()):
             ts = conn.conv.last_ts_ns
@@ -713,7 +731,23 @@ class TCPTracker:
                 self._close(conn, "fin", ts, out)
             else:
                 self._close(conn, "eof", ts, out)
+        out.extend(ConversationSummary(conv) for conv in self._unfinished.values())
+        self._unfinished.clear()
         return out
+
+    # -- as a stage of layerpeek.analysis.Analysis -----------------------------
+
+    def on_packet(self, step: Step) -> list[Event]:
+        """The packet's events; ``step.flow`` becomes its :class:`PacketFlowInfo` (TCP only)."""
+        events, info = self._process(step.packet, self.flow_info)
+        if info is not None:
+            if step.flow is not None:  # the defragmenter's note on the frame
+                info.defrag = step.flow.defrag
+            step.flow = info
+        return events
+
+    def on_finish(self, events: Sequence[object]) -> list[Event]:
+        return self.finish()
 
     def process(self, packet: Packet) -> tuple[list[Event], PacketFlowInfo | None]:
         """Like :meth:`feed`, also returning the packet's :class:`PacketFlowInfo`."""
@@ -744,7 +778,7 @@ class TCPTracker:
                 closed.pop(key, None)
                 closed[key] = conn
         if self._closed and self._linger is not None:
-            self._expire_closed(ts - self._linger)
+            self._expire_closed(ts - self._linger, out)
         reused = False
         if conn is not None and flags & (_SYN | _ACK) == _SYN:
             first = conn.sides[0]
@@ -755,6 +789,7 @@ class TCPTracker:
                     for side in conn.sides:
                         self._flush(conn, side, "end of capture", ts, out)
                     self._close(conn, "reused", ts, out)
+                self._final(conn.conv, out)
                 conn = None
         if conn is None:
             conn = self._new_conversation(key, src, sport, dst, dport, flags, frame, ts, out)
@@ -911,23 +946,33 @@ class TCPTracker:
         self._closed.pop(key, None)  # a reused 5-tuple: the closed one it replaces
         self._open[cid] = conn
         self.conversations[cid] = conv
-        out.append(ConnectionOpened(cid, how, ts, frame))
+        self._unfinished[cid] = conv
+        out.append(ConnectionOpened(cid, how, ts, frame, conv.client, conv.server))
         if how == "midstream":
             self._apply(conn, client, Segment.MIDSTREAM, frame, ts, out)
             self._apply(conn, server, Segment.MIDSTREAM, frame, ts, out)
         return conn
 
     @property
+    def conversation_count(self) -> int:
+        """Conversations numbered so far (the next one gets this number)."""
+        return self._next_id
+
+    @property
     def tracked_connections(self) -> int:
         """5-tuples in the connection table now (at most ``max_connections``)."""
         return len(self._table)
 
-    def _forget(self, conv: TCPConversation) -> None:
-        self.conversations.pop(conv.id, None)
-        if self.on_forget is not None:
-            self.on_forget(conv)
+    def _final(self, conv: TCPConversation, out: list[Event]) -> None:
+        """``conv`` left the table: raise its summary (once), forget it if asked to."""
+        if self._unfinished.pop(conv.id, None) is not None:
+            out.append(ConversationSummary(conv))
+        if not self._keep_conversations:
+            self.conversations.pop(conv.id, None)
+            if self.on_forget is not None:
+                self.on_forget(conv)
 
-    def _expire_closed(self, before_ns: int) -> None:
+    def _expire_closed(self, before_ns: int, out: list[Event]) -> None:
         """Forget closed connections whose last packet is older than ``before_ns``.
 
         ``_closed`` is in least-recently-seen order, so only its head is looked
@@ -945,8 +990,7 @@ class TCPTracker:
             del closed[key]
             if self._table.get(key) is conn:
                 del self._table[key]
-            if not self._keep_conversations:
-                self._forget(conn.conv)
+            self._final(conn.conv, out)
 
     def _evict_oldest(self, ts: int, out: list[Event]) -> None:
         """Make room in a full table: drop the least recently seen 5-tuple."""
@@ -960,8 +1004,7 @@ class TCPTracker:
             conn.conv.close.kind = "evicted"
             self._close(conn, "evicted", ts, out)
             self.evicted += 1
-        if not self._keep_conversations:
-            self._forget(conn.conv)
+        self._final(conn.conv, out)
 
     def _reassembler(self, cid: int, direction: str) -> StreamReassembler:
         return StreamReassembler(

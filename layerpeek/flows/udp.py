@@ -10,12 +10,13 @@ tshark.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from layerpeek.flows.events import ConversationSummary
 from layerpeek.flows.key import Endpoint, FlowKey, flow_key
-from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
+from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS, PacketFlowInfo
 from layerpeek.flows.zeek import udp_conn_state
 from layerpeek.layers.icmp import ICMP
 from layerpeek.layers.icmpv6 import ICMPv6
@@ -23,6 +24,9 @@ from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Packet
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
 
 
 @dataclass(slots=True, eq=False)
@@ -86,7 +90,16 @@ class UDPConversation:
 
 
 class UDPTracker:
-    """Number UDP conversations and count each direction (sans-IO, no events)."""
+    """Number UDP conversations and count each direction (sans-IO).
+
+    As a stage of :class:`~layerpeek.analysis.Analysis` it sets a UDP
+    packet's ``step.flow`` (stream and direction) and raises a
+    :class:`~layerpeek.flows.events.ConversationSummary` when a conversation
+    leaves the full table, and for the rest at the end.
+    """
+
+    stage_name: ClassVar[str] = "udp"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(
         self,
@@ -94,9 +107,15 @@ class UDPTracker:
         keep_frames: bool = False,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         keep_conversations: bool = True,
+        flow_info: bool = True,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        self.flow_info = flow_info
+        # Conversations that left the table since the last on_packet (kept only
+        # when used as a stage, which raises them as events).
+        self._departed: list[UDPConversation] = []
+        self._staged = False
         self.conversations: dict[int, UDPConversation] = {}
         self._table: dict[FlowKey, UDPConversation] = {}
         self._keep_frames = keep_frames
@@ -109,6 +128,11 @@ class UDPTracker:
         self.evicted = 0  #: conversations evicted because the table was full
         #: called with each conversation summary dropped (``keep_conversations=False``)
         self.on_forget: Callable[[UDPConversation], None] | None = None
+
+    @property
+    def conversation_count(self) -> int:
+        """Conversations numbered so far (the next one gets this number)."""
+        return self._next_id
 
     def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
         """Count one packet; return its conversation and direction, or None if not UDP."""
@@ -126,6 +150,8 @@ class UDPTracker:
             if len(table) >= self._max_connections:
                 oldest = table.pop(next(iter(table)))
                 self.evicted += 1
+                if self._staged:
+                    self._departed.append(oldest)
                 if not self._keep_conversations:
                     self.conversations.pop(oldest.id, None)
                     if self.on_forget is not None:
@@ -155,6 +181,34 @@ class UDPTracker:
         if conv.frames is not None:
             conv.frames.append(packet.index)
         return conv, direction
+
+    # -- as a stage of layerpeek.analysis.Analysis -----------------------------
+
+    def on_packet(self, step: Step) -> list[ConversationSummary]:
+        self._staged = True
+        flow = step.flow
+        if flow is not None and flow.proto == "tcp":
+            return []
+        found = self.feed(step.packet)
+        if found is not None and self.flow_info:
+            conv, direction = found
+            info = PacketFlowInfo("udp", conv.id, direction)
+            if flow is not None:  # the defragmenter's note on the frame
+                info.defrag = flow.defrag
+            step.flow = info
+        if not self._departed:
+            return []
+        out = [ConversationSummary(conv) for conv in self._departed]
+        self._departed.clear()
+        return out
+
+    def on_finish(self, events: Sequence[object]) -> list[ConversationSummary]:
+        """Every conversation still in the table, in order of first packet."""
+        out = [ConversationSummary(conv) for conv in self._departed]
+        self._departed.clear()
+        out.extend(ConversationSummary(conv) for conv in sorted(
+            self._table.values(), key=lambda c: c.id))
+        return out
 
 
 def udp_payload(packet: Packet) -> bytes:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from layerpeek._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from layerpeek.flows.pipeline import Source
+    from layerpeek.analysis import Source
     from layerpeek.http.decoding import DEFAULT_CAP, DecodedBody, decode_body
     from layerpeek.http.message import Headers, HTTPExchange, HTTPMessage
     from layerpeek.http.pairing import HTTPPairer
@@ -95,21 +95,16 @@ def iter_exchanges(
     memory then holds the exchanges of the connections still open, not all
     of the capture's.  ``problems`` is filled when the iteration ends.
     """
-    from layerpeek.flows.pipeline import FlowPipeline, _packets
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.http.pairing import HTTPPairer
+    from layerpeek.analysis import Analysis
+    from layerpeek.flows.events import Problem
+    from layerpeek.http.message import HTTPExchange
 
-    pipe = FlowPipeline(defrag=defrag, tcp=TCPTracker(), infos=False)
-    convs = pipe.tcp.conversations
-    pairer = HTTPPairer(endpoints=lambda cid: (str(convs[cid].client), str(convs[cid].server)))
-    for packet in _packets(source):
-        for event in pipe.process(packet)[2]:
-            yield from pairer.feed(event)
-    for event in pipe.finish():
-        yield from pairer.feed(event)
-    yield from pairer.finish()
-    if problems is not None:
-        problems.extend(pairer.problems)
+    analysis = Analysis(["defrag", "http"] if defrag else ["http"], flow_info=False)
+    for event in analysis.events(source):
+        if isinstance(event, HTTPExchange):
+            yield event
+        elif isinstance(event, Problem) and problems is not None:
+            problems.append(event.text)
 
 
 def sort_exchanges(items: list[HTTPExchange]) -> list[HTTPExchange]:

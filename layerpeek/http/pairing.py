@@ -39,13 +39,15 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.events import (
     ConnectionClosed,
     ConnectionOpened,
     Event,
+    Problem,
     StreamData,
     StreamGap,
 )
@@ -60,6 +62,9 @@ from layerpeek.http.reader import (
     RequestReader,
     ResponseReader,
 )
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
 
 #: Looks up a conversation's ``(client, server)`` as "addr:port" strings.
 Endpoints = Callable[[int], tuple[str, str]]
@@ -85,16 +90,23 @@ class _Conn:
     count: int = 0  # exchanges made so far
     uncertain: bool = False
     request_side: str = "client"  # the tracker's direction that carries the requests
+    endpoints: tuple[str, str] | None = None  # (client, server) from ConnectionOpened
     probe: list[StreamData | StreamGap] | None = None  # events held until roles are known
 
 
 class HTTPPairer:
     """TCP tracker events in, HTTP exchanges out.
 
-    ``endpoints`` (optional) names a conversation's client and server, e.g.
-    from the tracker (see :func:`layerpeek.http.exchanges`).  The caps are
-    the readers' (see :mod:`layerpeek.http.reader`).
+    ``endpoints`` (optional) names a conversation's client and server; without
+    it they are taken from the tracker's ``ConnectionOpened`` events.  The
+    caps are the readers' (see :mod:`layerpeek.http.reader`).  As a stage of
+    :class:`~layerpeek.analysis.Analysis` it raises each
+    :class:`~layerpeek.http.message.HTTPExchange` as an event when it is
+    complete, and each new entry of :attr:`problems` as a ``Problem``.
     """
+
+    stage_name: ClassVar[str] = "http"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {"tcp": {}}
 
     def __init__(
         self,
@@ -110,6 +122,25 @@ class HTTPPairer:
         self.problems: list[str] = []
         self._conns: dict[int, _Conn] = {}
 
+    # -- as a stage of layerpeek.analysis.Analysis -----------------------------
+
+    def on_packet(self, step: Step) -> list[HTTPExchange | Problem]:
+        return self._feed_all(step.events, final=False)
+
+    def on_finish(self, events: Sequence[object]) -> list[HTTPExchange | Problem]:
+        return self._feed_all(events, final=True)
+
+    def _feed_all(self, events: Sequence[object], *, final: bool) -> list[HTTPExchange | Problem]:
+        known = len(self.problems)
+        out: list[HTTPExchange | Problem] = []
+        for event in events:
+            if isinstance(event, (StreamData, StreamGap, ConnectionOpened, ConnectionClosed)):
+                out.extend(self.feed(event))
+        if final:
+            out.extend(self.finish())
+        out.extend(Problem("http", text) for text in self.problems[known:])
+        return out
+
     def feed(self, event: Event) -> list[HTTPExchange]:
         """One tracker event; returns the exchanges it completed (often none)."""
         out: list[HTTPExchange] = []
@@ -121,7 +152,9 @@ class HTTPPairer:
             else:
                 self._dispatch(conn, event, out)
         elif isinstance(event, ConnectionOpened):
-            self._conn(event.conversation, event.how == "midstream")
+            conn = self._conn(event.conversation, event.how == "midstream")
+            if event.client is not None and event.server is not None:
+                conn.endpoints = (str(event.client), str(event.server))
         elif isinstance(event, ConnectionClosed):
             conn_or_none = self._conns.pop(event.conversation, None)
             if conn_or_none is not None:
@@ -201,8 +234,9 @@ class HTTPPairer:
     def _exchange(self, conn: _Conn, request: HTTPMessage | None) -> HTTPExchange:
         ex = HTTPExchange(conn.cid, conn.count, request)
         conn.count += 1
-        if self.endpoints is not None:
-            ex.client, ex.server = self.endpoints(conn.cid)
+        names = self.endpoints(conn.cid) if self.endpoints is not None else conn.endpoints
+        if names is not None:
+            ex.client, ex.server = names
             if conn.request_side == "server":  # the tracker's guess was the wrong way round
                 ex.client, ex.server = ex.server, ex.client
         if conn.uncertain:

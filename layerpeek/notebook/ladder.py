@@ -151,20 +151,21 @@ def conversations(
     displays as a ladder in Jupyter.  ``keep_data`` also keeps each
     direction's reassembled bytes.
     """
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.flows.tracker import TCPTracker
-    from layerpeek.flows.udp import UDPTracker
+    from layerpeek.analysis import Analysis
+    from layerpeek.flows.events import ConversationSummary
 
-    pipe = FlowPipeline(
-        defrag=defrag,
-        tcp=TCPTracker(keep_frames=True, keep_data=keep_data),
-        udp=UDPTracker(keep_frames=True),
+    analysis = Analysis(
+        ["defrag", "tcp", "udp"] if defrag else ["tcp", "udp"],
+        settings={"tcp": {"keep_frames": True, "keep_data": keep_data},
+                  "udp": {"keep_frames": True}},
     )
+    summaries: list[TCPConversation | UDPConversation] = []
     segments: dict[int, list[LadderSegment]] = {}
     services: dict[tuple[str, int], dict[str, None]] = {}
     ip_bytes: dict[tuple[str, int], list[int]] = {}
-    for packet in iter_packets(source):
-        packet, info, events = pipe.process(packet)
+    for step in analysis.run(iter_packets(source)):
+        packet, info, events = step.packet, step.flow, step.events
+        summaries.extend(e.summary for e in events if isinstance(e, ConversationSummary))
         if info is None or info.proto not in ("tcp", "udp"):
             continue
         key = (info.proto, info.stream)
@@ -191,12 +192,13 @@ def conversations(
             tuple(verdict.labels()) if verdict is not None else (), changes,
             info.client_state, info.server_state, ip_len,
         ))
-    pipe.finish()
+    summaries.extend(e.summary for e in analysis.finish() if isinstance(e, ConversationSummary))
+    summaries.sort(key=lambda c: (c.first_frame, c.proto))
     out = ConversationList()
     out.services = {key: tuple(names) for key, names in services.items()}
     out.ip_bytes = ip_bytes
     names = [f.name for f in dataclasses.fields(TCPConversation)]
-    for conv in pipe.conversations():
+    for conv in summaries:
         if isinstance(conv, TCPConversation):
             rows = segments.get(conv.id, [])
             rec = RecordedConversation(**{n: getattr(conv, n) for n in names})

@@ -24,7 +24,7 @@ import tsharkref
 from conftest import own_captures, public_captures
 
 from layerpeek.flows.analysis import wireshark_fields
-from layerpeek.flows.pipeline import FlowPipeline
+from layerpeek.analysis import Analysis
 from layerpeek.flows.tracker import PacketFlowInfo, TCPTracker
 from layerpeek.reader import read
 
@@ -35,16 +35,16 @@ pytestmark = pytest.mark.skipif(tsharkref.TSHARK is None, reason="tshark is not 
 EXPLAINED: dict[tuple[str, str], str] = {}
 
 
-def _ours(path: Path) -> tuple[dict[int, PacketFlowInfo], FlowPipeline]:
-    pipe = FlowPipeline(tcp=TCPTracker(keep_data=True))
+def _ours(path: Path) -> tuple[dict[int, PacketFlowInfo], TCPTracker]:
+    tcp = TCPTracker(keep_data=True)
+    analysis = Analysis(["defrag", tcp, "udp"])
     infos: dict[int, PacketFlowInfo] = {}
-    with read(str(path)) as reader:
-        for packet in reader:
-            packet, info, _ = pipe.process(packet)
-            if info is not None and info.proto in ("tcp", "udp"):
-                infos[packet.index] = info
-    pipe.finish()
-    return infos, pipe
+    for step in analysis.run(path):
+        info = step.flow
+        if info is not None and info.proto in ("tcp", "udp"):
+            infos[step.packet.index] = info
+    analysis.finish()
+    return infos, tcp
 
 
 def _explained(path: Path, where: str) -> bool:
@@ -91,13 +91,13 @@ def test_udp_stream_numbers_match_tshark(path: Path) -> None:
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.name for p in CAPTURES])
 def test_stream_bytes_match_tshark_follow_raw(path: Path) -> None:
     streams = sorted({f.stream for f in tsharkref.frames(path).values()})
-    _, pipe = _ours(path)
+    _, tcp = _ours(path)
     problems = []
     for sid in streams:
         if _explained(path, f"stream {sid}"):
             continue
         node0, _node1, data0, data1 = tsharkref.follow(path, sid)
-        conv = pipe.tcp.conversations.get(sid)
+        conv = tcp.conversations.get(sid)
         assert conv is not None and conv.client_stream is not None
         assert conv.server_stream is not None
         client, server = conv.client_stream.data, conv.server_stream.data
@@ -113,10 +113,10 @@ def test_stream_bytes_match_tshark_follow_raw(path: Path) -> None:
 def test_handshake_rtt_matches_tshark_initial_rtt(path: Path) -> None:
     """Handshake RTT (SYN → client's ACK) equals ``tcp.analysis.initial_rtt`` to the ns."""
     ref = tsharkref.initial_rtts(path)
-    _, pipe = _ours(path)
+    _, tcp = _ours(path)
     ours = {
         sid: conv.handshake.rtt_ns
-        for sid, conv in pipe.tcp.conversations.items()
+        for sid, conv in tcp.conversations.items()
         if conv.handshake.rtt_ns is not None
     }
     # tshark also shows an initial RTT when the SYN-ACK was not captured (SYN →

@@ -7,7 +7,8 @@ import dataclasses
 from builders import eth, ipv4_udp, udp
 
 import layerpeek
-from layerpeek.flows.pipeline import FlowPipeline, conversations
+from layerpeek.analysis import Analysis
+from layerpeek.flows.pipeline import conversations
 from layerpeek.flows.udp import UDPTracker
 from layerpeek.packet import Packet
 
@@ -44,8 +45,8 @@ def test_udp_and_tcp_are_numbered_separately_and_listed_by_first_frame() -> None
 
 
 def test_pipeline_annotates_udp_packets_with_stream_and_direction() -> None:
-    pipe = FlowPipeline()
-    _, info, events = pipe.process(dgram("10.0.0.1", 5555, "10.0.0.53", 53, b"q", 1))
+    step = Analysis().feed(dgram("10.0.0.1", 5555, "10.0.0.53", 53, b"q", 1))
+    info, events = step.flow, step.events
     assert info is not None and (info.proto, info.stream, info.direction) == ("udp", 0, "client")
     assert events == []
     assert info.summary() == "[udp.stream 0]"

@@ -31,7 +31,8 @@ from collections.abc import Callable
 from layerpeek.capture import open_capture
 from layerpeek.decode import decode_layers, registry
 from layerpeek.errors import CaptureFormatError, DecodeError
-from layerpeek.flows.pipeline import FlowPipeline
+from layerpeek.analysis import Analysis
+from layerpeek.flows.events import ConversationSummary
 from layerpeek.http.reader import MessageReader, RequestReader, ResponseReader
 from layerpeek.layers.dns import DNS, decode_message, decode_tcp
 from layerpeek.packet import Malformed, Packet, Payload
@@ -108,15 +109,16 @@ def flows(data: bytes) -> None:
         packets = read(io.BytesIO(data))
     except CaptureFormatError:
         return
-    pipe = FlowPipeline()
+    analysis = Analysis(["defrag", "http", "dns"])
+    summaries = []
     try:
-        for packet in packets:
-            pipe.process(packet)
+        for step in analysis.run(packets):
+            summaries += [e for e in step.events if isinstance(e, ConversationSummary)]
     except CaptureFormatError:
         return
-    pipe.finish()
-    for conv in pipe.conversations():
-        json.dumps(conv.to_dict())
+    summaries += [e for e in analysis.finish() if isinstance(e, ConversationSummary)]
+    for event in summaries:
+        json.dumps(event.summary.to_dict())
 
 
 def http_messages(kind: str, parts: list[bytes]) -> tuple[list[dict[str, object]], list[str]]:

@@ -1,7 +1,7 @@
 """The flow stages (defragmenter, TCP and UDP trackers) on any sequence of packets.
 
 Real conversations with frames damaged, dropped, repeated, reordered or with
-their timestamps jumbled go through :class:`FlowPipeline`; it must never
+their timestamps jumbled go through the flow stages (:class:`Analysis`); it must never
 raise, every event must name a conversation it opened, and each
 conversation's stream accounting must add up (bytes delivered plus bytes
 reported missing is where the stream ended, with no overlap).
@@ -15,8 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import layerpeek
-from layerpeek.flows.events import ConnectionClosed, ConnectionOpened, StreamData, StreamGap
-from layerpeek.flows.pipeline import FlowPipeline
+from layerpeek.flows.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    ConversationSummary,
+    StreamData,
+    StreamGap,
+)
+from layerpeek.analysis import Analysis
 from layerpeek.flows.tracker import TCPTracker
 from layerpeek.packet import Packet
 
@@ -49,12 +55,12 @@ def jumbled(draw: st.DrawFn) -> list[Packet]:
 def test_any_packet_sequence_flows_through_and_the_books_balance(
     packets: list[Packet], cap: int
 ) -> None:
-    pipe = FlowPipeline(tcp=TCPTracker(cap=cap, total_cap=cap * 4, keep_data=True))
-    events = []
+    tcp = TCPTracker(cap=cap, total_cap=cap * 4, keep_data=True)
+    analysis = Analysis(["defrag", tcp, "udp"])
+    events: list[object] = []
     for packet in packets:
-        _, _info, evs = pipe.process(packet)
-        events += evs
-    events += pipe.finish()
+        events += analysis.feed(packet).events
+    events += analysis.finish()
     opened = {e.conversation for e in events if isinstance(e, ConnectionOpened)}
     closed = [e.conversation for e in events if isinstance(e, ConnectionClosed)]
     assert set(closed) == opened and len(closed) == len(opened), "each opened once, closed once"
@@ -65,5 +71,8 @@ def test_any_packet_sequence_flows_through_and_the_books_balance(
             key = (e.conversation, e.direction)
             assert e.offset == position.get(key, e.offset), "stream events are contiguous"
             position[key] = e.offset + (len(e.data) if isinstance(e, StreamData) else e.length)
-    for conv in pipe.conversations():
+    summaries = [e.summary for e in events if isinstance(e, ConversationSummary)]
+    assert sorted(c.id for c in summaries if c.proto == "tcp") == sorted(opened), (
+        "each conversation's summary raised once")
+    for conv in summaries:
         json.dumps(conv.to_dict())
