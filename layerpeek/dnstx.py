@@ -8,10 +8,10 @@ name was asked, what came back, how long it took, and what went wrong
 Theory of operation
 ===================
 
-:class:`DNSTracker` is a sans-IO stage fed by the flow pipeline
-(:class:`~layerpeek.flows.pipeline.FlowPipeline`): for every packet it
-gets the packet (IP-defragmented, so a large answer in IPv6 fragments is
-whole), the packet's flow info and the TCP events the packet caused.
+:class:`DNSTracker` is a sans-IO stage of the analysis pipeline
+(:class:`~layerpeek.analysis.Analysis`): for every packet it gets the
+packet (IP-defragmented, so a large answer in IPv6 fragments is whole), the
+packet's flow info and the TCP events the packet caused.
 
 * **UDP**: one datagram is one message, already decoded by the DNS layer.
 * **TCP**: messages carry a two-byte length prefix (RFC 1035 §4.2.2) and

@@ -23,10 +23,9 @@ import pytest
 import tsharkref
 from conftest import own_captures, public_captures
 
-from layerpeek.flows.analysis import wireshark_fields
 from layerpeek.analysis import Analysis
+from layerpeek.flows.analysis import wireshark_fields
 from layerpeek.flows.tracker import PacketFlowInfo, TCPTracker
-from layerpeek.reader import read
 
 CAPTURES = own_captures() + public_captures()
 pytestmark = pytest.mark.skipif(tsharkref.TSHARK is None, reason="tshark is not installed")

@@ -28,10 +28,10 @@ import io
 import json
 from collections.abc import Callable
 
+from layerpeek.analysis import Analysis
 from layerpeek.capture import open_capture
 from layerpeek.decode import decode_layers, registry
 from layerpeek.errors import CaptureFormatError, DecodeError
-from layerpeek.analysis import Analysis
 from layerpeek.flows.events import ConversationSummary
 from layerpeek.http.reader import MessageReader, RequestReader, ResponseReader
 from layerpeek.layers.dns import DNS, decode_message, decode_tcp

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import layerpeek
+from layerpeek.analysis import Analysis
 from layerpeek.flows.events import (
     ConnectionClosed,
     ConnectionOpened,
@@ -22,7 +23,6 @@ from layerpeek.flows.events import (
     StreamData,
     StreamGap,
 )
-from layerpeek.analysis import Analysis
 from layerpeek.flows.tracker import TCPTracker
 from layerpeek.packet import Packet
 
