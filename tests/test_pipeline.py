@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from builders import eth, ipv4_tcp, pcap_bytes, tcp
 
 import layerpeek
 from layerpeek.analysis import STAGES, Analysis, Step
@@ -36,7 +37,6 @@ from layerpeek.flows.udp import UDPTracker
 from layerpeek.http.message import HTTPExchange
 from layerpeek.http.pairing import HTTPPairer
 from layerpeek.story import Story
-from tests.builders import eth, ipv4_tcp, pcap_bytes, tcp
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = sorted((ROOT / "captures").glob("*.pcap*"))
