@@ -60,16 +60,28 @@ _IPV6_EXTENSIONS = ipv6.EXTENSION_HEADERS
 _NOP = tcp.NOP_OPTION
 _NOP_NOP_TIMESTAMPS = tcp.NOP_NOP_TIMESTAMPS
 
-#: Most entries the Ethernet header cache holds; when full it is emptied, so
+#: Most entries an Ethernet header cache holds; when full it is emptied, so
 #: memory stays flat whatever the capture.
 CACHE_LIMIT = 1024
-# The Ethernet headers of a link repeat from frame to frame (a few MAC pairs
-# and ethertypes), so the fast path keeps one object per distinct 14 bytes: a
-# hit costs a slice and a dict lookup instead of an unpack and a dataclass.
-# Sharing the object between packets is safe because layers are immutable by
-# convention (packet.py).  The same trick for IPv6 headers and for the TCP
-# timestamps option measured no gain (bench/README.md), so they are not cached.
-_ethernet_seen: dict[bytes, Ethernet] = {}
+
+#: One reader's Ethernet headers, by their 14 bytes.  The headers of a link
+#: repeat from frame to frame (a few MAC pairs and ethertypes), so the fast
+#: path keeps one object per distinct header: a hit costs a slice and a dict
+#: lookup instead of an unpack and a dataclass.  Sharing is safe because
+#: :class:`~layerpeek.layers.ethernet.Ethernet` is frozen (built only on a
+#: miss, so freezing costs nothing per packet), and each reader has a cache
+#: of its own (:func:`decode_packets` makes one per call), so no two reads
+#: share an object.  The same trick for IPv6 headers and for the TCP
+#: timestamps option measured no gain (bench/README.md), so they are not cached.
+EthernetCache = dict[bytes, Ethernet]
+
+
+def _new_ethernet(seen: EthernetCache, head: bytes) -> Ethernet:
+    """A cache miss: decode the 14 bytes ``head`` and remember them (emptying a full cache)."""
+    if len(seen) >= CACHE_LIMIT:
+        seen.clear()
+    eth = seen[head] = Ethernet(*_eth_header(head, 0))
+    return eth
 
 
 def registry(upto: str = "application") -> Registry:
@@ -111,12 +123,17 @@ def _resolve(
 
 
 def decode_layers(
-    data: bytes, linktype: int, reg: Registry | None = None
+    data: bytes,
+    linktype: int,
+    reg: Registry | None = None,
+    ethernet_seen: EthernetCache | None = None,
 ) -> tuple[tuple[Layer, ...], tuple[tuple[int, int], ...]]:
     """Decode one frame into its layers (outermost first) and their byte spans.
 
     Never raises for packet-level damage: the chain then ends in a
     :class:`Malformed` layer that says which protocol stopped, why, and where.
+    ``ethernet_seen`` is the caller's :data:`EthernetCache` (a reader passes
+    its own); without one, nothing is shared with any other call.
 
     The inline prefix is the fast path described in the module docstring.
     It keeps its layers in locals and builds the result tuples at once (no
@@ -133,11 +150,10 @@ def decode_layers(
 
     if dissector is _ETHERNET and end >= 34:
         head = data[:14]
-        eth = _ethernet_seen.get(head)
-        if eth is None:
-            if len(_ethernet_seen) >= CACHE_LIMIT:
-                _ethernet_seen.clear()
-            eth = _ethernet_seen[head] = Ethernet(*_eth_header(data, 0))
+        if ethernet_seen is None:
+            eth = Ethernet(*_eth_header(head, 0))
+        else:
+            eth = ethernet_seen.get(head) or _new_ethernet(ethernet_seen, head)
         network = tables["ethertype"].get(eth.type)
         ip: IPv4 | IPv6 | None = None
         if network is _IPV4:
@@ -345,17 +361,14 @@ def decode_packets(
     tcp_ports = tables["tcp_port"]
     tcp_sniffers = reg.heuristics["tcp_port"]
     new = _new
+    ethernet_seen: EthernetCache = {}  # this reader's (see EthernetCache)
     index = first_index - 1
     for ts_ns, wire_len, data, linktype, interface, interface_name in records:
         index += 1
         end = len(data)
         if end >= 66 and stock_tcp and linktype in ethernet_links:
             head = data[:14]
-            eth = _ethernet_seen.get(head)
-            if eth is None:
-                if len(_ethernet_seen) >= CACHE_LIMIT:
-                    _ethernet_seen.clear()
-                eth = _ethernet_seen[head] = Ethernet(*_eth_header(data, 0))
+            eth = ethernet_seen.get(head) or _new_ethernet(ethernet_seen, head)
             ethertype = eth.type
             # Bytes are looked at before anything is unpacked (the IP version
             # and length, the protocol, the TCP data offset: 8 words is the
@@ -471,7 +484,7 @@ def decode_packets(
                 packet.interface_name = interface_name
                 yield packet
                 continue
-        layers, spans = decode_layers(data, linktype, reg)
+        layers, spans = decode_layers(data, linktype, reg, ethernet_seen)
         yield Packet(
             index, ts_ns, wire_len, linktype, data, layers, spans, interface, interface_name
         )

@@ -7,15 +7,17 @@ IP, IP carries TCP, TCP carries HTTP).  We keep that order in
 (``packet.get(TCP)`` is a ``TCP | None`` to mypy and to an editor) while the
 nested view is drawn by :mod:`layerpeek.render.text`.
 
-Layers are ``@dataclass(slots=True)`` and immutable by convention.  They are not
-``frozen``: building a frozen dataclass goes through ``object.__setattr__`` for
-each field, and measured about six times the cost of a slots-only one for
-the TCP header's eleven fields (3.5 µs against 0.55 µs on this project's 2-core
-box; ``bench/bench.py`` measures it, ``bench/README.md`` records it), which
-decided the speed target.  The convention is load-bearing: the decoder shares
-one object between packets whose Ethernet headers are equal (see
-:mod:`layerpeek.decode`), so change a layer with ``dataclasses.replace``,
-never by assignment.
+Layers are ``@dataclass(slots=True)``, not ``frozen``: a frozen dataclass
+stores each field through ``object.__setattr__``, about five times the cost of
+a slots-only one (``bench/bench.py`` prints the figures, ``bench/README.md``
+records them), and a packet builds four or five layers.  What that costs in
+safety is kept small: every layer object belongs to one packet, so changing
+it changes that packet only.  The few objects the decoder shares are frozen,
+because a change to one would show in other packets: the Ethernet header (a
+reader keeps one object per distinct header, see
+:data:`layerpeek.decode.EthernetCache`) and the TCP options without a value
+(EOL, NOP, SACK-permitted).  ``tests/test_shared_objects.py`` holds the decoder to
+this: no mutable object is reachable from two packets, in one read or two.
 """
 
 from __future__ import annotations

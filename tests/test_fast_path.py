@@ -2,7 +2,7 @@
 
 ``decode_layers`` decodes the common chain (Ethernet → IPv4/IPv6 → TCP/UDP)
 inline when the registry holds the stock dissectors, and shares repeated
-headers through small caches; ``decode_packets``, the record loop behind
+Ethernet headers through a reader's cache; ``decode_packets``, the record loop behind
 ``layerpeek.read``, decodes the commonest TCP frames in the loop itself.
 These tests hold both to one promise: for any bytes, the result equals what
 the layer decoders alone produce, which we get by giving the driver a
@@ -167,16 +167,20 @@ class TestSameAsTheDecoders:
 
 
 class TestCaches:
+    """A reader's Ethernet header cache (tests/test_shared_objects.py: why sharing is safe)."""
+
     def test_equal_headers_are_shared_between_frames(self) -> None:
-        one = decode_layers(eth(ipv4(tcp(b"a"), proto=6)), 1)[0]
-        two = decode_layers(eth(ipv4(tcp(b"b"), proto=6)), 1)[0]
+        seen: driver.EthernetCache = {}
+        one = decode_layers(eth(ipv4(tcp(b"a"), proto=6)), 1, None, seen)[0]
+        two = decode_layers(eth(ipv4(tcp(b"b"), proto=6)), 1, None, seen)[0]
         assert one[0] is two[0]  # the same Ethernet header: one object
 
     def test_they_stay_bounded(self) -> None:
+        seen: driver.EthernetCache = {}
         for i in range(driver.CACHE_LIMIT + 10):
             src = f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}"
-            decode_layers(eth(ipv4(tcp(b""), proto=6), src=src), 1)
-        assert 0 < len(driver._ethernet_seen) <= driver.CACHE_LIMIT
+            decode_layers(eth(ipv4(tcp(b""), proto=6), src=src), 1, None, seen)
+        assert 0 < len(seen) <= driver.CACHE_LIMIT
 
 
 class TestUptoTransport:

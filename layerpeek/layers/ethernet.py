@@ -38,9 +38,14 @@ class EtherType(IntEnum):
     MPLS = 0x8847
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Ethernet(Layer):
-    """An Ethernet II header."""
+    """An Ethernet II header.
+
+    Frozen, unlike most layers: a reader shares one object between all the
+    frames whose 14 header bytes are equal (see :data:`layerpeek.decode.EthernetCache`),
+    so it must not be changed in place.  ``dataclasses.replace`` makes a changed copy.
+    """
 
     name: ClassVar[str] = "ethernet"
     short: ClassVar[str] = "eth"

@@ -118,14 +118,14 @@ _FLAG_NAMES = (
 )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EOL:
     """End of option list (kind 0): the rest of the options area is padding."""
 
     kind: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class NOP:
     """No-operation (kind 1): aligns the next option on a word boundary."""
 
@@ -148,7 +148,7 @@ class WindowScale:
     shift: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SACKPermitted:
     """Selective acknowledgement permitted (kind 4, RFC 2018)."""
 
@@ -180,8 +180,9 @@ class UnknownOption:
     data: bytes = field(repr=False)  #: the bytes after kind and length
 
 
-#: The options without a value are shared instances (layers are immutable by
-#: convention), which saves an allocation per NOP on every segment.
+#: The options without a value are shared instances (hence frozen: a change to
+#: one would show in every segment), which saves an allocation per NOP on
+#: every segment.  The other options are built per segment.
 EOL_OPTION = EOL()
 NOP_OPTION = NOP()
 SACK_PERMITTED_OPTION = SACKPermitted()
