@@ -83,7 +83,8 @@ class CaptureReader:
         if isinstance(self._parser, PcapngParser):
             return self._parser.all_interfaces
         p = self._parser
-        return [Interface(0, p.linktype, p.snaplen)] if p.header_done else []
+        tsresol = 9 if p.nanosecond else 6  # what the magic says
+        return [Interface(0, p.linktype, p.snaplen, tsresol=tsresol)] if p.header_done else []
 
     @property
     def linktypes(self) -> list[int]:

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from layerpeek.capture.pcap import MAX_RECORD, PcapParser, is_pcap_magic
-from layerpeek.capture.pcapng import MAX_BLOCK, PcapngParser, is_pcapng_magic, timestamp_ns
+from layerpeek.capture.pcapng import (
+    MAX_BLOCK,
+    PcapngParser,
+    is_pcapng_magic,
+    timestamp_ns,
+    unit_ns,
+)
 from layerpeek.columnar import _compiled
 from layerpeek.errors import CaptureFormatError
 
@@ -370,7 +376,7 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
                         )
                         cap = room
                     iface = interfaces[iface_id]
-                    when = timestamp_ns(iface.tsresol_ns, iface.tsoffset_s, high, low)
+                    when = timestamp_ns(iface.tsresol, iface.tsoffset_s, high, low)
                     if not _INT64_MIN <= when <= _INT64_MAX:
                         bad_time.append(moved + len(data_off))
                         when = 0
@@ -456,7 +462,7 @@ def _epb_run(
         mine: slice | BoolArray = slice(None) if one else ids == number
         iface = interfaces[number]
         link[mine] = iface.linktype
-        when[mine], bad[mine] = _timestamps_ns(iface.tsresol_ns, iface.tsoffset_s, units[mine])
+        when[mine], bad[mine] = _timestamps_ns(iface.tsresol, iface.tsoffset_s, units[mine])
     run = (
         at + 28,
         np.where(cut, room, cap)[keep],
@@ -471,7 +477,7 @@ def _epb_run(
 
 
 def _timestamps_ns(
-    res_ns: float, offset_s: int, units: NDArray[np.uint64]
+    tsresol: int, offset_s: int, units: NDArray[np.uint64]
 ) -> tuple[IntArray, BoolArray]:
     """:func:`timestamp_ns` of many timestamps of one interface, and which do not fit int64.
 
@@ -481,15 +487,15 @@ def _timestamps_ns(
     """
     ns = np.zeros(len(units), np.int64)
     slow = np.ones(len(units), np.bool_)
-    if res_ns >= 1.0 and res_ns == int(res_ns) and abs(offset_s) < 1 << 31:
-        step = int(res_ns)
+    step, denominator = unit_ns(tsresol)
+    if denominator == 1 and abs(offset_s) < 1 << 31:
         slow = units > np.uint64((1 << 62) // step)
         fast = ~slow
         ns[fast] = units[fast].astype(np.int64) * step + offset_s * 1_000_000_000
     bad = np.zeros(len(units), np.bool_)
     for i in np.flatnonzero(slow).tolist():
         value = int(units[i])
-        when = timestamp_ns(res_ns, offset_s, value >> 32, value & 0xFFFF_FFFF)
+        when = timestamp_ns(tsresol, offset_s, value >> 32, value & 0xFFFF_FFFF)
         if _INT64_MIN <= when <= _INT64_MAX:
             ns[i] = when
         else:

@@ -34,6 +34,13 @@ def test_original_length_is_kept_beside_the_captured_bytes() -> None:
     assert reader.interfaces[0].snaplen == 60
 
 
+@pytest.mark.parametrize(("nanos", "tsresol"), [(False, 6), (True, 9)])
+def test_the_interface_states_the_files_time_unit(nanos: bool, tsresol: int) -> None:
+    reader = open_capture(io.BytesIO(pcap_bytes(FRAMES[:1], nanos=nanos)))
+    list(reader)
+    assert reader.interfaces[0].tsresol == tsresol  # microseconds or nanoseconds, as pcapng says
+
+
 def test_link_type_ignores_the_fcs_bits() -> None:
     data = bytearray(pcap_bytes(FRAMES[:1], linktype=1))
     data[20:24] = (1 | 0x10000000).to_bytes(4, "little")  # FCS-present bit set

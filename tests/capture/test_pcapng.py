@@ -50,6 +50,42 @@ def test_if_tsresol_scales_timestamps(tsresol: int, units: int, ns: int) -> None
     assert frames_of(data)[0].ts_ns == ns
 
 
+class TestUnitsThatAreNotWholeNanoseconds:
+    """Converted with integers and rounded once to the nearest nanosecond (ties to even).
+
+    Through a float, these timestamps came out 47 ns and 1 ns off.
+    """
+
+    def test_binary_fractions_of_a_second(self) -> None:
+        # 2024-12-06 15:46:40 UTC plus 123,456,789 units of 2^-30 s (0.114978095... s).
+        units = (1_733_500_000 << 30) | 123_456_789
+        data = shb() + idb(tsresol=0x80 | 30) + epb("<", 0, units, FRAME)
+        assert frames_of(data)[0].ts_ns == 1_733_500_000_114_978_095
+
+    def test_picoseconds_since_an_offset(self) -> None:
+        # 64 bits of picoseconds span 213 days: such a capture counts from if_tsoffset.
+        data = (
+            shb()
+            + idb(tsresol=12, tsoffset=1_733_500_000)
+            + epb("<", 0, 18_000_000_123_456_789_012, FRAME)
+        )
+        assert frames_of(data)[0].ts_ns == 1_751_500_000_123_456_789
+
+    @pytest.mark.parametrize(
+        ("tenths", "ns"),
+        [(5, 0), (10, 1), (15, 2), (25, 2), (35, 4)],  # 0.5 ns → 0, 1.5 → 2, 2.5 → 2, 3.5 → 4
+    )
+    def test_halves_round_to_even(self, tenths: int, ns: int) -> None:
+        data = shb() + idb(tsresol=10) + epb("<", 0, tenths, FRAME)  # units of 0.1 ns
+        assert frames_of(data)[0].ts_ns == ns
+
+    def test_the_interface_still_reports_its_unit(self) -> None:
+        parser = PcapngParser()
+        parser.feed(shb() + idb(tsresol=0x80 | 30) + idb(tsresol=12) + idb())
+        units = [(i.tsresol, i.tsresol_ns) for i in parser.interfaces]
+        assert units == [(0x80 | 30, 1e9 / 2**30), (12, 0.001), (6, 1000.0)]
+
+
 def test_if_tsoffset_adds_whole_seconds() -> None:
     data = shb() + idb(tsoffset=100) + epb("<", 0, 5_000_000, FRAME)
     assert frames_of(data)[0].ts_ns == 105_000_000_000
