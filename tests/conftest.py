@@ -47,3 +47,11 @@ def public() -> object:
         return path
 
     return find
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--corpus", action="store_true",
+        help="also run tests/corpus: tcpdump's and Zeek's test captures against tshark "
+        "(fetch them first: python3 tests/corpus/fetch.py; about 30 minutes)",
+    )
