@@ -97,6 +97,7 @@ def default_registry() -> Registry:
         null,
         raw,
         tcp,
+        tls,
         udp,
         vlan,
     )
@@ -134,4 +135,7 @@ def default_registry() -> Registry:
     for port in (80, 8000, 8008, 8080, 3128):
         r.tables["tcp_port"][port] = http.DISSECTOR
     r.heuristics["tcp_port"].append(http.DISSECTOR)  # "GET " … "HTTP/1." on any port
+    for port in tls.PORTS:  # 443 (HTTPS), 8443, 993 (IMAPS), 853 (DNS over TLS), …
+        r.tables["tcp_port"][port] = tls.DISSECTOR
+    r.heuristics["tcp_port"].append(tls.DISSECTOR)  # a record header (16 03 0x …) on any port
     return r

@@ -38,6 +38,7 @@ DOCUMENTED = {
     "udp": {"src_port", "dst_port", "length", "checksum"},
     "dns": {"id", "qr", "opcode", "rcode", "questions", "answers", "authorities", "additionals"},
     "http": {"kind", "method", "target", "version", "status", "reason", "headers"},
+    "tls": {"records"},
     "malformed": {"protocol", "reason", "offset", "truncated"},
     "vlan": {"pcp", "dei", "vid", "type"},
     "sll": {"packet_type", "arphrd_type", "addr_len", "addr", "protocol"},

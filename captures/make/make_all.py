@@ -26,7 +26,9 @@ import argparse
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +38,7 @@ from netlab import (
     Namespace,
     add_tap,
     capture,
+    in_ns,
     loopback_setup,
     missing_tools,
     namespace,
@@ -343,6 +346,209 @@ def page_load() -> None:
     )
 
 
+
+# --------------------------------------------------------------------------- issue 17: HTTPS
+
+CURL_TLS = [*CURL, "--resolve", "example.test:8443:127.0.0.1", "--resolve",
+            "example.test:8444:127.0.0.1"]
+
+
+@contextlib.contextmanager
+def tls_files(name: str) -> Iterator[Path]:
+    """A scratch directory with fresh certificates (``certs/``) and the server's key log path."""
+    tmp = Path(tempfile.mkdtemp(prefix="lp-tls-"))
+    os.chmod(tmp, 0o755)
+    try:
+        sh(*py("tls_server.py", "certs", str(tmp / "certs")))
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tls_serve(ns: Namespace, tmp: Path, *extra: str, port: int = 8443) -> None:
+    ns.start(*py("tls_server.py", "serve", "--listen", f"127.0.0.1:{port}", "--certs",
+                 str(tmp / "certs"), "--keylog", str(tmp / "server.keys"), *extra))
+
+
+def curl_tls(tmp: Path, port: int, *args: str) -> list[str]:
+    return [*CURL_TLS, "--cacert", str(tmp / "certs" / "ca.pem"), *args]
+
+
+def keep_keys(tmp_keys: Path, name: str, drop: Callable[[str], bool] = lambda line: False
+              ) -> None:
+    lines = [ln for ln in tmp_keys.read_text().splitlines() if ln and not drop(ln)]
+    (OUT / f"{name}.keys").write_text("\n".join(lines) + "\n")
+
+
+def client_randoms(path: Path) -> list[str]:
+    return [r[0] for r in fields(path, "tls.handshake.type == 1", "tls.handshake.random")]
+
+
+def decrypted_count(path: Path, keys: Path, filt: str) -> int:
+    return len(tshark(path, "-o", f"tls.keylog_file:{keys}", "-Y", filt).splitlines())
+
+
+def tls13_http11() -> None:
+    path = OUT / "tls13_http11.pcap"
+    form = "name=layerpeek&layer=tls&message=hello+over+TLS+1.3"
+    with tls_files("tls13") as tmp:
+        with namespace("lp-cap-tls13") as ns:
+            tls_serve(ns, tmp)
+            with capture(ns.name, "lo", path):
+                ns.run(*curl_tls(tmp, 8443, "--http1.1", "--tlsv1.3", "--tls13-ciphers",
+                                 "TLS_AES_128_GCM_SHA256", "--local-port", "41400",
+                                 "https://example.test:8443/index.html", "--output", "/dev/null",
+                                 "https://example.test:8443/style.css"))
+                time.sleep(0.1)
+                ns.run(*curl_tls(tmp, 8443, "--http1.1", "--tlsv1.3", "--tls13-ciphers",
+                                 "TLS_CHACHA20_POLY1305_SHA256", "--local-port", "41401",
+                                 "--data", form, "https://example.test:8443/submit"))
+        keep_keys(tmp / "server.keys", "tls13_http11")
+    expect(decrypted_count(path, OUT / "tls13_http11.keys", "http.request") == 3, "3 requests")
+
+
+def tls12_http11() -> None:
+    """TLS 1.2 with AES-GCM, ChaCha20-Poly1305, AES-CBC encrypt-then-MAC (8443) and
+    AES-CBC MAC-then-encrypt (8444: a server with encrypt_then_mac turned off)."""
+    path = OUT / "tls12_http11.pcap"
+    with tls_files("tls12") as tmp:
+        with namespace("lp-cap-tls12") as ns:
+            tls_serve(ns, tmp, "--max-version", "1.2")
+            tls_serve(ns, tmp, "--max-version", "1.2", "--no-etm", port=8444)
+            with capture(ns.name, "lo", path):
+                for n, (port, cipher, url) in enumerate([
+                    (8443, "ECDHE-ECDSA-AES128-GCM-SHA256", "/index.html"),
+                    (8443, "ECDHE-ECDSA-CHACHA20-POLY1305", "/logo.png"),
+                    (8443, "ECDHE-ECDSA-AES256-SHA384", "/style.css"),
+                    (8444, "ECDHE-ECDSA-AES128-SHA256", "/data.json"),
+                ]):
+                    ns.run(*curl_tls(tmp, port, "--http1.1", "--tls-max", "1.2", "--ciphers",
+                                     cipher, "--local-port", str(41410 + n),
+                                     f"https://example.test:{port}{url}"))
+                    time.sleep(0.1)
+        keep_keys(tmp / "server.keys", "tls12_http11")
+    expect(decrypted_count(path, OUT / "tls12_http11.keys", "http.response.code == 200") == 4,
+           "four answers")
+
+
+def tls_resumed() -> None:
+    """Two connections per curl run (``Connection: close``): the second resumes the
+    first's session, with a TLS 1.3 PSK ticket, then with a TLS 1.2 session ticket."""
+    path = OUT / "tls_resumed.pcap"
+    with tls_files("resumed") as tmp:
+        with namespace("lp-cap-tls-resumed") as ns:
+            tls_serve(ns, tmp)
+            with capture(ns.name, "lo", path):
+                for n, version in enumerate(("1.3", "1.2")):
+                    ns.run(*curl_tls(tmp, 8443, "--http1.1", "--tls-max", version,
+                                     "--header", "Connection: close", "--local-port",
+                                     f"{41420 + 2 * n}-{41421 + 2 * n}",
+                                     "https://example.test:8443/index.html", "--output",
+                                     "/dev/null", "https://example.test:8443/style.css"))
+                    time.sleep(0.1)
+        keep_keys(tmp / "server.keys", "tls_resumed")
+    expect(count(path, "tls.handshake.extensions.psk.identity.identity") >= 1, "a PSK offered")
+    expect(decrypted_count(path, OUT / "tls_resumed.keys", "http.request") == 4, "4 requests")
+
+
+def tls_alert() -> None:
+    """curl does not trust the server's CA and says so with a fatal alert (TLS 1.3: the
+    alert is encrypted under the client's handshake keys; TLS 1.2: in the clear)."""
+    path = OUT / "tls_alert.pcap"
+    with tls_files("alert") as tmp:
+        with namespace("lp-cap-tls-alert") as ns:
+            tls_serve(ns, tmp)
+            with capture(ns.name, "lo", path):
+                for n, version in enumerate(("1.3", "1.2")):
+                    sh(*in_ns(ns.name, *CURL_TLS, "--http1.1", "--tls-max", version,
+                              "--local-port", str(41430 + n),
+                              "https://example.test:8443/index.html"), check=False)
+                    time.sleep(0.1)
+        keep_keys(tmp / "server.keys", "tls_alert")
+    expect(decrypted_count(path, OUT / "tls_alert.keys", "tls.alert_message.desc == 48") == 2,
+           "two unknown_ca alerts")
+
+
+def tls_missing_keys() -> None:
+    """Three TLS 1.3 connections; the key log committed beside the capture keeps the
+    first one's secrets, none of the second's, and only the handshake secrets of the third."""
+    path = OUT / "tls_missing_keys.pcap"
+    with tls_files("missing") as tmp:
+        with namespace("lp-cap-tls-missing") as ns:
+            tls_serve(ns, tmp)
+            with capture(ns.name, "lo", path):
+                for n in range(3):
+                    ns.run(*curl_tls(tmp, 8443, "--http1.1", "--local-port", str(41440 + n),
+                                     "https://example.test:8443/index.html"))
+                    time.sleep(0.1)
+        randoms = client_randoms(path)
+        expect(len(randoms) == 3, "three hellos")
+
+        def drop(line: str) -> bool:
+            if line.startswith("#"):
+                return False
+            label, random, _ = line.split()
+            return random == randoms[1] or (random == randoms[2] and "HANDSHAKE" not in label)
+
+        keep_keys(tmp / "server.keys", "tls_missing_keys", drop)
+    expect(decrypted_count(path, OUT / "tls_missing_keys.keys", "http.request") == 1,
+           "one request readable")
+
+
+def https_h2() -> None:
+    """curl --http2 against hypercorn: three requests multiplexed on one connection;
+    the key log is curl's (SSLKEYLOGFILE)."""
+    path = OUT / "https_h2.pcap"
+    with tls_files("h2") as tmp:
+        keys = tmp / "client.keys"
+        with namespace("lp-cap-https-h2") as ns:
+            ns.start(*py("h2_server.py", "--listen", "127.0.0.1:8443", "--certs",
+                         str(tmp / "certs")))
+            with capture(ns.name, "lo", path):
+                ns.run("env", f"SSLKEYLOGFILE={keys}",
+                       *[a for a in curl_tls(tmp, 8443, "--http2", "--local-port", "41450",
+                                 "https://example.test:8443/index.html", "--output", "/dev/null",
+                                 "https://example.test:8443/style.css", "--output", "/dev/null",
+                                 "https://example.test:8443/no-such-page")
+                         if a != "--fail-with-body"])  # the 404 is part of the scenario
+        keep_keys(keys, "https_h2")
+    expect(decrypted_count(path, OUT / "https_h2.keys", "http2.type == 1") >= 2, "h2 HEADERS")
+
+
+def tls13_keyupdate() -> None:
+    """openssl s_client sends a KeyUpdate (its ``k`` command) before its request to
+    openssl s_server -www; the key log is the server's (-keylogfile)."""
+    path = OUT / "tls13_keyupdate.pcap"
+    with tls_files("keyupdate") as tmp:
+        with namespace("lp-cap-tls-ku") as ns:
+            server = subprocess.Popen(
+                in_ns(ns.name, "openssl", "s_server", "-accept", "127.0.0.1:4433", "-cert",
+                      str(tmp / "certs" / "server.pem"), "-key", str(tmp / "certs" / "server.key"),
+                      "-www", "-tls1_3", "-keylogfile", str(tmp / "server.keys")),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ns.procs.append(server)  # type: ignore[arg-type]
+            time.sleep(0.5)
+            with capture(ns.name, "lo", path):
+                client = subprocess.Popen(
+                    in_ns(ns.name, "openssl", "s_client", "-connect", "127.0.0.1:4433",
+                          "-servername", "example.test", "-CAfile",
+                          str(tmp / "certs" / "ca.pem")),
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                assert client.stdin is not None
+                time.sleep(0.3)
+                client.stdin.write(b"k\n")  # s_client's command: send a KeyUpdate
+                client.stdin.flush()
+                time.sleep(0.3)
+                client.stdin.write(b"GET / HTTP/1.0\r\n\r\n")
+                client.stdin.flush()
+                time.sleep(1.0)
+                client.stdin.close()
+                client.wait(10)
+        keep_keys(tmp / "server.keys", "tls13_keyupdate")
+    expect(decrypted_count(path, OUT / "tls13_keyupdate.keys", "tls.handshake.type == 24") == 1,
+           "one KeyUpdate")
+
+
 CAPTURES: dict[str, Callable[[], None]] = {
     "tcp_3040_greeting": greeting("tcp_3040_greeting.pcap", "127.0.0.1", nano=True),
     "tcp_3040_greeting_pcapng": greeting(
@@ -381,6 +587,13 @@ CAPTURES: dict[str, Callable[[], None]] = {
     ),
     "http_rst_cut": web_client("http_rst_cut.pcap", "rst-cut", 41286, mtu=1500),
     "page_load": page_load,
+    "tls13_http11": tls13_http11,
+    "tls12_http11": tls12_http11,
+    "tls_resumed": tls_resumed,
+    "tls_alert": tls_alert,
+    "tls_missing_keys": tls_missing_keys,
+    "https_h2": https_h2,
+    "tls13_keyupdate": tls13_keyupdate,
 }
 
 RETRIES = 3

@@ -43,7 +43,7 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 TOOLS = {
     "ip": "iproute2", "tc": "iproute2", "taskset": "util-linux", "ethtool": "ethtool",
     "tcpdump": "tcpdump", "tshark": "tshark", "dumpcap": "tshark", "capinfos": "tshark",
-    "curl": "curl", "dig": "dnsutils",
+    "curl": "curl", "dig": "dnsutils", "openssl": "openssl",
 }  # fmt: skip
 
 

@@ -64,6 +64,8 @@ _COMBINATIONS = len(_LINK_NAMES) * 3 * 2 * 2 * len(_APP_NAMES)
 #: What the vectorised path can say about a port: nothing claims it, the HTTP
 #: decoder claims it, or some other decoder does (that row falls back).
 _PORT_NONE, _PORT_HTTP, _PORT_OTHER = 0, 1, 2
+#: Largest TLS record fragment (layerpeek.tls.records.MAX_FRAGMENT), for the TLS heuristic.
+_TLS_MAX_FRAGMENT = (1 << 14) + 2048
 
 
 
@@ -91,7 +93,7 @@ def _port_tables() -> tuple[list[dict[int, Dissector]], NDArray[np.int8], NDArra
         codes.append(code)
     heuristics_ok = not reg.heuristics["udp_port"] and [
         d.protocol for d in reg.heuristics["tcp_port"]
-    ] == ["http"]
+    ] in (["http"], ["http", "tls"])
     return dicts, codes[0], codes[1], heuristics_ok
 
 
@@ -427,6 +429,18 @@ def decode_vectorised(
     other = fast & has_payload & (found == _PORT_OTHER)  # e.g. DNS: its decoder runs below
     avail = payload_end - payload
     head = read.u64(payload, EVERY_ROW)
+    # The TLS heuristic (a record header on a port no table claims): such rows
+    # take the per-row path, where the TLS decoder runs.  Its test is the one
+    # of layerpeek.tls.records.plausible_header, on the first five bytes.
+    tls_first = head >> np.uint64(56)
+    record_len = (head >> np.uint64(24)) & np.uint64(0xFFFF)
+    fast &= ~(
+        tcp & has_payload & (found == _PORT_NONE) & (avail >= 5)
+        & (tls_first >= 20) & (tls_first <= 24)
+        & (((head >> np.uint64(48)) & np.uint64(0xFF)) == 3)
+        & (((head >> np.uint64(40)) & np.uint64(0xFF)) <= 4)
+        & (record_len > 0) & (record_len <= _TLS_MAX_FRAGMENT)
+    )
     # Only payloads whose first byte starts some prefix are compared with
     # each prefix: in bulk data that is a few in a hundred.
     starts = _http_starts()
