@@ -65,9 +65,21 @@ from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.linux_sll import SLL, SLL2
 from layerpeek.layers.null import Null
 from layerpeek.layers.tcp import MSS, TCP, SACKPermitted, Timestamps, WindowScale
+from layerpeek.layers.tls import TLS, TLSRecord
 from layerpeek.layers.udp import UDP
 from layerpeek.layers.vlan import VLAN
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.tls.handshake import ALPN as TLSALPN
+from layerpeek.tls.handshake import Certificate as TLSCertificate
+from layerpeek.tls.handshake import (
+    ClientHello,
+    ServerHello,
+    SignatureAlgorithms,
+    SupportedGroups,
+    SupportedVersions,
+)
+from layerpeek.tls.handshake import ServerName as TLSServerName
+from layerpeek.tls.records import Alert
 
 L = TypeVar("L", bound=Layer)
 
@@ -447,6 +459,55 @@ def _addr_pair(get: Callable[[Frame], Sequence[Any]], src: Callable[[Any], Any],
     return ((lambda f: [src(h) for h in get(f)]), (lambda f: [dst(h) for h in get(f)]), both)
 
 
+def _tls_messages(f: Frame) -> list[Any]:
+    return [m for layer in f.of(TLS) for m in layer.messages()]
+
+
+def _tls_records(get: Callable[[TLSRecord], Any]) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        values = (get(r) for layer in f.of(TLS) for r in layer.records)
+        return [v for v in values if v is not None]
+
+    return extract
+
+
+def _tls_handshakes(get: Callable[[Any], Iterable[Any]]) -> Extractor:
+    """Values from each whole handshake message of the frame's TLS layers."""
+
+    def extract(f: Frame) -> list[Any]:
+        return [v for m in _tls_messages(f) if hasattr(m, "handshake_type") for v in get(m)]
+
+    return extract
+
+
+def _tls_hellos(get: Callable[[ClientHello | ServerHello], Iterable[Any]]) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        return [v for m in _tls_messages(f) if isinstance(m, (ClientHello, ServerHello))
+                for v in get(m)]
+
+    return extract
+
+
+def _tls_extension(kind: type[Any], get: Callable[[Any], Iterable[Any]]) -> Extractor:
+    return _tls_hellos(lambda h: [v for e in h.extensions if isinstance(e, kind) for v in get(e)])
+
+
+def _tls_alerts(get: Callable[[Alert], Any]) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        return [get(m) for m in _tls_messages(f) if isinstance(m, Alert) and m.level is not None]
+
+    return extract
+
+
+def _tls_fingerprint(client: bool, which: Callable[[Any], Any], text: bool) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        kind = ClientHello if client else ServerHello
+        fps = [which(m) for m in _tls_messages(f) if isinstance(m, kind)]
+        return [fp.text if text else fp.hash for fp in fps]
+
+    return extract
+
+
 # --------------------------------------------------------------------------- the table
 
 U, B, T = FieldType.UINT, FieldType.BOOL, FieldType.TIME
@@ -749,6 +810,58 @@ def _build() -> list[Field]:
         ("http.cache_control", "Cache-Control"), ("http.authorization", "Authorization"),
     ):
         add(name, S, f"{header} header", _header(header))
+
+
+    # TLS (the records beginning in this segment; see layerpeek.layers.tls)
+    from layerpeek.tls import fingerprints as fp
+
+    protocol("tls", "Transport Layer Security (records beginning in this segment)", TLS)
+    add("tls.record.content_type", U, "Record content type (22 handshake, 23 application data)",
+        _tls_records(lambda r: r.content_type))
+    add("tls.record.version", U, "Record legacy version", _tls_records(lambda r: r.version), 4)
+    add("tls.record.length", U, "Record fragment length", _tls_records(lambda r: r.length))
+    add("tls.handshake.type", U, "Handshake message type (1 ClientHello, 2 ServerHello, …)",
+        _tls_handshakes(lambda m: [m.handshake_type]))
+    add("tls.handshake.length", U, "Handshake message body length",
+        _tls_handshakes(lambda m: [m.length]))
+    add("tls.handshake.version", U, "Hello legacy_version", _tls_hellos(lambda h: [h.version]), 4)
+    add("tls.handshake.random", BY, "Hello random", _tls_hellos(lambda h: [h.random]))
+    add("tls.handshake.session_id", BY, "Hello session id",
+        _tls_hellos(lambda h: [h.session_id] if h.session_id else []))
+    add("tls.handshake.ciphersuite", U, "Cipher suite offered (ClientHello) or chosen",
+        _tls_hellos(lambda h: h.cipher_suites if isinstance(h, ClientHello)
+                    else [h.cipher_suite]), 4)
+    add("tls.handshake.extension.type", U, "Hello extension type",
+        _tls_hellos(lambda h: [e.type for e in h.extensions]))
+    add("tls.handshake.extensions_server_name", S, "Server name (SNI)",
+        _tls_extension(TLSServerName, lambda e: e.names))
+    add("tls.handshake.extensions_alpn_str", S, "ALPN protocol offered or chosen",
+        _tls_extension(TLSALPN, lambda e: e.protocols))
+    add("tls.handshake.extensions.supported_version", U, "supported_versions entry",
+        _tls_extension(SupportedVersions, lambda e: e.versions), 4)
+    add("tls.handshake.extensions_supported_group", U, "supported_groups entry",
+        _tls_extension(SupportedGroups, lambda e: e.groups), 4)
+    add("tls.handshake.sig_hash_alg", U, "Signature algorithm (signature_algorithms)",
+        _tls_extension(SignatureAlgorithms, lambda e: e.schemes), 4)
+    add("tls.handshake.certificate", BY, "A certificate of the chain (DER)",
+        _tls_handshakes(lambda m: [c.der for c in m.certificates]
+                        if isinstance(m, TLSCertificate) else []))
+    add("tls.alert_message.level", U, "Alert level (1 warning, 2 fatal)",
+        _tls_alerts(lambda a: a.level))
+    add("tls.alert_message.desc", U, "Alert description", _tls_alerts(lambda a: a.description))
+    add("tls.app_data_len", U, "Application data record length (layerpeek)",
+        _tls_records(lambda r: r.length if r.content_type == 23 else None))
+    add("tls.handshake.ja3", S, "JA3 hash of the ClientHello",
+        _tls_fingerprint(True, fp.ja3, False))
+    add("tls.handshake.ja3_full", S, "JA3 string", _tls_fingerprint(True, fp.ja3, True))
+    add("tls.handshake.ja3s", S, "JA3S hash of the ServerHello",
+        _tls_fingerprint(False, fp.ja3s, False))
+    add("tls.handshake.ja3s_full", S, "JA3S string", _tls_fingerprint(False, fp.ja3s, True))
+    add("tls.handshake.ja4", S, "JA4 fingerprint of the ClientHello",
+        _tls_fingerprint(True, fp.ja4, False))
+    add("tls.handshake.ja4_r", S, "JA4 raw (sorted) form", _tls_fingerprint(True, fp.ja4, True))
+    add("tls.handshake.ja4s", S, "JA4S fingerprint of the ServerHello (layerpeek)",
+        _tls_fingerprint(False, fp.ja4s, False))
 
     # bytes no decoder claimed
     protocol("data", "Bytes no decoder claimed", Payload)
