@@ -96,7 +96,7 @@ def test_ja4_foxio_example() -> None:
 def test_ja4_without_signature_algorithms_has_no_underscore_part() -> None:
     hello = ja4_example()
     no_sigs = hs.ClientHello(1, 0, hello.version, hello.random, b"", hello.cipher_suites, (0,),
-                             tuple(e for e in hello.extensions if e.type != 13) + (raw(13),))
+                             (*tuple(e for e in hello.extensions if e.type != 13), raw(13)))
     assert ja4(no_sigs).hash.endswith("_6d807ffa2a79")  # JA4.md: "…,4469,ff01 = 6d807ffa2a79"
 
 
