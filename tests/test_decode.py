@@ -12,7 +12,7 @@ from builders import eth, ipv4, ipv4_tcp, ipv4_udp, tcp, udp
 
 from layerpeek.decode import MAX_DEPTH, decode_layers
 from layerpeek.errors import Invalid, Short
-from layerpeek.layers import dns, http
+from layerpeek.layers import dns, http, tls
 from layerpeek.layers.dns import DNS
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.http import HTTP
@@ -244,7 +244,7 @@ class TestOwnRegistry:
         mine.tables["udp_port"][5300] = dns.DISSECTOR
         mine.heuristics["tcp_port"].clear()
         assert 5300 not in r.tables["udp_port"]
-        assert r.heuristics["tcp_port"] == [http.DISSECTOR]
+        assert r.heuristics["tcp_port"] == [http.DISSECTOR, tls.DISSECTOR]
 
     def test_removing_the_heuristic_turns_http_on_other_ports_into_data(self) -> None:
         r = default_registry()

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer, Malformed, Payload
-from layerpeek.registry import Decoded, Dissector
 from layerpeek.tls import handshake, names
 from layerpeek.tls.handshake import HandshakeMessage
 from layerpeek.tls.records import (
