@@ -344,6 +344,7 @@ class FieldStyle:
 _L = "layerpeek.layers."
 _ETHERTYPE = _L + "ethernet:EtherType"
 _IPPROTO = _L + "ipv4:IPProto"
+_TLS = "layerpeek.tls.names:"
 
 #: (owner, field name) → style.  The owner is ``"<module>.<Class>"`` with the
 #: module's last name (``"ipv4.IPv4"``, ``"tcp.MSS"``), or ``"<module>.*"`` for
@@ -383,6 +384,21 @@ FIELD_STYLES: dict[tuple[str, str], FieldStyle] = {
     ("dns.DNS", "rcode"): FieldStyle("enum", _L + "dns:Rcode"),
     ("dns.*", "type"): FieldStyle("enum", _L + "dns:RRType"),
     ("dns.*", "rclass"): FieldStyle("enum", _L + "dns:RRClass"),
+    ("tls.TLSRecord", "content_type"): FieldStyle("enum", _TLS + "ContentType"),
+    ("tls.TLSRecord", "version"): FieldStyle("hex", _TLS + "TLSVersion", 4),
+    ("handshake.*", "handshake_type"): FieldStyle("enum", _TLS + "HandshakeType"),
+    ("handshake.*", "version"): FieldStyle("hex", _TLS + "TLSVersion", 4),
+    ("handshake.*", "type"): FieldStyle("enum", _TLS + "ExtensionType"),
+    ("handshake.*", "cipher_suite"): FieldStyle("hex", _TLS + "CipherSuite", 4),
+    ("handshake.*", "cipher_suites"): FieldStyle("hex", _TLS + "CipherSuite", 4),
+    ("handshake.*", "groups"): FieldStyle("enum", _TLS + "NamedGroup"),
+    ("handshake.*", "group"): FieldStyle("enum", _TLS + "NamedGroup"),
+    ("handshake.*", "named_group"): FieldStyle("enum", _TLS + "NamedGroup"),
+    ("handshake.*", "schemes"): FieldStyle("hex", _TLS + "SignatureScheme", 4),
+    ("handshake.*", "signature_scheme"): FieldStyle("hex", _TLS + "SignatureScheme", 4),
+    ("handshake.SupportedVersions", "versions"): FieldStyle("hex", _TLS + "TLSVersion", 4),
+    ("records.Alert", "level"): FieldStyle("enum", _TLS + "AlertLevel"),
+    ("records.Alert", "description"): FieldStyle("enum", _TLS + "AlertDescription"),
 }
 
 #: ICMP codes mean something different for each type: (owner, type) → enum.

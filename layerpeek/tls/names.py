@@ -364,3 +364,18 @@ def alert_level_name(code: int) -> str:
 def message_name(code: int) -> str:
     """``ClientHello``; ``Handshake type 0x63`` when unknown."""
     return MESSAGE_NAMES.get(code, f"Handshake type 0x{code:02x}")
+
+
+class TLSVersion(enum.IntEnum):
+    """Protocol versions, for the tree view (``0x0303 (TLS1_2)``)."""
+
+    SSL3_0 = 0x0300
+    TLS1_0 = 0x0301
+    TLS1_1 = 0x0302
+    TLS1_2 = 0x0303
+    TLS1_3 = 0x0304
+
+
+#: Cipher suites as an enum, for the tree view: built from :data:`CIPHER_SUITES`.
+CipherSuite = enum.IntEnum(  # type: ignore[misc]
+    "CipherSuite", {name: code for code, name in CIPHER_SUITES.items()})
