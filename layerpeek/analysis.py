@@ -69,6 +69,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("defrag", "layerpeek.flows.defrag:Defragmenter"),
     ("tcp", "layerpeek.flows.tracker:TCPTracker"),
     ("udp", "layerpeek.flows.udp:UDPTracker"),
+    ("tls", "layerpeek.tls.stage:TLSStage"),
     ("http", "layerpeek.http.pairing:HTTPPairer"),
     ("dns", "layerpeek.dnstx:DNSTracker"),
     ("story", "layerpeek.story:Storyteller"),

@@ -46,6 +46,7 @@ from layerpeek.wire import enum_name
 if TYPE_CHECKING:
     from layerpeek.analysis import Step as AnalysisStep
     from layerpeek.http.message import HTTPMessage
+    from layerpeek.tls.keylog import KeyLog
 
 #: Data runs told per TCP connection without HTTP (the rest are counted).
 MAX_RUNS = 12
@@ -374,6 +375,7 @@ def explain(
     *,
     http: Sequence[HTTPExchange | ToldExchange] | None = None,
     http_problems: Iterable[str] = (),
+    keylog: KeyLog | None = None,
 ) -> Story:
     """The story of a capture's packets (read them with :func:`layerpeek.read`).
 
@@ -382,12 +384,17 @@ def explain(
     elsewhere (with the problems that pairing reported) instead of pairing
     them here; it may hold :class:`ToldExchange` records from
     :func:`told_exchanges`, which keep what the story says of the bodies
-    without the bodies.
+    without the bodies.  ``keylog`` (a :class:`~layerpeek.tls.KeyLog`)
+    decrypts HTTPS so its requests and responses are told too.
     """
     from layerpeek.analysis import Analysis
 
     teller = Storyteller(http=http, http_problems=http_problems)
-    analysis = Analysis(["defrag", teller])
+    if keylog is None:
+        analysis = Analysis(["defrag", teller])
+    else:  # HTTPS: the HTTP inside the TLS connections whose secrets the key log holds
+        analysis = Analysis(["defrag", teller, "tls"],
+                            settings={"tls": {"keylog": keylog, "keep_connections": False}})
     for _ in analysis.run(packets):
         pass
     (story,) = (e for e in analysis.finish() if isinstance(e, Story))

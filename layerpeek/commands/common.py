@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from layerpeek.filter.bpf import CaptureFilter
     from layerpeek.packet import Packet
     from layerpeek.reader import PacketReader
+    from layerpeek.tls.keylog import KeyLog
 
 PROG = "layerpeek"
 
@@ -232,11 +233,16 @@ def analysis(
 ) -> Analysis:
     """The analysis a command runs: ``stages``, the defragmenter first unless
     ``--no-defrag``, the trackers bounded by ``--max-connections`` where the
-    command has it."""
+    command has it, and the TLS stage with the key log of ``--keylog`` (or
+    ``$SSLKEYLOGFILE``) where the command has that option."""
     from layerpeek.analysis import Analysis
 
     names = (["defrag"] if getattr(args, "defrag", True) else []) + stages
     merged = {name: dict(values) for name, values in (settings or {}).items()}
+    keylog = load_keylog(args)
+    if keylog is not None:  # --keylog / $SSLKEYLOGFILE: the TLS stage decrypts
+        names.append("tls")
+        merged.setdefault("tls", {}).update(keylog=keylog, keep_connections=False)
     limit = getattr(args, "max_connections", None)
     if limit is not None:
         for tracker in ("tcp", "udp"):
@@ -264,3 +270,50 @@ def align(cells: list[list[str]], right: set[int]) -> str:
         parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def add_keylog_option(parser: argparse.ArgumentParser, effect: str) -> None:
+    """``--keylog FILE`` (default ``$SSLKEYLOGFILE``, as Wireshark's ``tls.keylog_file``)."""
+    parser.add_argument(
+        "--keylog", metavar="FILE",
+        help="NSS key log (the SSLKEYLOGFILE format curl and browsers write) to decrypt "
+        f"TLS: {effect}; default: $SSLKEYLOGFILE when set",
+    )
+
+
+def load_keylog(args: argparse.Namespace) -> KeyLog | None:
+    """The key log named by ``--keylog``, else ``$SSLKEYLOGFILE``, else None.
+
+    A ``--keylog`` file that cannot be read is an error (exit 1).  A
+    ``$SSLKEYLOGFILE`` that does not exist (yet) is only a warning: browsers
+    are often configured with one that has not been written.  Lines that are
+    not key log lines are counted in a warning, not refused.
+    """
+    from layerpeek.tls.keylog import KeyLog, from_environment
+
+    if not hasattr(args, "keylog"):
+        return None  # a command without the option
+    if "_keylog" in vars(args):
+        loaded: KeyLog | None = args._keylog  # read once per run, warnings once
+        return loaded
+    given: str | None = args.keylog
+    path = given if given is not None else from_environment()
+    args._keylog = None
+    if path is None:
+        return None
+    try:
+        log = KeyLog.load(path)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if given is None:
+            warn(f"$SSLKEYLOGFILE {path}: {reason}; not decrypting")
+            return None
+        raise CommandError(f"{path}: cannot read the key log: {reason}") from None
+    if log.problems:
+        n = len(log.problems)
+        warn(f"{path}: {n} line{'' if n == 1 else 's'} not in the key log format "
+             f"(first: {log.problems[0]})")
+    if not len(log):
+        warn(f"{path}: no secrets in this key log")
+    args._keylog = log
+    return log

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from layerpeek.filter.output import FieldsFormat
     from layerpeek.flows.tracker import PacketFlowInfo
     from layerpeek.packet import Packet
+    from layerpeek.tls.keylog import KeyLog
 
 #: ``sys.stdout.write``: the text stream buffers, so one call per packet is cheap.
 Writer = Callable[[str], object]
@@ -132,6 +133,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(as tcpdump -r FILE tcp port 80) or, with -i, to the live capture",
     )
     problems.add_options(parser, connections=True)
+    common.add_keylog_option(
+        parser, "the summary on stderr then says which TLS connections could not be "
+        "decrypted (keys missing, wrong key log)")
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -224,7 +228,8 @@ def run(args: argparse.Namespace) -> int:
         count: int | None = args.count
         if args.flows or args.defrag:
             annotated = _annotated(packets, flows=args.flows, defrag=args.defrag,
-                                   summary=summary, max_connections=args.max_connections)
+                                   summary=summary, max_connections=args.max_connections,
+                                   keylog=common.load_keylog(args))
             relative = not args.absolute
             if keep is not None and fields is None:
                 annotated = ((p, i) for p, i in annotated if keep(p, i))
@@ -364,6 +369,7 @@ Annotated = Iterator[tuple["Packet", "PacketFlowInfo | None"]]
 def _annotated(
     packets: Iterator[Packet], *, flows: bool, defrag: bool,
     summary: problems.ProblemSummary | None = None, max_connections: int = 50_000,
+    keylog: KeyLog | None = None,
 ) -> Annotated:
     """``(packet, info)`` pairs; ``flows=False`` keeps only the defragmenter.
 
@@ -374,8 +380,12 @@ def _annotated(
     from layerpeek.analysis import Analysis
 
     stages = (["defrag"] if defrag else []) + (["tcp", "udp"] if flows else [])
-    table = {"max_connections": max_connections, "keep_conversations": False}
-    analysis = Analysis(stages, settings={"tcp": table, "udp": table})
+    table: dict[str, object] = {"max_connections": max_connections, "keep_conversations": False}
+    settings: dict[str, dict[str, object]] = {"tcp": table, "udp": table}
+    if keylog is not None and flows:  # the summary then names what was not decrypted
+        stages.append("tls")
+        settings["tls"] = {"keylog": keylog, "keep_connections": False}
+    analysis = Analysis(stages, settings=settings)
     if summary is not None:
         summary.analysis(analysis)
     for packet in packets:

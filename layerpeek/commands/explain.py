@@ -64,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--width", type=_width, default=100, metavar="COLS",
                         help="wrap the text at COLS columns (default 100)")
+    common.add_keylog_option(parser, "the HTTP inside HTTPS connections is told like cleartext")
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # One pass over the capture, from a file or a pipe alike: the story
         # stage keeps what it tells of each HTTP body, not the body.
-        story = explain(common.iter_packets(reader, path))
+        story = explain(common.iter_packets(reader, path), keylog=common.load_keylog(args))
         out = common.prepare_stdout()
         if args.json:
             out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")

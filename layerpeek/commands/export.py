@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from layerpeek.packet import Packet
+    from layerpeek.tls.keylog import KeyLog
 
 #: Files at least this large show progress without ``--progress``.
 PROGRESS_BYTES = 16 * 1024 * 1024
@@ -81,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help="packets only: decode N MiB of the file at a time (default 64)",
     )
+    common.add_keylog_option(parser, "with --what http, HTTPS exchanges are rows too")
     show = parser.add_mutually_exclusive_group()
     show.add_argument("--progress", action="store_true", help="always show progress on stderr")
     show.add_argument("-q", "--quiet", action="store_true", help="never show progress")
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         if args.what == "packets":
             rows = _packets(path, columns, args.chunk_mb * 1024 * 1024, part, progress, problems)
         else:
-            records = _records(path, args.what, progress, problems)
+            records = _records(path, args.what, progress, problems, common.load_keylog(args))
             table = _flat_table(records)
             _write(lambda: pq.write_table(table, part), part)
             rows = table.num_rows
@@ -278,7 +280,8 @@ def _counted(path: str, progress: Progress, problems: list[str]) -> Iterator[Pac
         reader.close()
 
 
-def _records(path: str, what: str, progress: Progress, problems: list[str]) -> list[dict[str, Any]]:
+def _records(path: str, what: str, progress: Progress, problems: list[str],
+             keylog: KeyLog | None = None) -> list[dict[str, Any]]:
     packets = _counted(path, progress, problems)
     if what == "conversations":
         from layerpeek.flows import conversations
@@ -288,7 +291,7 @@ def _records(path: str, what: str, progress: Progress, problems: list[str]) -> l
         from layerpeek.http import exchanges
     except ImportError:
         raise common.CommandError("--what http needs the layerpeek.http module") from None
-    return [ex.to_dict() for ex in exchanges(packets, problems=problems)]
+    return [ex.to_dict() for ex in exchanges(packets, problems=problems, keylog=keylog)]
 
 
 def _flat_table(records: list[dict[str, Any]]) -> pa.Table:

@@ -84,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "filter, e.g. 'tcp.analysis.retransmission' or 'http.request.method == \"POST\"'",
     )
     problems.add_options(parser, connections=True)
+    common.add_keylog_option(
+        parser, "the summary on stderr then says which TLS connections could not be decrypted")
     parser.set_defaults(func=run, parser=parser)
 
 

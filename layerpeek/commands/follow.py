@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="do not reassemble fragmented IP datagrams",
     )
     problems.add_options(parser, connections=True)
+    common.add_keylog_option(
+        parser, "a TLS stream whose secrets it holds is shown as its decrypted application "
+        "data (the HTTP inside HTTPS)")
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.events import ConversationSummary, StreamData, StreamGap
     from layerpeek.flows.tracker import TCPTracker
     from layerpeek.flows.udp import UDPTracker, udp_payload
+    from layerpeek.tls.events import DecryptedData
+    from layerpeek.tls.stage import TLSStage
 
     parser: argparse.ArgumentParser = args.parser
     if args.raw and args.direction is None:
@@ -150,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             sink = _Text(out, common.use_color(out), args.direction)
         started = False
         followed: Conversation | None = None
+        tls = analysis.get(TLSStage)  # with --keylog: TLS streams shown decrypted
 
         def conversation() -> Conversation | None:
             return followed if followed is not None else tracker.conversations.get(stream)
@@ -169,7 +175,12 @@ def run(args: argparse.Namespace) -> int:
                         followed = e.summary
                 elif args.udp:
                     continue
+                elif isinstance(e, DecryptedData) and e.conversation == stream:
+                    begin()
+                    sink.data(e.direction, e.data)
                 elif isinstance(e, StreamData) and e.conversation == stream:
+                    if tls is not None and tls.tracker.is_tls(stream):
+                        continue  # a TLS stream: its plaintext comes as DecryptedData
                     begin()
                     sink.data(e.direction, e.data)
                 elif isinstance(e, StreamGap) and e.conversation == stream:

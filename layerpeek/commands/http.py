@@ -100,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only exchanges with a packet (of the request or the response) matching this "
         "Wireshark display filter, e.g. 'ip.addr == 10.0.0.5' or 'tcp.analysis.retransmission'",
     )
+    common.add_keylog_option(parser, "HTTPS exchanges are listed like cleartext ones")
     parser.set_defaults(func=run, parser=parser)
 
 

@@ -55,6 +55,17 @@ MAX_LISTED = 8
 
 _NUMBER = re.compile(r"\d+")
 
+#: TLSProblem kinds in the summary's words.
+_TLS_KINDS = {
+    "no-keys": "keys missing from the key log",
+    "auth-failed": "records that did not authenticate",
+    "unsupported": "cipher or version not decrypted",
+    "gap": "stream gaps",
+    "not-tls": "streams that stopped being TLS",
+    "truncated": "cut by the end of the capture",
+    "malformed": "malformed handshake messages",
+}
+
 
 def reason_class(protocol: str, reason: str) -> str:
     """``"tcp.options[2].length 40 overflows …"`` → ``"tcp.options[N].length N overflows …"``."""
@@ -147,6 +158,18 @@ class ProblemSummary:
         return sum(d.given_up for a in self._analyses
                    if (d := a.get(Defragmenter)) is not None)
 
+    @property
+    def tls(self) -> Counter[str]:
+        """TLS connections the key log did not open, by ``TLSProblem.kind`` (with --keylog)."""
+        from layerpeek.tls.stage import TLSStage
+
+        total: Counter[str] = Counter()
+        for a in self._analyses:
+            stage = a.get(TLSStage)
+            if stage is not None:
+                total.update(stage.tracker.problem_counts)
+        return total
+
     # -- verdict -------------------------------------------------------------
 
     @property
@@ -194,6 +217,13 @@ class ProblemSummary:
             heads.append(f"{fragments} fragment problem{'' if fragments == 1 else 's'}")
             body.append(f"  {'fragments':<10} {fragments:>7}  IP datagrams not reassembled "
                         "(expired, evicted or inconsistent)")
+        tls = self.tls
+        if tls:
+            total = sum(tls.values())
+            heads.append(f"{total} TLS connection{'' if total == 1 else 's'} not decrypted")
+            why = ", ".join(f"{_TLS_KINDS.get(k, k)} {n}" for k, n in tls.most_common())
+            body.append(f"  {'tls':<10} {total:>7}  connections not (fully) decrypted with the "
+                        f"key log ({why})")
         if not heads:
             return []
         s = "" if self.packets == 1 else "s"

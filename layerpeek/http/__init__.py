@@ -15,6 +15,7 @@ out).  Submodules load on first use, so ``import layerpeek.http`` is cheap.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         RequestReader,
         ResponseReader,
     )
+    from layerpeek.tls.keylog import KeyLog
 
 _WHERE = {
     "DEFAULT_CAP": "decoding",
@@ -71,7 +73,8 @@ __all__ = [
 
 
 def exchanges(
-    source: Source, *, defrag: bool = True, problems: list[str] | None = None
+    source: Source, *, defrag: bool = True, problems: list[str] | None = None,
+    keylog: KeyLog | str | os.PathLike[str] | None = None,
 ) -> list[HTTPExchange]:
     """Every HTTP/1.x exchange of a capture, in order of first frame.
 
@@ -82,12 +85,18 @@ def exchanges(
     inside an HTTP stream).  Reading the file may raise
     :class:`~layerpeek.errors.CaptureFormatError` or ``OSError``; nothing in
     the traffic itself raises.
+
+    ``keylog`` (a :class:`~layerpeek.tls.KeyLog` or the path of an NSS key
+    log) decrypts HTTPS: the exchanges inside the TLS connections whose
+    secrets it holds come out like cleartext ones.
     """
-    return sort_exchanges(list(iter_exchanges(source, defrag=defrag, problems=problems)))
+    return sort_exchanges(list(iter_exchanges(source, defrag=defrag, problems=problems,
+                                              keylog=keylog)))
 
 
 def iter_exchanges(
-    source: Source, *, defrag: bool = True, problems: list[str] | None = None
+    source: Source, *, defrag: bool = True, problems: list[str] | None = None,
+    keylog: KeyLog | str | os.PathLike[str] | None = None,
 ) -> Iterator[HTTPExchange]:
     """:func:`exchanges` one by one, as each is paired (not sorted), bodies and all.
 
@@ -99,7 +108,10 @@ def iter_exchanges(
     from layerpeek.flows.events import Problem
     from layerpeek.http.message import HTTPExchange
 
-    analysis = Analysis(["defrag", "http"] if defrag else ["http"], flow_info=False)
+    stages = (["defrag"] if defrag else []) + ["http"] + (["tls"] if keylog is not None else [])
+    settings = {"tls": {"keylog": keylog, "keep_connections": False}}
+    analysis = Analysis(stages, settings=settings if keylog is not None else None,
+                        flow_info=False)
     for event in analysis.events(source):
         if isinstance(event, HTTPExchange):
             yield event

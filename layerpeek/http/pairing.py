@@ -62,6 +62,7 @@ from layerpeek.http.reader import (
     RequestReader,
     ResponseReader,
 )
+from layerpeek.tls.events import DecryptedData
 
 if TYPE_CHECKING:
     from layerpeek.analysis import Step
@@ -121,6 +122,7 @@ class HTTPPairer:
         #: Plain-language problems not tied to one message ("stream 3 client: …").
         self.problems: list[str] = []
         self._conns: dict[int, _Conn] = {}
+        self._decrypted: set[int] = set()  # TLS connections read as plaintext
 
     # -- as a stage of layerpeek.analysis.Analysis -----------------------------
 
@@ -134,16 +136,27 @@ class HTTPPairer:
         known = len(self.problems)
         out: list[HTTPExchange | Problem] = []
         for event in events:
-            if isinstance(event, (StreamData, StreamGap, ConnectionOpened, ConnectionClosed)):
+            if isinstance(event, (StreamData, StreamGap, ConnectionOpened, ConnectionClosed,
+                                  DecryptedData)):
                 out.extend(self.feed(event))
         if final:
             out.extend(self.finish())
         out.extend(Problem("http", text) for text in self.problems[known:])
         return out
 
-    def feed(self, event: Event) -> list[HTTPExchange]:
-        """One tracker event; returns the exchanges it completed (often none)."""
+    def feed(self, event: Event | DecryptedData) -> list[HTTPExchange]:
+        """One tracker event; returns the exchanges it completed (often none).
+
+        A TLS connection's :class:`~layerpeek.tls.events.DecryptedData` (from
+        the TLS stage, with a key log) is read like a cleartext stream; from
+        its first plaintext on, that connection's ciphertext is ignored.
+        """
         out: list[HTTPExchange] = []
+        if isinstance(event, DecryptedData):
+            self._plaintext_from_now(event.conversation)
+            event = event.as_stream_data()
+        elif isinstance(event, (StreamData, StreamGap)) and event.conversation in self._decrypted:
+            return out  # ciphertext: its plaintext comes as DecryptedData
         if isinstance(event, (StreamData, StreamGap)):
             conn = self._conn(event.conversation, True)
             if conn.probe is not None:
@@ -156,10 +169,25 @@ class HTTPPairer:
             if event.client is not None and event.server is not None:
                 conn.endpoints = (str(event.client), str(event.server))
         elif isinstance(event, ConnectionClosed):
+            self._decrypted.discard(event.conversation)
             conn_or_none = self._conns.pop(event.conversation, None)
             if conn_or_none is not None:
                 self._close(conn_or_none, event.how, out)
         return out
+
+    def _plaintext_from_now(self, cid: int) -> None:
+        """A TLS connection's first plaintext: read it afresh from the plaintext's start.
+
+        What was read of its ciphertext was not HTTP (a TLS handshake), so
+        the connection's readers are replaced, keeping its endpoints.
+        """
+        if cid in self._decrypted:
+            return
+        self._decrypted.add(cid)
+        old = self._conns.pop(cid, None)
+        conn = self._conn(cid, False)
+        if old is not None:
+            conn.endpoints = old.endpoints
 
     def _dispatch(
         self, conn: _Conn, event: StreamData | StreamGap, out: list[HTTPExchange]

@@ -24,9 +24,11 @@ Typical use, with the TCP tracker::
 
 from __future__ import annotations
 
+from collections import Counter
+
 from layerpeek.flows.events import ConnectionClosed, Event, StreamData, StreamGap
 from layerpeek.tls.connection import TLSConnection
-from layerpeek.tls.events import TLSEvent
+from layerpeek.tls.events import TLSEvent, TLSProblem
 from layerpeek.tls.keylog import KeyLog
 from layerpeek.tls.records import HEADER_LEN, plausible_header
 
@@ -42,6 +44,25 @@ class TLSTracker:
         self._open: dict[int, TLSConnection] = {}
         self._not_tls: set[int] = set()
         self._head: dict[tuple[int, str], bytes] = {}  # first bytes while fewer than 5
+        #: TLS connections with a problem, by TLSProblem.kind (each connection once per kind)
+        self.problem_counts: Counter[str] = Counter()
+        #: each connection's first problem of each kind, since a caller last emptied it
+        self.first_problems: list[TLSProblem] = []
+        self._counted: dict[int, set[str]] = {}
+
+    def _count(self, events: list[TLSEvent]) -> list[TLSEvent]:
+        for e in events:
+            if isinstance(e, TLSProblem):
+                kinds = self._counted.setdefault(e.conversation, set())
+                if e.kind not in kinds:
+                    kinds.add(e.kind)
+                    self.problem_counts[e.kind] += 1
+                    self.first_problems.append(e)
+        return events
+
+    def is_tls(self, conversation: int) -> bool:
+        """Is this conversation (still open, or kept) one this tracker reads as TLS?"""
+        return conversation in self._open or conversation in self.connections
 
     def _start(self, event: StreamData) -> list[TLSEvent]:
         """The first bytes of a conversation not yet classified: TLS or not?"""
@@ -64,7 +85,7 @@ class TLSTracker:
         self._open[cid] = conn
         if self.keep_connections:
             self.connections[cid] = conn
-        return conn.feed(event.direction, data, event.frames, event.ts_ns)
+        return self._count(conn.feed(event.direction, data, event.frames, event.ts_ns))
 
     def feed(self, event: Event) -> list[TLSEvent]:
         """One TCP tracker event; returns the TLS events it completed (often none)."""
@@ -72,23 +93,27 @@ class TLSTracker:
             conn = self._open.get(event.conversation)
             if conn is None:
                 return self._start(event)
-            return conn.feed(event.direction, event.data, event.frames, event.ts_ns)
+            return self._count(conn.feed(event.direction, event.data, event.frames,
+                                         event.ts_ns))
         if isinstance(event, StreamGap):
             conn = self._open.get(event.conversation)
-            return [] if conn is None else conn.gap(event.direction, event.length,
-                                                    event.reason, event.ts_ns)
+            return [] if conn is None else self._count(
+                conn.gap(event.direction, event.length, event.reason, event.ts_ns))
         if isinstance(event, ConnectionClosed):
             self._not_tls.discard(event.conversation)
             for direction in ("client", "server"):
                 self._head.pop((event.conversation, direction), None)
             conn = self._open.pop(event.conversation, None)
-            return [] if conn is None else conn.close()
+            out = [] if conn is None else self._count(conn.close())
+            self._counted.pop(event.conversation, None)
+            return out
         return []
 
     def finish(self) -> list[TLSEvent]:
         """End of capture: close what is still open."""
         out: list[TLSEvent] = []
         for cid in list(self._open):
-            out.extend(self._open.pop(cid).close())
+            out.extend(self._count(self._open.pop(cid).close()))
         self._head.clear()
+        self._counted.clear()
         return out
