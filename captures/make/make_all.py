@@ -515,6 +515,22 @@ def https_h2() -> None:
     expect(decrypted_count(path, OUT / "https_h2.keys", "http2.type == 1") >= 2, "h2 HEADERS")
 
 
+def tls13_hrr() -> None:
+    """The server accepts only secp256r1; curl's first key share is x25519, so the server
+    answers with a HelloRetryRequest and curl sends a second ClientHello (same random)."""
+    path = OUT / "tls13_hrr.pcap"
+    with tls_files("hrr") as tmp:
+        with namespace("lp-cap-tls-hrr") as ns:
+            tls_serve(ns, tmp, "--curve", "prime256v1")
+            with capture(ns.name, "lo", path):
+                ns.run(*curl_tls(tmp, 8443, "--http1.1", "--local-port", "41460",
+                                 "https://example.test:8443/style.css"))
+        keep_keys(tmp / "server.keys", "tls13_hrr")
+    expect(count(path, "tls.handshake.type == 1") == 2, "two ClientHellos")
+    expect(decrypted_count(path, OUT / "tls13_hrr.keys", "http.response.code == 200") == 1,
+           "the answer decrypts")
+
+
 def tls13_keyupdate() -> None:
     """openssl s_client sends a KeyUpdate (its ``k`` command) before its request to
     openssl s_server -www; the key log is the server's (-keylogfile)."""
@@ -594,6 +610,7 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "tls_missing_keys": tls_missing_keys,
     "https_h2": https_h2,
     "tls13_keyupdate": tls13_keyupdate,
+    "tls13_hrr": tls13_hrr,
 }
 
 RETRIES = 3

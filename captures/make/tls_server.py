@@ -68,7 +68,7 @@ OP_NO_ENCRYPT_THEN_MAC = 1 << 19
 
 
 def serve(listen: str, cert_dir: Path, keylog: str, max_version: str | None,
-          ciphers: str | None, etm: bool = True) -> None:
+          ciphers: str | None, etm: bool = True, curve: str | None = None) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_dir / "server.pem", cert_dir / "server.key")
     ctx.keylog_filename = keylog
@@ -79,6 +79,8 @@ def serve(listen: str, cert_dir: Path, keylog: str, max_version: str | None,
         ctx.set_ciphers(ciphers)
     if not etm:  # CBC suites then MAC before encrypting (RFC 5246), not after (RFC 7366)
         ctx.options |= OP_NO_ENCRYPT_THEN_MAC
+    if curve:  # one group only: a client whose first key share is another gets a HelloRetryRequest
+        ctx.set_ecdh_curve(curve)
     family, host, port = web.parse_listen(listen)
 
     class Server(http.server.ThreadingHTTPServer):
@@ -121,12 +123,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--max-version", choices=("1.2", "1.3"))
     p.add_argument("--ciphers")
     p.add_argument("--no-etm", action="store_true", help="refuse encrypt_then_mac")
+    p.add_argument("--curve", help="the only key exchange group, e.g. prime256v1")
     args = ap.parse_args(argv)
     if args.cmd == "certs":
         certs(args.dir)
     else:
         serve(args.listen, args.certs, args.keylog, args.max_version, args.ciphers,
-              not args.no_etm)
+              not args.no_etm, args.curve)
 
 
 if __name__ == "__main__":

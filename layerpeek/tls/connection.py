@@ -208,7 +208,9 @@ class TLSConnection:
         ctype = rec.content_type
         if ctype == 20:
             out.append(TLSChangeCipherSpec(self.conversation, direction, rec.frames, rec.ts_ns))
-            if not self.tls13 and not d.encrypted:
+            # TLS 1.2 switches here; a ChangeCipherSpec before any ServerHello is
+            # TLS 1.3's middlebox-compatibility one (after a HelloRetryRequest)
+            if not self.tls13 and self.server_hello is not None and not d.encrypted:
                 d.encrypted = True
                 d.keys, d.next_keys = d.next_keys, None
             return

@@ -267,3 +267,20 @@ def test_every_tls_capture_has_its_key_log() -> None:
     for path in sorted(CAPTURES.glob("*.pcap")):
         if path.name.startswith(("tls", "https")):
             assert Path(str(path).replace(".pcap", ".keys")).exists(), path.name
+
+
+def test_a_hello_retry_request_is_followed_by_a_second_hello_and_decryption() -> None:
+    tls, events = run("tls13_hrr.pcap")
+    hellos = [e.message for e in events if isinstance(e, TLSHandshake)
+              and isinstance(e.message, (handshake.ClientHello, handshake.ServerHello))]
+    kinds = [(type(m).__name__, getattr(m, "retry_request", False)) for m in hellos]
+    assert kinds == [("ClientHello", False), ("ServerHello", True), ("ClientHello", False),
+                     ("ServerHello", False)]
+    hrr = hellos[1]
+    assert isinstance(hrr, handshake.ServerHello)
+    key_share = handshake.find(hrr.extensions, handshake.KeyShare)
+    assert key_share is not None and key_share.selected_group == 23  # secp256r1
+    assert hellos[0].random == hellos[2].random  # the same session: one key log entry
+    (conn,) = tls.connections.values()
+    assert conn.retry_requested and conn.decryption == "decrypted"
+    assert bodies(events) == [("/style.css", 200, SHA256["/style.css"])]

@@ -33,7 +33,8 @@ TLS_FIELDS = (
     "tls.handshake.ja3s_full",
 )
 NAMES = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_alert.pcap",
-         "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap"]
+         "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap",
+         "tls13_hrr.pcap"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,4 +1,4 @@
-"""The TLS stage in :class:`~layerpeek.analysis.Analysis`, and the HTTP pairer reading its plaintext."""
+"""The TLS stage in :class:`~layerpeek.analysis.Analysis`; the HTTP pairer reads its plaintext."""
 
 from __future__ import annotations
 

@@ -32,8 +32,10 @@ TSHARK = shutil.which("tshark")
 pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 
 NAMES = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_alert.pcap",
-         "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap"]
-HTTP1 = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_missing_keys.pcap"]
+         "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap",
+         "tls13_hrr.pcap"]
+HTTP1 = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_missing_keys.pcap",
+         "tls13_hrr.pcap"]
 
 #: tshark field → how to read ours from a frame's TLS layer (a list per frame).
 FIELDS = [
@@ -42,7 +44,8 @@ FIELDS = [
     "tls.handshake.session_id", "tls.handshake.ciphersuite", "tls.handshake.extension.type",
     "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str",
     "tls.handshake.extensions.supported_version", "tls.handshake.extensions_supported_group",
-    "tls.handshake.extensions_key_share_group", "tls.handshake.sig_hash_alg",
+    "tls.handshake.extensions_key_share_group",
+    "tls.handshake.extensions_key_share_selected_group", "tls.handshake.sig_hash_alg",
     "tls.handshake.extensions_ec_point_format", "tls.handshake.certificate",
     "tls.alert_message.level", "tls.alert_message.desc",
 ]
@@ -94,11 +97,11 @@ def ours(layer: TLS) -> dict[str, list[str]]:
                         out["tls.handshake.extensions_supported_group"].extend(
                             _hex4(g) for g in ext.groups)
                     elif isinstance(ext, handshake.KeyShare):
-                        groups = [e.group for e in ext.entries]
-                        if ext.selected_group is not None:
-                            groups.append(ext.selected_group)
                         out["tls.handshake.extensions_key_share_group"].extend(
-                            str(g) for g in groups)
+                            str(e.group) for e in ext.entries)
+                        if ext.selected_group is not None:  # HelloRetryRequest
+                            out["tls.handshake.extensions_key_share_selected_group"].append(
+                                str(ext.selected_group))
                     elif isinstance(ext, handshake.SignatureAlgorithms):
                         out["tls.handshake.sig_hash_alg"].extend(_hex4(s) for s in ext.schemes)
                     elif isinstance(ext, handshake.ECPointFormats):
