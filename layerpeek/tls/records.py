@@ -173,11 +173,11 @@ class RecordBuffer:
                 break
             start_off = self.base + pos
             end_off = self.base + end
-            seen: list[int] = []
+            seen: dict[int, None] = {}  # ordered and O(1) per frame, however many carried it
             ts = ts_ns
             for chunk_end, chunk_frames, chunk_ts in self._chunks:
                 if chunk_end > start_off:
-                    seen.extend(f for f in chunk_frames if f not in seen)
+                    seen.update(dict.fromkeys(chunk_frames))
                     ts = chunk_ts
                     if chunk_end >= end_off:
                         break
@@ -208,11 +208,11 @@ class HandshakeBuffer:
 
     def __init__(self) -> None:
         self.data = bytearray()
-        self.frames: list[int] = []
+        self.frames: dict[int, None] = {}  # ordered set: O(1) per frame
 
     def feed(self, plaintext: bytes, frames: Frames) -> list[tuple[bytes, Frames]]:
         self.data += plaintext
-        self.frames.extend(f for f in frames if f not in self.frames)
+        self.frames.update(dict.fromkeys(frames))
         out: list[tuple[bytes, Frames]] = []
         pos = 0
         data = self.data
@@ -223,10 +223,10 @@ class HandshakeBuffer:
             out.append((bytes(data[pos : pos + 4 + length]), tuple(self.frames)))
             pos += 4 + length
             if pos < len(data):
-                self.frames = list(frames)  # the rest came in the latest record
+                self.frames = dict.fromkeys(frames)  # the rest came in the latest record
         del data[:pos]
         if not data:
-            self.frames = []
+            self.frames = {}
         return out
 
     @property
