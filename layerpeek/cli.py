@@ -6,6 +6,8 @@ keeps the CLI's promises in one place:
 
 * exit codes (see :data:`EPILOG`), with argparse's usage errors returned as 2
   rather than raised, so ``main([...])`` is easy to test;
+* a write that fails (stdout on a full disk or ``/dev/full``) is one
+  ``cannot write`` line and exit 1, never a traceback;
 * a closed stdout pipe (``layerpeek dump f | head``) ends the command quietly
   with exit code 0: the reader asked for no more, which is not a failure
   (and ``set -o pipefail`` scripts must not break on it);
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         common.silence_stdout()
         return common.EXIT_OK
+    except OSError as e:  # stdout on a full disk, /dev/full, an I/O error: one line, exit 1
+        common.silence_stdout()
+        where = e.filename if e.filename else "output"
+        common.error(f"{where}: cannot write: {e.strerror or e}")
+        return common.EXIT_FILE
     except KeyboardInterrupt:
         try:
             common.flush_stdout()

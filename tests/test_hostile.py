@@ -714,3 +714,185 @@ def test_work_counting_sees_a_quadratic_loop() -> None:
 
     assert growth(quadratic, 200, root=__file__) > 12
     assert count_work(lambda: None).total == 0
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: unsafe writes: what may be replaced, full devices, the .part rule
+# ---------------------------------------------------------------------------
+
+import errno  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+import subprocess  # noqa: E402
+
+from layerpeek.commands import http as http_command  # noqa: E402
+from layerpeek.commands import live as live_command  # noqa: E402
+from layerpeek.commands.common import CommandError  # noqa: E402
+
+PUBLIC = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "public"
+SMALL_HTTP = Path(__file__).resolve().parents[1] / "captures" / "http_get_post.pcap"
+
+
+def export_argv(target: Path, *more: str) -> list[str]:
+    return ["export", str(SMALL_HTTP), "--parquet", str(target), "-q", *more]
+
+
+def odd_targets(tmp_path: Path) -> dict[str, Path]:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "link.parquet"
+    link.symlink_to(victim)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    targets = {"fifo": fifo, "symlink": link, "directory": folder}
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        targets["device"] = device
+    except (PermissionError, OSError):
+        pass  # not root: device nodes cannot be made, the other kinds still are checked
+    return targets
+
+
+@pytest.mark.parametrize("what", ["packets", "conversations"])
+def test_export_refuses_to_replace_anything_but_a_regular_file(
+    what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for kind, target in odd_targets(tmp_path).items():
+        before = os.lstat(target)
+        code, _out, err = run_cli(capsys, *export_argv(target, "--what", what))
+        assert code == 1, kind
+        assert "refusing to replace it" in err and "Traceback" not in err
+        after = os.lstat(target)
+        assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode), kind
+        assert not Path(str(target) + ".part").exists()
+    assert (tmp_path / "victim.txt").read_text() == "precious"
+
+
+def test_export_replaces_a_regular_file_only_when_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    target = tmp_path / "out.parquet"
+    target.write_bytes(b"old")
+
+    def full(table: object, where: str, **kwargs: object) -> None:
+        Path(where).write_bytes(b"PAR1 cut")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full)
+    code, _out, err = run_cli(capsys, *export_argv(target, "--what", "conversations"))
+    assert code == 1 and "No space left on device" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert target.read_bytes() == b"old" and not Path(str(target) + ".part").exists()
+    monkeypatch.undo()
+    assert run_cli(capsys, *export_argv(target, "--what", "conversations"))[0] == 0
+    assert target.read_bytes()[:4] == b"PAR1"
+
+
+def test_export_packets_on_a_full_disk_leaves_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    def full(self: object, table: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    target = tmp_path / "out.parquet"
+    code, _out, err = run_cli(capsys, *export_argv(target))
+    assert code == 1 and "No space left on device" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("command", [["dump"], ["dump", "--json"], ["flows"], ["http"],
+                                     ["explain"], ["dns"]])
+def test_stdout_on_a_full_device_is_one_line_and_exit_1(command: list[str]) -> None:
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "layerpeek", *command, str(SMALL_HTTP)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == ["layerpeek: output: cannot write: "
+                                                "No space left on device"]
+
+
+class FakeLive:
+    linktype = 1
+    interface = "lo"
+    snaplen = 262144
+
+
+def one_packet() -> Packet:
+    return layerpeek.decode(eth(ipv4_tcp(tcp(b"hi", flags="PA"))))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_live_w_to_a_full_device_is_one_clear_error() -> None:
+    fileobj, part = live_command._open_output("/dev/full")  # a device: written through
+    assert part is None
+    with pytest.raises(CommandError, match="No space left on device"):
+        live_command._recorder(FakeLive(), fileobj, "/dev/full", part)
+    fileobj.close()
+
+
+def test_live_w_writes_a_part_file_renamed_only_on_a_clean_stop(tmp_path: Path) -> None:
+    target = tmp_path / "cap.pcapng"
+    fileobj, part = live_command._open_output(str(target))
+    assert part == str(target) + ".part" and not target.exists()
+    record = live_command._recorder(FakeLive(), fileobj, str(target), part)
+    record(one_packet())
+    assert Path(part).stat().st_size > 0 and not target.exists()
+    fileobj.close()
+    from layerpeek.commands import outfile
+    outfile.finish(part, str(target))
+    assert [p.name for p in tmp_path.iterdir()] == ["cap.pcapng"]
+    assert len(list(layerpeek.read(str(target)))) == 1
+    with pytest.raises(CommandError, match="symbolic link"):
+        (tmp_path / "l").symlink_to(target)
+        live_command._open_output(str(tmp_path / "l"))
+
+
+def test_a_body_export_on_a_full_disk_leaves_no_cut_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fd: int) -> None:
+            self.f = real(fd, "wb")
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+        def write(self, data: bytes) -> int:
+            self.f.write(data[:3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(fd))
+    with pytest.raises(CommandError, match="No space left on device"):
+        http_command._write_new(str(tmp_path), "page.html", b"<html>")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exporting_many_bodies_of_one_name_does_linear_work(tmp_path: Path) -> None:
+    runs = iter(range(10))
+
+    def write(n: int) -> Callable[[], None]:
+        folder = tmp_path / str(next(runs))
+        folder.mkdir()
+
+        def go() -> None:
+            for _ in range(n):
+                http_command._write_new(str(folder), "index.html", b"x")
+        return go
+
+    assert growth(write, 50) < 5  # restarting the search at (1) per body grew 16-fold
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert len(names) == 200 and "index(199).html" in names and "index.html" in names

@@ -483,7 +483,23 @@ def test_an_unwritable_w_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     cli = CLI("live", "-i", "lo", "-w", str(target), "-c", "1", "--duration", "5")
     code, out = cli.finish()
     assert (code, out) == (1, b"")
-    assert cli.stderr == f"layerpeek: {target}: cannot write: No such file or directory\n"
+    assert cli.stderr == (f"layerpeek: {target}: cannot write: no directory "
+                          f"{target.parent}\n")
+
+
+def test_w_to_a_full_device_is_one_line_and_exit_1() -> None:
+    cli = CLI("live", "-i", "lo", "-w", "/dev/full", "-c", "1", "--duration", "5")
+    code, out = cli.finish()
+    assert (code, out) == (1, b"")
+    assert cli.stderr == "layerpeek: /dev/full: cannot write: No space left on device\n"
+
+
+def test_w_writes_a_part_file_and_names_it_when_the_capture_stops(tmp_path: Path) -> None:
+    target = tmp_path / "out.pcapng"
+    cli = CLI("live", "-i", "lo", "-w", str(target), "-c", "1", "--duration", "1")
+    code, _out = cli.finish()
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pcapng"]
 
 
 @needs_root

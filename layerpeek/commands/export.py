@@ -25,6 +25,7 @@ interrupted export never leaves a truncated file under the real name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -151,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
         not args.quiet and (args.progress or size >= PROGRESS_BYTES),
     )
     out: str = args.parquet
-    part = out + ".part"
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise common.CommandError(f"{out}: cannot write: no directory {folder}")
+    from layerpeek.commands import outfile
+
+    outfile.check_target(out)  # absent or a regular file: never a FIFO, device or symlink
+    part, handle = outfile.open_part(out)
+    handle.close()  # pyarrow writes the path; the fresh empty file reserves the name
     problems: list[str] = []
     try:
         if args.what == "packets":
@@ -164,11 +166,10 @@ def run(args: argparse.Namespace) -> int:
             table = _flat_table(records)
             _write(lambda: pq.write_table(table, part), part)
             rows = table.num_rows
-        os.replace(part, out)
+        outfile.finish(part, out)
     except BaseException:
         progress.close()
-        if os.path.exists(part):
-            os.unlink(part)
+        outfile.discard(part)
         raise
     progress.close()
     for problem in problems:
@@ -249,9 +250,17 @@ def _packets(
                 done += chunk.size
                 progress.update(done, rows)
     except OSError as e:
+        with contextlib.suppress(OSError):
+            writer.close()
         raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
-    finally:
-        writer.close()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            writer.close()
+        raise
+    try:
+        writer.close()  # the footer: a full disk can strike here too
+    except OSError as e:
+        raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
     return rows
 
 

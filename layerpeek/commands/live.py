@@ -10,7 +10,9 @@ tcpdump users type it.
 
 Stopping: Ctrl-C (or SIGTERM) is the normal way to end a live capture, so it
 is not an interruption: the handler only asks the capture to stop; the packet
-in hand is finished, the ``-w`` file is flushed whole, a summary (packets
+in hand is finished, the ``-w`` file is flushed whole (it is written as
+``FILE.part`` and renamed then; a FIFO or ``/dev/...`` device is written
+through; see :mod:`layerpeek.commands.outfile`), a summary (packets
 captured, dropped by the kernel) goes to stderr and the exit code is 0.  A
 second Ctrl-C while stopping interrupts for real (exit 130).
 
@@ -268,13 +270,25 @@ class _StopOnSignal:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
-def _open_output(path: str) -> BinaryIO:
+def _open_output(path: str) -> tuple[BinaryIO, str | None]:
+    """The file ``-w`` writes, and its ``.part`` name when it is renamed at the end.
+
+    ``-``, a FIFO or a character device is written through; an absent or
+    regular file is written as ``FILE.part`` and renamed when the capture
+    stops cleanly; anything else (a symlink, a directory) is refused.  See
+    :mod:`layerpeek.commands.outfile`.
+    """
+    from layerpeek.commands import outfile
+
     if path == "-":
-        return sys.stdout.buffer
-    try:
-        return open(path, "wb")  # closed by capture()'s ExitStack
-    except OSError as e:
-        raise common.CommandError(f"{path}: cannot write: {e.strerror or e}") from None
+        return sys.stdout.buffer, None
+    if outfile.check_target(path, stream_ok=True):
+        try:
+            return open(path, "wb"), None  # closed by capture()'s ExitStack
+        except OSError as e:
+            raise outfile.write_error(path, e) from None
+    part, fileobj = outfile.open_part(path)
+    return fileobj, part
 
 
 def capture(opts: Options) -> int:
@@ -286,10 +300,10 @@ def capture(opts: Options) -> int:
         stack.callback(live.close)
         record: Callable[[Packet], None] | None = None
         if opts.write is not None:
-            fileobj = _open_output(opts.write)
+            fileobj, part = _open_output(opts.write)
             if fileobj is not sys.stdout.buffer:
-                stack.callback(fileobj.close)
-            record = _recorder(live, fileobj)
+                stack.callback(_close_quietly, fileobj)
+            record = _recorder(live, fileobj, opts.write, part)
         stack.callback(_summary, live)
         # Signals are handled before "listening on" is printed: whoever waits
         # for that line may stop us at once, and that must be a clean stop.
@@ -306,33 +320,63 @@ def capture(opts: Options) -> int:
             _show(packets, opts)
         except LiveCaptureError as e:  # e.g. the interface went down mid-capture
             raise common.CommandError(str(e)) from None
+        if opts.write is not None and part is not None:
+            from layerpeek.commands import outfile
+
+            try:
+                fileobj.close()
+            except OSError as e:
+                raise _cut(opts.write, part, e) from None
+            outfile.finish(part, opts.write)  # a clean stop: the file gets its name
     return common.EXIT_OK
 
 
-def _recorder(live: LiveCapture, fileobj: BinaryIO) -> Callable[[Packet], None]:
+def _close_quietly(fileobj: BinaryIO) -> None:
+    with contextlib.suppress(OSError):  # a failed write was already reported
+        fileobj.close()
+
+
+def _cut(path: str, part: str | None, error: OSError) -> common.CommandError:
+    """The error for a ``-w`` write that failed; the packets so far stay in the ``.part``."""
+    kept = f" (the packets written so far are in {part})" if part is not None else ""
+    return common.CommandError(f"{path}: cannot write: {error.strerror or error}{kept}")
+
+
+def _recorder(
+    live: LiveCapture, fileobj: BinaryIO, path: str = "-", part: str | None = None
+) -> Callable[[Packet], None]:
     """A pcapng writer for ``live``'s packets that flushes after each one.
 
     The interface description names the interface and its link type and asks
     for nanosecond time stamps (``if_tsresol`` 9), so nothing the kernel told
     us is lost.  Flushing per packet keeps the file valid at every moment,
-    even if the process is killed rather than stopped.
+    even if the process is killed rather than stopped (it is then left as
+    ``FILE.part``: only a clean stop gives it its name).
     """
     from layerpeek.capture.frame import RawFrame
     from layerpeek.capture.writer import PcapngWriter
 
-    writer = PcapngWriter(fileobj)
-    iface = writer.add_interface(
-        live.linktype, name=live.interface, snaplen=live.snaplen, tsresol=9
-    )
-    fileobj.flush()
+    try:
+        writer = PcapngWriter(fileobj)
+        iface = writer.add_interface(
+            live.linktype, name=live.interface, snaplen=live.snaplen, tsresol=9
+        )
+        fileobj.flush()
+    except OSError as e:  # /dev/full, a full disk
+        raise _cut(path, part, e) from None
 
     def record(packet: Packet) -> None:
         frame = RawFrame(
             packet.ts_ns, packet.wire_len, packet.data, packet.linktype, iface,
             packet.interface_name,
         )
-        writer.write(frame, iface)
-        fileobj.flush()
+        try:
+            writer.write(frame, iface)
+            fileobj.flush()
+        except OSError as e:
+            if fileobj is sys.stdout.buffer:
+                raise  # stdout: BrokenPipeError and the rest are the CLI's to report
+            raise _cut(path, part, e) from None
 
     return record
 
