@@ -8,6 +8,7 @@ memory under ``/usr/bin/time -v``: one definition of each attack.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from builders import eth, ipv4, ipv6, pcap_bytes, udp
 
@@ -44,3 +45,38 @@ def duplicate_fragments(count: int, version: int = 4) -> list[bytes]:
 
 def capture(frames: list[bytes]) -> bytes:
     return pcap_bytes(frames)
+
+
+def _wire() -> Any:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "flows"))
+    from flowwire import Wire
+
+    return Wire()
+
+
+def http_connection(exchanges: list[tuple[bytes, bytes]], *, segment: int = 1400) -> list[bytes]:
+    """One TCP connection carrying ``exchanges`` (request, response), cut into segments."""
+    w = _wire()
+    frames = [w.c("S").data, w.s("SA").data, w.c("A").data]
+    for request, response in exchanges:
+        for side, stream in (("c", request), ("s", response)):
+            for i in range(0, len(stream), segment):
+                frames.append(w.send(side, "PA", stream[i : i + segment]).data)
+    frames += [w.c("FA").data, w.s("FA").data, w.c("A").data]
+    return frames
+
+
+def gzip_thrice(count: int) -> list[bytes]:
+    """``count`` small responses whose bodies were gzip-encoded three times over."""
+    import gzip
+
+    body = b"hello world " * 20
+    for _ in range(3):
+        body = gzip.compress(body, mtime=0)
+    response = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzip\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    request = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+    return http_connection([(request, response)] * count)

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerpeek.flows.events import Event, StreamData, StreamGap, StreamInconsistency
-from layerpeek.flows.reassembly import NEW_DATA, OLD_DATA, Budget, StreamReassembler
+from layerpeek.flows.reassembly import (
+    NEW_DATA,
+    OLD_DATA,
+    PIECE_OVERHEAD,
+    Budget,
+    StreamReassembler,
+)
 
 MASK = 0xFFFFFFFF
 
@@ -213,12 +219,12 @@ def test_fin_ends_the_stream_and_its_ack_is_not_a_missing_byte() -> None:
 
 
 def test_per_direction_cap_skips_ahead_with_a_buffer_cap_gap() -> None:
-    r = StreamReassembler(0, "client", cap=8)
+    r = StreamReassembler(0, "client", cap=8 + 2 * PIECE_OVERHEAD)  # bookkeeping counts too
     r.start(0)
     out: list[Event] = []
     r.segment(4, b"12345", 1, 0, out)
     assert out == []
-    r.segment(9, b"6789", 2, 0, out)  # 9 bytes waiting > cap 8
+    r.segment(9, b"6789", 2, 0, out)  # 9 bytes waiting > 8
     data, gaps = collect(out)
     assert gaps == [(0, 4, "buffer cap")]
     assert data == b"123456789"
@@ -226,7 +232,7 @@ def test_per_direction_cap_skips_ahead_with_a_buffer_cap_gap() -> None:
 
 
 def test_shared_budget_counts_bytes_waiting_in_every_stream() -> None:
-    budget = Budget(limit=10)
+    budget = Budget(limit=10 + 2 * PIECE_OVERHEAD)
     a = StreamReassembler(0, "client", budget=budget)
     b = StreamReassembler(1, "client", budget=budget)
     a.start(0)
@@ -234,9 +240,9 @@ def test_shared_budget_counts_bytes_waiting_in_every_stream() -> None:
     out: list[Event] = []
     a.segment(5, b"x" * 6, 1, 0, out)
     b.segment(5, b"y" * 6, 2, 0, out)
-    assert budget.used == 12 and budget.exceeded
+    assert budget.used == 12 + 2 * PIECE_OVERHEAD and budget.exceeded
     b.skip_waiting("buffer cap", 0, out)
-    assert budget.used == 6 and not budget.exceeded
+    assert budget.used == 6 + PIECE_OVERHEAD and not budget.exceeded
     a.release()
     assert budget.used == 0
 
