@@ -219,6 +219,7 @@ class _Run:
     preview: bytearray
     frames: list[int]
     ts_ns: int
+    seen: set[int] | None = None  #: the frames as a set, once one came out of order
 
 
 @dataclass(slots=True)
@@ -349,6 +350,25 @@ def _label(packet: Packet) -> str:
     return packet.layers[-1].short if packet.layers else "empty"
 
 
+def _add_frames(run: _Run, frames: tuple[int, ...]) -> None:
+    """Append the frames ``run`` lacks, in O(1) each.
+
+    Frames mostly arrive in increasing order, so a frame above the last one
+    is new; only an older one (an out-of-order delivery) is looked up, in a
+    set built the first time that happens.  (Testing membership in the list
+    made one 200 MB download take 87 s.)
+    """
+    for f in frames:
+        if run.frames and f <= run.frames[-1]:
+            if run.seen is None:
+                run.seen = set(run.frames)
+            if f in run.seen:
+                continue
+        run.frames.append(f)
+        if run.seen is not None:
+            run.seen.add(f)
+
+
 def _add_run(runs: dict[int, list[_Run]], dropped: dict[int, int], event: StreamData) -> None:
     conv_runs = runs.setdefault(event.conversation, [])
     if conv_runs and conv_runs[-1].direction == event.direction:
@@ -356,7 +376,7 @@ def _add_run(runs: dict[int, list[_Run]], dropped: dict[int, int], event: Stream
         run.size += len(event.data)
         if len(run.preview) < PREVIEW:
             run.preview += event.data[: PREVIEW - len(run.preview)]
-        run.frames.extend(f for f in event.frames if f not in run.frames)
+        _add_frames(run, event.frames)
         return
     if len(conv_runs) >= MAX_RUNS:
         dropped[event.conversation] = dropped.get(event.conversation, 0) + 1

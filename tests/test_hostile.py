@@ -11,6 +11,7 @@ which counts allocations deterministically.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import struct
 import sys
@@ -18,6 +19,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -630,7 +632,7 @@ def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture
 # ---------------------------------------------------------------------------
 
 from hostile_inputs import capture, duplicate_fragments, oversize_datagram  # noqa: E402
-from workcount import count_work, growth  # noqa: E402
+from workcount import Counted, count_work, growth  # noqa: E402
 
 from layerpeek.flows import conversations  # noqa: E402
 from layerpeek.flows.defrag import MAX_FRAGMENTS, Defragmenter  # noqa: E402
@@ -952,3 +954,98 @@ def test_waiting_pieces_are_charged_their_bookkeeping_against_the_cap() -> None:
     for i in range(1, 1000):
         r.segment(i * 2, b"x", i, i, out)
     assert r.buffered <= 100  # one-byte pieces: the cap counts ~250 B each, not 1
+
+
+def test_a_mid_stream_connection_is_probed_in_linear_work() -> None:
+    from layerpeek.flows.events import StreamData
+    from layerpeek.http.pairing import HTTPPairer
+
+    def probe(n: int) -> Callable[[], None]:
+        def go() -> None:
+            pairer = HTTPPairer()
+            for i in range(n):  # one byte per segment, no request line yet
+                pairer.feed(StreamData(7, "client", i, b"a", (i,), i))
+        return go
+    assert growth(probe, 500) < 5  # rebuilding and searching the held bytes grew 16-fold
+
+
+def test_a_mid_stream_probe_still_finds_the_roles_byte_by_byte() -> None:
+    from layerpeek.flows.events import ConnectionClosed, StreamData
+    from layerpeek.http.pairing import HTTPPairer
+
+    pairer = HTTPPairer()
+    request = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+    out = []
+    # The tracker guessed wrong: the side it calls "client" sends the responses.
+    for i, byte in enumerate(request):
+        out += pairer.feed(StreamData(3, "server", i, bytes([byte]), (i,), i))
+    for i, byte in enumerate(response):
+        out += pairer.feed(StreamData(3, "client", i, bytes([byte]), (100 + i,), 100 + i))
+    out += pairer.feed(ConnectionClosed(3, "fin", 0))  # type: ignore[call-arg]
+    (exchange,) = out
+    assert exchange.request is not None and exchange.request.target == "/a"
+    assert exchange.response is not None and exchange.response.status == 200
+
+
+def test_explain_runs_collect_their_frames_in_linear_work() -> None:
+    from layerpeek.flows.events import StreamData
+    from layerpeek.story import _add_run
+
+    def download(n: int) -> Callable[[], None]:
+        def go() -> None:
+            runs: dict[int, list[Any]] = {}
+            for i in range(n):  # frame numbers that count the comparisons made with them
+                _add_run(runs, {}, StreamData(1, "server", i, b"x", (Counted(i),), i))
+        return go
+    assert growth(download, 1000) < 5  # `frame not in run.frames` grew 16-fold
+
+
+def test_dns_over_tcp_in_one_byte_segments_is_framed_in_linear_work() -> None:
+    from layerpeek.dnstx import _TCPFramer
+
+    def framer(n: int) -> Callable[[], None]:
+        message = struct.pack("!H", n - 2) + dns_header() + bytes(n - 14)  # one n-byte message
+
+        def go() -> None:
+            f = _TCPFramer()
+            for i in range(n):
+                f.feed(message[i : i + 1], (Counted(i),))
+        return go
+    assert growth(framer, 2000) < 5  # the frame list scanned per piece grew 16-fold
+
+
+def test_a_nested_gzip_bomb_stops_at_the_first_implausible_layer() -> None:
+    inner = gzip_bomb(64 << 20)
+    body = zlib.compress(inner)  # deflate of gzip: ~300 bytes that would inflate to 64 MiB
+    for _ in range(2):
+        body = gzip.compress(body)
+    produced = 0
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self, wbits: int) -> None:
+            self.d = real(wbits)
+
+        def decompress(self, data: bytes, limit: int = 0) -> bytes:
+            nonlocal produced
+            got = self.d.decompress(data, limit)
+            produced += len(got)
+            return got
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.d, name)
+
+    with patch("layerpeek.http.decoding.zlib.decompressobj", Counting):
+        decoded = decode_body(body, ["gzip", "deflate", "gzip", "gzip"])
+    assert not decoded.complete and "nested decompression bomb" in (decoded.problem or "")
+    assert produced < 1032 * 4 * len(body) + (1 << 20)  # each layer was inflated to 64 MiB
+    many = decode_body(b"x", ["gzip"] * 5)
+    assert not many.complete and "more than 4" in (many.problem or "")
+
+
+def test_legitimate_nested_codings_still_decode() -> None:
+    body = b"<html>" + bytes(range(256)) * 40 + b"</html>"
+    encoded = gzip.compress(zlib.compress(body))
+    decoded = decode_body(encoded, ["deflate", "gzip"])
+    assert decoded.complete and decoded.data == body

@@ -10,6 +10,10 @@ layerpeek, counted two ways that are deterministic on any machine:
   ``list.count``, ``list.sort``, charged the list's length, seen through
   ``sys.setprofile``), which line counts cannot see because the loop is in C.
 
+* ``compared``: comparisons made on :class:`Counted` values, for work that
+  hides in a C loop over Python objects (``x in some_list`` compares ``x``
+  with every element; a set or a dict does not).
+
 A test feeds input of size n and k·n and asserts the work grew about k-fold:
 linear code passes with room to spare, quadratic code grows k²-fold and fails.
 """
@@ -29,14 +33,48 @@ _ROOT = str(Path(layerpeek.__file__).resolve().parent)
 _WALKERS = {"insert", "pop", "remove", "index", "count", "sort"}
 
 
+class Counted(int):
+    """An int that counts every comparison made with it (in :data:`COMPARED`)."""
+
+    def __eq__(self, other: object) -> bool:
+        COMPARED[0] += 1
+        return int(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        COMPARED[0] += 1
+        return int(self) != other
+
+    def __lt__(self, other: int) -> bool:
+        COMPARED[0] += 1
+        return int(self) < other
+
+    def __le__(self, other: int) -> bool:
+        COMPARED[0] += 1
+        return int(self) <= other
+
+    def __gt__(self, other: int) -> bool:
+        COMPARED[0] += 1
+        return int(self) > other
+
+    def __ge__(self, other: int) -> bool:
+        COMPARED[0] += 1
+        return int(self) >= other
+
+    __hash__ = int.__hash__
+
+
+COMPARED = [0]
+
+
 @dataclass
 class Work:
     lines: int = 0
     shifted: int = 0
+    compared: int = 0
 
     @property
     def total(self) -> int:
-        return self.lines + self.shifted
+        return self.lines + self.shifted + self.compared
 
 
 def count_work(fn: Callable[[], Any], root: str = _ROOT) -> Work:
@@ -66,6 +104,7 @@ def count_work(fn: Callable[[], Any], root: str = _ROOT) -> Work:
                 work.shifted += len(owner)
 
     old_trace, old_profile = sys.gettrace(), sys.getprofile()
+    compared = COMPARED[0]
     sys.settrace(tracer)
     sys.setprofile(profiler)
     try:
@@ -73,6 +112,7 @@ def count_work(fn: Callable[[], Any], root: str = _ROOT) -> Work:
     finally:
         sys.setprofile(old_profile)
         sys.settrace(old_trace)
+    work.compared = COMPARED[0] - compared
     return work
 
 

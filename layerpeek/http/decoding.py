@@ -6,6 +6,12 @@ most ``cap + 1`` bytes, so memory stays bounded whatever the body says; a
 body that would decode past the cap comes back cut at the cap with a
 problem saying so.
 
+Nested codings (``gzip, gzip, gzip``) are where bombs multiply: every coding
+but the last yields compressed data, which cannot grow much, so those steps
+are capped at :data:`NESTED_GROWTH` times their input (plus
+:data:`NESTED_SLACK`), and at most :data:`MAX_CODINGS` codings are undone:
+the work per body stays proportional to its bytes.
+
 Why never raise: a body that does not decode (a cut gzip stream, a coding we
 do not know) is still a fact worth showing.  :class:`DecodedBody` carries
 what could be decoded, or the wire bytes untouched, and the reason.
@@ -26,6 +32,15 @@ from typing import Any
 
 #: Largest decoded body kept, in bytes (the decompression-bomb guard).
 DEFAULT_CAP = 64 * 1024 * 1024
+#: Content codings undone at most per body; more is refused as a problem.
+MAX_CODINGS = 4
+#: A coding with another one still to undo yields compressed data, which does
+#: not compress: more than ``2 x input + 1 KiB`` there is a nested bomb.
+#: Without this, 265 bytes gzip-encoded three times each inflated to the 64 MiB
+#: cap (0.5 s a body); with it a body decodes to at most ~1032x its bytes
+#: times 2 per extra coding.
+NESTED_GROWTH = 2
+NESTED_SLACK = 1024
 
 _IDENTITY = ("identity", "")
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -167,16 +182,26 @@ def decode_body(body: bytes, codings: list[str], cap: int = DEFAULT_CAP) -> Deco
     """
     data = body
     done: list[str] = []
-    for coding in reversed([c for c in codings if c not in _IDENTITY]):
+    steps = list(reversed([c for c in codings if c not in _IDENTITY]))
+    if len(steps) > MAX_CODINGS:
+        return DecodedBody(data, (), False, f"{len(steps)} content codings, more than "
+                           f"{MAX_CODINGS}: left encoded")
+    for n, coding in enumerate(steps):
         decoder = _DECODERS.get(coding)
         if decoder is None:
             return DecodedBody(data, tuple(done), False, f"unknown content-coding {coding!r}")
         if not data:
             done.append(coding)
             continue
+        nested = n < len(steps) - 1  # its output is still encoded
+        limit = min(cap, NESTED_GROWTH * len(data) + NESTED_SLACK) if nested else cap
         try:
-            data = decoder(data, cap)
+            data = decoder(data, limit)
         except _Stop as stop:
+            if nested and limit < cap and stop.reason.startswith("decoded body larger"):
+                stop = _Stop(f"{coding} inside another coding expands more than compressed "
+                             "data can (a nested decompression bomb): decoding stopped",
+                             stop.data)
             got = stop.data if stop.data else None
             if got is not None:
                 done.append(coding)

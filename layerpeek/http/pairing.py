@@ -74,6 +74,8 @@ _UNCERTAIN = "paired after a stream gap: messages in between may be missing"
 #: Bytes per direction held back, on a connection picked up mid-stream, while
 #: looking for the first request or status line that tells the roles apart.
 PROBE_LIMIT = 64 * 1024
+#: Events held back at most (each costs ~200 B of bookkeeping besides its bytes).
+PROBE_EVENTS = 4096
 _REQUEST_LINE = re.compile(
     rb"(?:^|\n)(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.\d\r?\n"
 )
@@ -93,6 +95,49 @@ class _Conn:
     request_side: str = "client"  # the tracker's direction that carries the requests
     endpoints: tuple[str, str] | None = None  # (client, server) from ConnectionOpened
     probe: list[StreamData | StreamGap] | None = None  # events held until roles are known
+    seen: _Probe | None = None  # what the held events showed so far (scanned once)
+
+
+class _Probe:
+    """Request and status lines found in a mid-stream connection's held bytes.
+
+    Each new byte is looked at once: lines are tested when their newline
+    arrives (both patterns stop at a line's end), never by searching the
+    whole held buffer again per segment, which made 64k one-byte segments
+    take 234 s.  An unfinished last line is tested at the end.
+    """
+
+    __slots__ = ("data", "events", "found", "line")
+
+    def __init__(self) -> None:
+        self.data = {"client": bytearray(), "server": bytearray()}
+        self.line = {"client": 0, "server": 0}  # where the unfinished line starts
+        self.found: set[tuple[str, str]] = set()  # (direction, "request" | "status")
+        self.events = 0
+
+    def add(self, direction: str, data: bytes) -> None:
+        buf = self.data[direction]
+        at = len(buf)
+        buf += data
+        newline = buf.find(b"\n", at)
+        while newline >= 0:
+            self._test(direction, buf, newline)
+            self.line[direction] = newline
+            newline = buf.find(b"\n", newline + 1)
+
+    def finish(self) -> None:
+        for direction, buf in self.data.items():
+            self._test(direction, buf, len(buf))
+
+    def _test(self, direction: str, buf: bytearray, end: int) -> None:
+        start = self.line[direction]
+        if _REQUEST_LINE.match(buf, start, end + 1):
+            self.found.add((direction, "request"))
+        if _STATUS_LINE.match(buf, start, end + 1):
+            self.found.add((direction, "status"))
+
+    def count(self, requests: str, responses: str) -> int:
+        return ((requests, "request") in self.found) + ((responses, "status") in self.found)
 
 
 class HTTPPairer:
@@ -217,17 +262,22 @@ class HTTPPairer:
         """
         probe = conn.probe
         assert probe is not None
-        data = {"client": bytearray(), "server": bytearray()}
-        for event in probe:
+        seen = conn.seen
+        if seen is None:
+            seen = conn.seen = _Probe()
+        for event in probe[seen.events:]:
             if isinstance(event, StreamData):
-                data[event.direction] += event.data
-        normal = bool(_REQUEST_LINE.search(data["client"])) + bool(
-            _STATUS_LINE.search(data["server"]))
-        swapped = bool(_REQUEST_LINE.search(data["server"])) + bool(
-            _STATUS_LINE.search(data["client"]))
-        full = max(len(d) for d in data.values()) >= PROBE_LIMIT
+                seen.add(event.direction, event.data)
+        seen.events = len(probe)
+        if final:
+            seen.finish()
+        normal = seen.count("client", "server")
+        swapped = seen.count("server", "client")
+        full = (max(len(d) for d in seen.data.values()) >= PROBE_LIMIT
+                or len(probe) >= PROBE_EVENTS)
         if not (final or full or normal or swapped):
             return
+        conn.seen = None
         if swapped > normal:
             conn.request_side = "server"
         conn.probe = None
