@@ -80,3 +80,40 @@ def gzip_thrice(count: int) -> list[bytes]:
                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
     request = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
     return http_connection([(request, response)] * count)
+
+
+#: What a capture must never get printed raw: ESC (a colour and a retitling
+#: sequence), BEL, CR, BS, a C1 control (CSI) and the right-to-left override.
+TERMINAL_ATTACKS = "\x1b[31m\x1b]0;owned\x07\r\x08\x9b\u202e"
+
+
+def terminal_attack() -> list[bytes]:
+    """An HTTP exchange whose target, Host, Content-Type and reason carry
+    :data:`TERMINAL_ATTACKS`, then a DNS query for a name that holds them."""
+    evil = TERMINAL_ATTACKS.encode("utf-8")
+    request = b"GET /a" + evil + b"b HTTP/1.1\r\nHost: h" + evil + b"\r\n\r\n"
+    response = (b"HTTP/1.1 200 O" + evil + b"K\r\nContent-Type: text/" + evil
+                + b"\r\nContent-Length: 2\r\n\r\nhi")
+    frames = http_connection([(request, response)])
+    label = b"x" + evil
+    query = (struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + bytes([len(label)]) + label
+             + b"\x04test\x00\x00\x01\x00\x01")
+    frames.append(eth(ipv4(udp(query, sport=5353, dport=53), proto=17)))
+    return frames
+
+
+def bad_codings() -> list[bytes]:
+    """Four responses whose bodies do not decode in full: cut gzip, not gzip,
+    an unknown coding, and (with a small cap) nothing else."""
+    import gzip
+
+    whole = gzip.compress(b"hello world " * 50, mtime=0)
+    bodies = [(b"gzip", whole[: len(whole) // 2]), (b"gzip", b"plain text, not gzip"),
+              (b"x-unheard-of", b"abc")]
+    exchanges = []
+    for n, (coding, body) in enumerate(bodies):
+        request = b"GET /f%d.txt HTTP/1.1\r\nHost: a\r\n\r\n" % n
+        response = (b"HTTP/1.1 200 OK\r\nContent-Encoding: " + coding
+                    + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        exchanges.append((request, response))
+    return http_connection(exchanges)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import json
 import struct
 import sys
 import tracemalloc
@@ -1049,3 +1050,75 @@ def test_legitimate_nested_codings_still_decode() -> None:
     encoded = gzip.compress(zlib.compress(body))
     decoded = decode_body(encoded, ["deflate", "gzip"])
     assert decoded.complete and decoded.data == body
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: terminal safety and silent loss
+# ---------------------------------------------------------------------------
+
+from hostile_inputs import TERMINAL_ATTACKS, bad_codings, terminal_attack  # noqa: E402
+
+from layerpeek.termsafe import json_safe, terminal_safe  # noqa: E402
+
+#: Our own colours are off (output is not a terminal), so any of these is the capture's.
+RAW = ("\x1b", "\x07", "\r", "\x08", "\x9b", "\u202e")
+
+
+@pytest.mark.parametrize("command", [["http"], ["http", "--json"], ["explain"],
+                                     ["explain", "--json"], ["dns"], ["dns", "--json"],
+                                     ["dump"], ["dump", "-V"], ["dump", "--json"], ["flows"],
+                                     ["follow"]])
+def test_no_capture_control_or_bidi_character_reaches_the_terminal(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "evil.pcap"
+    path.write_bytes(capture(terminal_attack()))
+    stream = ["0"] if command == ["follow"] else []
+    code, out, err = run_cli(capsys, *command, str(path), *stream)
+    assert code == 0, err
+    for ch in RAW:
+        assert ch not in out.replace("\r\n", "\n") if ch == "\r" else ch not in out, (ch, out)
+        assert ch not in err
+    if command[0] in ("http", "explain") and "--json" not in command:
+        assert "\\x1b" in out  # shown, escaped
+
+
+def test_one_escaping_function_covers_controls_and_bidi() -> None:
+    assert terminal_safe("plain → text é") == "plain → text é"
+    assert terminal_safe(TERMINAL_ATTACKS) == (
+        "\\x1b[31m\\x1b]0;owned\\x07\\x0d\\x08\\x9b\\u202e")
+    assert json_safe('"a\u202eb\x9b"') == '"a\\u202eb\\u009b"'
+
+
+def test_a_body_that_did_not_decode_in_full_is_never_called_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "codings.pcap"
+    path.write_bytes(capture(bad_codings()))
+    code, out, _err = run_cli(capsys, "http", str(path))
+    assert code == 0
+    lines = out.splitlines()[1:]
+    assert len(lines) == 3 and not any(line.rstrip().endswith(" ok") for line in lines)
+    assert "cut short" in lines[0] and "damaged" in lines[1] and "unknown" in lines[2]
+    code, out, _err = run_cli(capsys, "http", "--json", str(path))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["complete"] for r in rows] == [False] * 3
+    assert all("response body:" in r["problem"] for r in rows)
+    folder = tmp_path / "bodies"
+    code, _out, _err = run_cli(capsys, "http", "--export", str(folder), str(path))
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "f0.txt.partial", "f1.txt.partial", "f2.txt.partial"]
+
+
+def test_a_body_cut_at_the_decoding_cap_is_not_complete() -> None:
+    from layerpeek.http.message import HTTPExchange
+
+    bomb = gzip_bomb(2 << 20)
+    stream = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+              % len(bomb) + bomb)
+    reader = ResponseReader()
+    (response,) = reader.feed(stream) + reader.finish("fin")
+    response._decoded = decode_body(response.body, ["gzip"], cap=1 << 20)  # a 1 MiB cap
+    (request,) = RequestReader().feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    exchange = HTTPExchange(0, 0, request, response)  # type: ignore[call-arg]
+    assert not exchange.complete and "cap" in (exchange.problem or "")

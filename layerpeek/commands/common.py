@@ -263,7 +263,14 @@ def positive_int(text: str) -> int:
 
 def align(cells: list[list[str]], right: set[int]) -> str:
     """An aligned text table, header row first: columns in ``right`` are
-    right-aligned (numbers), the others left-aligned; trailing spaces dropped."""
+    right-aligned (numbers), the others left-aligned; trailing spaces dropped.
+
+    Every cell is made terminal-safe here, the one place all tables pass
+    (:func:`layerpeek.termsafe.terminal_safe`): cells carry capture text.
+    """
+    from layerpeek.termsafe import terminal_safe
+
+    cells = [[v if v.isprintable() else terminal_safe(v) for v in r] for r in cells]
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     lines = []
     for r in cells:

@@ -94,11 +94,14 @@ def run(args: argparse.Namespace) -> int:
         # One pass over the capture, from a file or a pipe alike: the story
         # stage keeps what it tells of each HTTP body, not the body.
         story = explain(common.iter_packets(reader, path), keylog=common.load_keylog(args))
+        from layerpeek.termsafe import json_safe, terminal_safe
+
         out = common.prepare_stdout()
         if args.json:
-            out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")
+            out.write(json_safe(json.dumps(story.to_dict(), ensure_ascii=False)) + "\n")
         else:
-            out.write(story.text(width=args.width, max_steps=args.max_steps))
+            text = story.text(width=args.width, max_steps=args.max_steps)
+            out.writelines(terminal_safe(line) + "\n" for line in text.splitlines())
         common.print_problems(reader, path)
     finally:
         reader.close()

@@ -235,7 +235,19 @@ class HTTPExchange:
             and self.request.complete
             and self.response.complete
             and not self.pairing
+            and not self.decode_problems()
         )
+
+    def decode_problems(self) -> list[str]:
+        """Bodies whose Content-Encoding could not be undone in full (cut at the cap,
+        damaged, cut short, unknown coding): the body is not what the sender meant."""
+        out = []
+        for side, msg in (("request", self.request), ("response", self.response)):
+            if msg is not None and msg.body:
+                decoded = msg.decoded()
+                if not decoded.complete:
+                    out.append(f"{side} body: {decoded.problem or 'not decoded in full'}")
+        return out
 
     @property
     def problem(self) -> str | None:
@@ -250,6 +262,7 @@ class HTTPExchange:
         else:
             parts.extend(f"response: {p}" for p in self.response.problems)
         parts.extend(self.pairing)
+        parts.extend(self.decode_problems())
         return "; ".join(parts) if parts else None
 
     # -- shortcuts for listings ---------------------------------------------

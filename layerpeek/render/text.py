@@ -39,6 +39,7 @@ from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import SACK, TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.termsafe import terminal_safe
 from layerpeek.wire import ip_str, mac_str
 
 if TYPE_CHECKING:
@@ -95,14 +96,13 @@ def layer_title(layer: Layer) -> str:
 
 # --------------------------------------------------------------------------- escaping
 
-#: C0 controls, DEL and C1 controls → ``\xNN``.  Everything else (including
-#: "→" and latin-1 letters) is printed as is.
-_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+# C0 and C1 controls, DEL, bidi and other format characters → ``\xNN`` /
+# ``\uNNNN`` (layerpeek.termsafe); "→" and latin-1 letters print as they are.
 
 
 def _clean(text: str) -> str:
-    """Escape control characters; ``isprintable`` keeps the common case one C call."""
-    return text if text.isprintable() else text.translate(_ESCAPES)
+    """Escape control and bidi characters (:func:`layerpeek.termsafe.terminal_safe`)."""
+    return text if text.isprintable() else terminal_safe(text)
 
 
 # --------------------------------------------------------------------------- colour
@@ -311,7 +311,7 @@ def packet_line(
         # Ethernet-only frame whose summary is "src → dst TYPE")
         line = f"{line} {ends}"
     if facts:
-        line = f"{line} {facts if facts.isprintable() else facts.translate(_ESCAPES)}"
+        line = f"{line} {facts if facts.isprintable() else terminal_safe(facts)}"
     if flow is not None:
         extra = flow_suffix(flow)
         if extra:
