@@ -1122,3 +1122,60 @@ def test_a_body_cut_at_the_decoding_cap_is_not_complete() -> None:
     (request,) = RequestReader().feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     exchange = HTTPExchange(0, 0, request, response)  # type: ignore[call-arg]
     assert not exchange.complete and "cap" in (exchange.problem or "")
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: streams that never end, and one huge record
+# ---------------------------------------------------------------------------
+
+
+class Endless(io.RawIOBase):
+    """A stream that never ends (``cat /dev/urandom``), after ``head``; counts its reads."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        self.reads += 1
+        if self.reads > 1000:
+            raise AssertionError("still reading a stream after a fatal problem")
+        data, self.head = (self.head or b"\xff" * len(b))[: len(b)], self.head[len(b):]
+        b[: len(data)] = data
+        return len(data)
+
+
+@pytest.mark.parametrize("head", [
+    pcap_bytes([]),  # a pcap header, then records claiming 4 GiB each
+    shb() + idb() + raw_block(6, 8, b""),  # pcapng: then an impossible block length
+], ids=["pcap", "pcapng"])
+def test_reading_stops_at_a_fatal_problem_even_if_the_stream_never_ends(head: bytes) -> None:
+    stream = Endless(head)
+    reader = open_capture(io.BufferedReader(stream), chunk_size=4096)
+    assert list(reader) == []
+    assert reader.problems and ("impossible" in reader.problems[-1])
+    assert stream.reads < 10
+
+
+def test_a_huge_record_is_read_in_linear_work() -> None:
+    from layerpeek.capture import frame as frame_module
+    from layerpeek.capture import pcap as pcap_module
+
+    copied = 0
+    real = frame_module.append_chunk
+
+    def counting(buf: bytes, pos: int, chunk: bytes) -> tuple[bytes, int]:
+        nonlocal copied
+        copied += len(buf) - pos + len(chunk)
+        return real(buf, pos, chunk)
+
+    size = 8 << 20
+    data = pcap_bytes([bytes(size)])
+    with patch.object(pcap_module, "append_chunk", counting):
+        reader = open_capture(io.BytesIO(data), chunk_size=64 << 10)
+        (frame,) = list(reader)
+    assert len(frame.data) == size
+    assert copied < 3 * len(data)  # appending per 64 KiB chunk copied ~64x the record

@@ -129,6 +129,8 @@ class CaptureReader:
                 if not chunk:
                     break
                 yield feed(chunk)
+                if parser.stopped:  # a fatal problem: what follows cannot be framed
+                    break  # (stdin may never end: `cat /dev/urandom` after a header)
             parser.finish()
         finally:
             self.close()
