@@ -1179,3 +1179,22 @@ def test_a_huge_record_is_read_in_linear_work() -> None:
         (frame,) = list(reader)
     assert len(frame.data) == size
     assert copied < 3 * len(data)  # appending per 64 KiB chunk copied ~64x the record
+
+
+def test_a_million_fins_keep_a_bounded_history_and_count_the_rest() -> None:
+    from layerpeek.flows.zeek import MAX_HISTORY, ZeekTracker
+
+    zeek = ZeekTracker()
+    for seq in range(MAX_HISTORY * 4):
+        zeek.packet(True, 0x01, seq, 0, 1000)  # a FIN with a new sequence number each time
+    assert len(zeek.history_string) == MAX_HISTORY
+    assert zeek.history_dropped == MAX_HISTORY * 3
+
+
+def test_interface_blocks_past_the_cap_stop_the_reader_with_a_problem() -> None:
+    from layerpeek.capture import pcapng as pcapng_module
+
+    with patch.object(pcapng_module, "MAX_INTERFACES", 10):
+        reader = open_capture(io.BytesIO(shb() + idb() * 20 + epb("<", 0, 0, b"x" * 20)))
+        assert list(reader) == []
+    assert "more than 10 interfaces" in reader.problems[-1]

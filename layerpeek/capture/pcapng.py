@@ -24,6 +24,10 @@ SHB = 0x0A0D0D0A
 IDB, PB, SPB, EPB = 1, 2, 3, 6
 _BOM = 0x1A2B3C4D
 MAX_BLOCK = 256 * 1024 * 1024
+#: Interface Description Blocks kept in all (every one is kept so that frames
+#: can name their interface): past this, reading stops with a problem.  Real
+#: files have a handful; a crafted one can repeat IDBs by the million.
+MAX_INTERFACES = 65536
 
 
 def is_pcapng_magic(head: bytes) -> bool:
@@ -188,6 +192,10 @@ class PcapngParser:
         return out
 
     def _interface(self, buf: bytes, pos: int, end: int, at: int) -> None:
+        if len(self.all_interfaces) >= MAX_INTERFACES:
+            self._stop(f"interface block at byte {at}: more than {MAX_INTERFACES} interfaces "
+                       "in the file; stopped reading")
+            return
         if end - pos < 20:
             self.problems.append(f"interface block at byte {at} too short; skipped")
             return

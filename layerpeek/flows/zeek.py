@@ -55,6 +55,12 @@ class ZeekState(enum.IntEnum):
 
 _SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
 
+#: History letters kept per conversation.  Repeatable letters (``s h f r``
+#: with a new sequence number each) could otherwise grow without limit; real
+#: histories are a dozen letters.  The excess is counted in
+#: :attr:`ZeekTracker.history_dropped`.
+MAX_HISTORY = 256
+
 # Once-per-direction history bits.
 _ONCE_A, _ONCE_D, _ONCE_I, _ONCE_Q = 1, 2, 4, 8
 
@@ -94,16 +100,21 @@ class ZeekEndpoint:
 class ZeekTracker:
     """Zeek's view of one TCP conversation: endpoint states and the history string."""
 
-    __slots__ = ("history", "orig", "resp")
+    __slots__ = ("history", "history_dropped", "orig", "resp")
 
     def __init__(self, flipped: bool = False) -> None:
         self.orig = ZeekEndpoint(True)
         self.resp = ZeekEndpoint(False)
         self.history: list[str] = ["^"] if flipped else []
+        #: Letters past :data:`MAX_HISTORY` (not kept; counted).
+        self.history_dropped = 0
 
     # -- history ------------------------------------------------------------
 
     def _letter(self, ep: ZeekEndpoint, code: str) -> None:
+        if len(self.history) >= MAX_HISTORY:
+            self.history_dropped += 1  # a million FINs with new sequence numbers: bounded
+            return
         self.history.append(code.upper() if ep.is_orig else code)
 
     def count_event(self, from_orig: bool, code: str) -> None:
