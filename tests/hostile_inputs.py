@@ -117,3 +117,64 @@ def bad_codings() -> list[bytes]:
                     + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         exchanges.append((request, response))
     return http_connection(exchanges)
+
+
+def descending_segments(count: int) -> list[bytes]:
+    """A connection whose client sends ``count`` one-byte segments last byte first."""
+    w = _wire()
+    frames = [w.c("S").data, w.s("SA").data, w.c("A").data]
+    base = w.next["c"]
+    for i in range(count - 1, -1, -1):
+        frames.append(w.send("c", "PA", b"x", seq=base + i, advance=False).data)
+    return frames
+
+
+def midstream_one_byte(count: int) -> list[bytes]:
+    """A connection joined mid-stream (no handshake) carrying ``count`` one-byte segments."""
+    w = _wire()
+    return [w.send("c", "PA", b"a").data for _ in range(count)]
+
+
+def retransmissions(count: int, delivered: int = 16 * 1024) -> list[bytes]:
+    """``delivered`` one-byte segments, then one of them retransmitted ``count`` times."""
+    w = _wire()
+    frames = [w.c("S").data, w.s("SA").data, w.c("A").data]
+    base = w.next["c"]
+    frames += [w.send("c", "PA", b"x").data for _ in range(delivered)]
+    frames += [w.send("c", "PA", b"x", seq=base + 100, advance=False).data
+               for _ in range(count)]
+    return frames
+
+
+def dns_tcp_one_byte(size: int = 65535) -> list[bytes]:
+    """One DNS-over-TCP message of ``size`` bytes sent one byte per segment."""
+    message = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + bytes(size - 12)
+    stream = struct.pack("!H", size) + message
+    w = _wire()
+    w.addr["s"] = ("10.0.0.2", 53)
+    frames = [w.c("S").data, w.s("SA").data, w.c("A").data]
+    frames += [w.send("c", "PA", stream[i : i + 1]).data for i in range(len(stream))]
+    return frames
+
+
+def nested_gzip_bombs(count: int) -> list[bytes]:
+    """``count`` responses of ~265 bytes: zeros gzip-encoded three times."""
+    import gzip
+
+    body = bytes(64 << 20)
+    for _ in range(3):
+        body = gzip.compress(body, mtime=0)
+    response = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzip\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return http_connection([(b"GET /z HTTP/1.1\r\nHost: a\r\n\r\n", response)] * count)
+
+
+def same_named_bodies(count: int) -> list[bytes]:
+    """``count`` exchanges whose bodies all export as ``index.html``."""
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+    return http_connection([(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", response)] * count)
+
+
+def huge_record(size: int) -> bytes:
+    """A pcap file holding one record of ``size`` bytes (for the reader, not a decoder)."""
+    return pcap_bytes([bytes(size)], snaplen=size)

@@ -1198,3 +1198,23 @@ def test_interface_blocks_past_the_cap_stop_the_reader_with_a_problem() -> None:
         reader = open_capture(io.BytesIO(shb() + idb() * 20 + epb("<", 0, 0, b"x" * 20)))
         assert list(reader) == []
     assert "more than 10 interfaces" in reader.problems[-1]
+
+
+def test_bodies_in_flight_on_many_connections_share_one_cap() -> None:
+    from layerpeek.flows.events import ConnectionClosed, ConnectionOpened, StreamData
+    from layerpeek.http.pairing import HTTPPairer
+
+    pairer = HTTPPairer(max_inflight=10_000)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+    for cid in range(5):  # five responses, each 6,000 bytes into a 100,000-byte body
+        pairer.feed(ConnectionOpened(cid, "handshake", 0))  # type: ignore[call-arg]
+        pairer.feed(StreamData(cid, "client", 0, b"GET / HTTP/1.1\r\n\r\n", (1,), 0))
+        pairer.feed(StreamData(cid, "server", 0, head + bytes(6000), (2,), 0))
+    assert pairer.budget.used <= 10_000
+    out = []
+    for cid in range(5):
+        out += pairer.feed(ConnectionClosed(cid, "rst", 0))  # type: ignore[call-arg]
+    assert pairer.budget.used == 0
+    flagged = [ex for ex in out if ex.response is not None
+               and any("in flight" in p for p in ex.response.problems)]
+    assert len(flagged) >= 3

@@ -722,7 +722,8 @@ def test_w_file_reread_equals_what_was_shown_as_json(
     main_thread = threading.get_ident()
 
     def recorded() -> list[Packet]:
-        with layerpeek.read(out_file) as reader:
+        # While capturing, the file grows as live.pcapng.part (renamed at the stop).
+        with layerpeek.read(out_file.with_name(out_file.name + ".part")) as reader:
             return list(reader)  # a block being written is reported as a problem, not raised
 
     def traffic() -> None:
@@ -744,6 +745,7 @@ def test_w_file_reread_equals_what_was_shown_as_json(
                  "--duration", str(TIMEOUT)])
     thread.join(TIMEOUT)
     assert not problems and code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["live.pcapng"]  # named once complete
     out, err = capsys.readouterr()
     shown = [json.loads(line) for line in out.splitlines()]
     with layerpeek.read(out_file) as reader:

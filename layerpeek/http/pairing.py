@@ -56,8 +56,10 @@ from layerpeek.http.reader import (
     MAX_BODY,
     MAX_HEAD,
     MAX_HEADERS,
+    MAX_INFLIGHT,
     PAUSED,
     RESYNC,
+    BodyBudget,
     MessageReader,
     RequestReader,
     ResponseReader,
@@ -145,9 +147,10 @@ class HTTPPairer:
 
     ``endpoints`` (optional) names a conversation's client and server; without
     it they are taken from the tracker's ``ConnectionOpened`` events.  The
-    caps are the readers' (see :mod:`layerpeek.http.reader`).  As a stage of
-    :class:`~layerpeek.analysis.Analysis` it raises each
-    :class:`~layerpeek.http.message.HTTPExchange` as an event when it is
+    caps are the readers' (see :mod:`layerpeek.http.reader`), and
+    ``max_inflight`` bounds the body bytes all unfinished messages hold
+    together.  As a stage of :class:`~layerpeek.analysis.Analysis` it raises
+    each :class:`~layerpeek.http.message.HTTPExchange` as an event when it is
     complete, and each new entry of :attr:`problems` as a ``Problem``.
     """
 
@@ -161,6 +164,7 @@ class HTTPPairer:
         max_head: int = MAX_HEAD,
         max_headers: int = MAX_HEADERS,
         max_body: int = MAX_BODY,
+        max_inflight: int = MAX_INFLIGHT,
     ) -> None:
         self.endpoints = endpoints
         self.caps = {"max_head": max_head, "max_headers": max_headers, "max_body": max_body}
@@ -168,6 +172,8 @@ class HTTPPairer:
         self.problems: list[str] = []
         self._conns: dict[int, _Conn] = {}
         self._decrypted: set[int] = set()  # TLS connections read as plaintext
+        #: Body bytes held by unfinished messages of every connection (one total cap).
+        self.budget = BodyBudget(max_inflight)
 
     # -- as a stage of layerpeek.analysis.Analysis -----------------------------
 
@@ -302,6 +308,7 @@ class HTTPPairer:
             responses = ResponseReader(midstream=midstream, max_head=caps["max_head"],
                                        max_headers=caps["max_headers"],
                                        max_body=caps["max_body"])
+            requests.budget = responses.budget = self.budget
             conn = _Conn(cid, requests, responses, probe=[] if midstream else None)
             methods = conn.methods
             responses.method_of = lambda n: methods[n] if n < len(methods) else None

@@ -68,6 +68,20 @@ MAX_HEAD = 64 * 1024
 MAX_HEADERS = 256
 #: Largest body kept in memory, in bytes; longer bodies are counted, not kept.
 MAX_BODY = 256 * 1024 * 1024
+#: Body bytes all unfinished messages sharing one :class:`BodyBudget` may hold
+#: (the pairer's readers: every connection of a capture).  Past it a growing
+#: body stops being kept, with a problem on its message, as past ``max_body``.
+MAX_INFLIGHT = 1024 * 1024 * 1024
+
+
+class BodyBudget:
+    """Body bytes held by the unfinished messages of many readers (one total cap)."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int = MAX_INFLIGHT) -> None:
+        self.limit = limit
+        self.used = 0
 #: Longest chunk-size line accepted (size, extensions and line end).
 MAX_CHUNK_LINE = 4096
 
@@ -155,6 +169,8 @@ class MessageReader:
         self._frames: dict[int, None] = {}
         self._body = bytearray()
         self._body_kept = True
+        #: Shared with other readers (see :class:`BodyBudget`); None: no total cap.
+        self.budget: BodyBudget | None = None
         self._remaining = 0  # bytes left in a Content-Length body or in a chunk
         self._trailer_lines = 0
         self._end_offset = 0  # stream offset just past the last byte fed or skipped
@@ -193,12 +209,15 @@ class MessageReader:
             and (state == CLOSE or n < self._remaining
                  or (state == LENGTH and n == self._remaining))
             and len(self._body) + n <= self.max_body
+            and (self.budget is None or self.budget.used + n <= self.budget.limit)
         ):
             # Fast path, most segments of a large body: straight into the body,
             # without the receive buffer (one copy, no parsing).
             msg = self._msg
             assert msg is not None
             self._body += data
+            if self.budget is not None:
+                self.budget.used += n
             self._frames.update(dict.fromkeys(frames))
             msg.end_ts_ns = ts_ns
             self._base = self._attributed = self._end_offset
@@ -432,6 +451,8 @@ class MessageReader:
         self._report_skipped(msg)
         self._msg = msg
         self._frames = {}
+        if self.budget is not None:
+            self.budget.used -= len(self._body)
         self._body = bytearray()
         self._body_kept = True
         self._attributed = offset
@@ -635,13 +656,24 @@ class MessageReader:
         pos = self._pos
         if self._body_kept:
             room = self.max_body - len(self._body)
-            if n <= room:
+            budget = self.budget
+            shared = room if budget is None else budget.limit - budget.used
+            if n <= room and n <= shared:
                 self._body += self._buf[pos : pos + n]
+                if budget is not None:
+                    budget.used += n
             else:
-                self._body += self._buf[pos : pos + room]
+                take = max(min(room, shared), 0)
+                self._body += self._buf[pos : pos + take]
+                if budget is not None:
+                    budget.used += take
                 self._body_kept = False
                 assert self._msg is not None
-                self._msg.flag(f"body longer than {self.max_body} bytes: only those kept")
+                if n > room:
+                    self._msg.flag(f"body longer than {self.max_body} bytes: only those kept")
+                else:
+                    self._msg.flag(f"bodies in flight over {budget.limit if budget else 0} "
+                                   "bytes in all: the rest of this one not kept")
         self._pos = pos + n
         self._credit(self._base + self._pos)
 
@@ -656,6 +688,8 @@ class MessageReader:
         self._credit(end_offset)
         msg.end_offset = end_offset
         msg.body = bytes(self._body)
+        if self.budget is not None:
+            self.budget.used -= len(self._body)  # handed out: no longer in flight
         msg.body_wire_len = max(0, end_offset - msg.start_offset - msg.head_len)
         msg.frames = tuple(sorted(self._frames))
         if not msg.end_ts_ns:
