@@ -99,19 +99,23 @@ class PcapngParser:
         self._dead = True
 
     def _gather(self, chunk: bytes) -> bytes | None:
-        """``chunk``, or all the chunks kept while a long record waits once it is whole;
-        None while it is still incomplete."""
+        """``chunk`` to append; None while a long record is still incomplete (its
+        chunks are kept aside); once it is whole, the buffer is rebuilt with them
+        in one copy and the chunk to append is empty."""
         if not self._need or not chunk:
             return chunk
         self._pending.append(chunk)
         self._pending_len += len(chunk)
         if len(self._buf) - self._pos + self._pending_len < self._need:
             return None
-        whole = b"".join(self._pending)
+        # One copy: the unconsumed tail and the kept chunks become the buffer.
+        self._buf = b"".join([self._buf[self._pos :], *self._pending])
+        self._consumed += self._pos
+        self._pos = 0
         self._pending.clear()
         self._pending_len = 0
         self._need = 0
-        return whole
+        return b""
 
     def _flush_pending(self) -> None:
         if self._pending:
