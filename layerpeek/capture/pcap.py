@@ -53,12 +53,13 @@ class PcapParser:
         self.records = 0
         self.problems: list[str] = []
         self._dead = False
-        # A record longer than what is buffered: the chunks that follow are
-        # kept in a list until it is whole and joined once (appending each to
-        # the buffer copied it per chunk: a 255 MiB record took 47 s).
+        # A record longer than what is buffered: the unconsumed bytes and the
+        # chunks that follow are appended to one bytearray (grown in place)
+        # until the record is whole, then made the buffer with one copy
+        # (appending each chunk to a bytes buffer copied it per chunk: a
+        # 255 MiB record took 47 s).
         self._need = 0  # bytes from _pos the record waited for needs
-        self._pending: list[bytes] = []
-        self._pending_len = 0
+        self._pending: bytearray | None = None
 
     def _header(self) -> bool:
         buf = self._buf
@@ -84,30 +85,25 @@ class PcapParser:
 
     def _gather(self, chunk: bytes) -> bytes | None:
         """``chunk`` to append; None while a long record is still incomplete (its
-        chunks are kept aside); once it is whole, the buffer is rebuilt with them
-        in one copy and the chunk to append is empty."""
+        bytes are gathered aside); once it is whole, the buffer is rebuilt from
+        them in one copy and the chunk to append is empty."""
         if not self._need or not chunk:
             return chunk
-        self._pending.append(chunk)
-        self._pending_len += len(chunk)
-        if len(self._buf) - self._pos + self._pending_len < self._need:
+        if self._pending is None:
+            self._pending = bytearray(self._buf[self._pos :])
+            self._consumed += self._pos
+            self._buf, self._pos = b"", 0
+        self._pending += chunk
+        if len(self._pending) < self._need:
             return None
-        # One copy: the unconsumed tail and the kept chunks become the buffer.
-        self._buf = b"".join([self._buf[self._pos :], *self._pending])
-        self._consumed += self._pos
-        self._pos = 0
-        self._pending.clear()
-        self._pending_len = 0
-        self._need = 0
+        self._flush_pending()
         return b""
 
     def _flush_pending(self) -> None:
-        if self._pending:
-            self._buf = self._buf[self._pos :] + b"".join(self._pending)
-            self._consumed += self._pos
-            self._pos = 0
-            self._pending.clear()
-            self._pending_len = 0
+        if self._pending is not None:
+            self._buf, self._pos = bytes(self._pending), 0
+            self._pending = None
+            self._need = 0
 
     @property
     def stopped(self) -> bool:
