@@ -1,6 +1,6 @@
 """Time and memory of the crafted hostile inputs of issue 16, before and after.
 
-    python3 bench/bench_hostile.py [--before TREE] [--after TREE] [--timeout S]
+    python3 bench/bench_hostile.py [--before TREE] [--after TREE] [--timeout S] [--only TEXT]
 
 Writes each attack (``tests/hostile_inputs.py``, the same definitions the
 tests use) to a temporary folder, runs the command it targets under
@@ -32,8 +32,8 @@ CASES: list[tuple[str, list[str], Callable[[], bytes]]] = [
      lambda: h.capture(h.oversize_datagram(6))),
     ("20k duplicate fragments of one datagram", ["flows"],
      lambda: h.capture(h.duplicate_fragments(20_000))),
-    ("20k one-byte segments, descending", ["follow", "{file}", "0"],
-     lambda: h.capture(h.descending_segments(20_000))),
+    ("100k one-byte segments, descending", ["follow", "{file}", "0"],
+     lambda: h.capture(h.descending_segments(100_000))),
     ("16 kB then 20k retransmissions", ["flows"],
      lambda: h.capture(h.retransmissions(20_000))),
     ("mid-stream, 16k one-byte segments", ["http"],
@@ -44,7 +44,8 @@ CASES: list[tuple[str, list[str], Callable[[], bytes]]] = [
      lambda: h.capture(h.nested_gzip_bombs(50))),
     ("2,000 bodies named index.html, --export", ["http", "--export", "{dir}", "{file}"],
      lambda: h.capture(h.same_named_bodies(2000))),
-    ("one 128 MiB record", ["dump"], lambda: h.huge_record(128 << 20)),
+    ("one 128 MiB record (D-Bus link type)", ["dump"], lambda: h.huge_record(128 << 20)),
+    ("one 255 MiB Ethernet record", ["dump"], lambda: h.huge_record(255 << 20, linktype=1)),
 ]
 
 
@@ -73,6 +74,7 @@ def main() -> int:
     parser.add_argument("--before", type=Path, help="an older layerpeek source tree")
     parser.add_argument("--after", type=Path, default=ROOT)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--only", default="", help="run the cases whose name contains this")
     args = parser.parse_args()
     trees = [("before", args.before)] if args.before else []
     trees.append(("after", args.after))
@@ -82,6 +84,8 @@ def main() -> int:
     print("|" + "---|" * len(head))
     with tempfile.TemporaryDirectory() as tmp:
         for n, (name, command, make) in enumerate(CASES):
+            if args.only not in name:
+                continue
             path = Path(tmp) / f"case{n}.pcap"
             path.write_bytes(make())
             cells = [name, " ".join(c for c in command if not c.startswith("{"))]

@@ -175,6 +175,21 @@ def same_named_bodies(count: int) -> list[bytes]:
     return http_connection([(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", response)] * count)
 
 
-def huge_record(size: int) -> bytes:
-    """A pcap file holding one record of ``size`` bytes (for the reader, not a decoder)."""
-    return pcap_bytes([bytes(size)], snaplen=size)
+def huge_record(size: int, linktype: int = 231) -> bytes:
+    """A pcap file holding one record of ``size`` bytes; D-Bus by default, the link
+    type whose records may be largest (128 MiB; 262,144 bytes for most)."""
+    return pcap_bytes([bytes(size)], snaplen=size, linktype=linktype)
+
+
+def conflicting_retransmission() -> list[bytes]:
+    """An HTTP exchange whose response is re-sent with other bytes in its body
+    (``secret`` the first time, ``SECRET`` the second), before the FINs."""
+    w = _wire()
+    frames = [w.c("S").data, w.s("SA").data, w.c("A").data]
+    frames.append(w.c("PA", b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n").data)
+    start = w.next["s"]
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"
+    frames.append(w.s("PA", head + b"the secret!\n").data)
+    frames.append(w.send("s", "PA", head + b"the SECRET!\n", seq=start, advance=False).data)
+    frames += [w.c("FA").data, w.s("FA").data, w.c("A").data]
+    return frames

@@ -632,7 +632,12 @@ def test_the_exit_codes_are_documented_in_the_help(capsys: pytest.CaptureFixture
 # Issue 16: IP defragmentation past 65,535 bytes, and duplicates
 # ---------------------------------------------------------------------------
 
-from hostile_inputs import capture, duplicate_fragments, oversize_datagram  # noqa: E402
+from hostile_inputs import (  # noqa: E402
+    capture,
+    duplicate_fragments,
+    huge_record,
+    oversize_datagram,
+)
 from workcount import Counted, count_work, growth  # noqa: E402
 
 from layerpeek.flows import conversations  # noqa: E402
@@ -1173,12 +1178,34 @@ def test_a_huge_record_is_read_in_linear_work() -> None:
         return real(buf, pos, chunk)
 
     size = 8 << 20
-    data = pcap_bytes([bytes(size)])
+    data = huge_record(size)  # D-Bus: records up to 128 MiB
     with patch.object(pcap_module, "append_chunk", counting):
         reader = open_capture(io.BytesIO(data), chunk_size=64 << 10)
         (frame,) = list(reader)
     assert len(frame.data) == size
     assert copied < 3 * len(data)  # appending per 64 KiB chunk copied ~64x the record
+
+
+@pytest.mark.parametrize(("linktype", "limit"), [(1, 262144), (113, 262144), (249, 1 << 20),
+                                                 (279, 8 << 20)])
+def test_a_record_over_its_link_types_maximum_is_reported_not_buffered(
+    linktype: int, limit: int
+) -> None:
+    from layerpeek.columnar import table
+
+    good = bytes(60)
+    header = struct.pack("<IIII", 0, 0, limit + 1, limit + 1)  # ...and its bytes never come
+    data = pcap_bytes([good], linktype=linktype) + header
+    reader = open_capture(io.BytesIO(data))
+    assert [f.data for f in reader] == [good]
+    expected = (f"record 2 at byte 100: captured length {limit + 1} is more than the {limit} "
+                f"bytes link type {linktype} allows; stopped reading")
+    assert reader.problems == [expected]
+    problems: list[str] = []
+    assert table(io.BytesIO(data), problems=problems).num_rows == 1  # the table path agrees
+    assert problems == [expected]
+    exact = pcap_bytes([good, bytes(limit)], linktype=linktype)
+    assert len(list(open_capture(io.BytesIO(exact)))) == 2  # the maximum itself is fine
 
 
 def test_a_million_fins_keep_a_bounded_history_and_count_the_rest() -> None:
@@ -1218,3 +1245,61 @@ def test_bodies_in_flight_on_many_connections_share_one_cap() -> None:
     flagged = [ex for ex in out if ex.response is not None
                and any("in flight" in p for p in ex.response.problems)]
     assert len(flagged) >= 3
+
+
+# ---------------------------------------------------------------------------
+# Issue 16: a retransmission with different bytes is said where the content is used
+# ---------------------------------------------------------------------------
+
+from hostile_inputs import conflicting_retransmission  # noqa: E402
+
+
+@pytest.fixture
+def conflict_capture(tmp_path: Path) -> Path:
+    path = tmp_path / "conflict.pcap"
+    path.write_bytes(capture(conflicting_retransmission()))
+    return path
+
+
+def test_follow_shows_the_first_copy_and_both_frames_of_a_conflict(
+    conflict_capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "follow", str(conflict_capture), "0")
+    assert code == 0 and "the secret!" in out and "SECRET" not in out
+    assert "[bytes 43-48 re-sent in #6 with different content; #5 shown]" in out
+    assert "1 conflicting retransmission" in err
+
+
+def test_dump_marks_the_conflicting_segment_in_lines_trees_and_json(
+    conflict_capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, out, err = run_cli(capsys, "dump", str(conflict_capture))
+    line = out.splitlines()[5]
+    assert line.startswith("#6 ") and "[TCP retransmission with different data than #5]" in line
+    assert "1 conflicting retransmission" in err
+    _code, out, _err = run_cli(capsys, "dump", "--json", str(conflict_capture))
+    assert json.loads(out.splitlines()[5])["flow"]["conflict_with"] == 5
+    _code, out, _err = run_cli(capsys, "dump", "-V", str(conflict_capture))
+    assert "Conflicting retransmission: bytes differ from #5" in out
+
+
+def test_http_warns_of_a_conflict_in_a_message_it_read(
+    conflict_capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run_cli(capsys, "http", str(conflict_capture))
+    assert code == 0
+    assert "stream 0 server: retransmission with different bytes: offset 43, 6 bytes in #6 " \
+           "differ from #5 (first copy used)" in err
+
+
+def test_a_conflict_inside_a_message_still_being_read_flags_it() -> None:
+    from layerpeek.flows.events import StreamData, StreamInconsistency
+    from layerpeek.http.pairing import HTTPPairer
+
+    pairer = HTTPPairer()
+    pairer.feed(StreamData(1, "client", 0, b"GET / HTTP/1.1\r\n\r\n", (1,), 0))
+    pairer.feed(StreamData(1, "server", 0, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+                           (2,), 0))
+    pairer.feed(StreamInconsistency(1, "server", 38, 2, 3, 0, 2))
+    (exchange,) = pairer.feed(StreamData(1, "server", 40, b"cdefghij", (4,), 0))
+    assert not exchange.complete and "differ from #2" in (exchange.problem or "")

@@ -30,6 +30,29 @@ _MAGICS = {
 }
 #: A record claiming more than this is a corrupt file, not a frame to allocate.
 MAX_RECORD = 256 * 1024 * 1024
+#: The largest record each link type may hold, as libpcap's
+#: ``max_snaplen_for_dlt`` (D-Bus 128 MiB, EBHSCR 8 MiB, USBPcap 1 MiB, every
+#: other 262,144 bytes): libpcap, tcpdump and Wireshark refuse a file with a
+#: larger record, and so does this reader (reported, never buffered).
+LINK_MAX_RECORD = {231: 128 * 1024 * 1024, 279: 8 * 1024 * 1024, 249: 1024 * 1024}
+DEFAULT_MAX_RECORD = 262144
+
+
+def max_record(linktype: int) -> int:
+    """The largest captured length a record of ``linktype`` may have."""
+    return LINK_MAX_RECORD.get(linktype, DEFAULT_MAX_RECORD)
+
+
+def record_problem(number: int, at: int, incl: int, linktype: int) -> str | None:
+    """Why record ``number`` (at byte ``at``) cannot be read, or None when it can."""
+    if incl > MAX_RECORD:
+        return (f"record {number} at byte {at}: captured length {incl} is impossible; "
+                "stopped reading")
+    limit = max_record(linktype)
+    if incl > limit:
+        return (f"record {number} at byte {at}: captured length {incl} is more than the "
+                f"{limit} bytes link type {linktype} allows; stopped reading")
+    return None
 
 def is_pcap_magic(head: bytes) -> bool:
     return head[:4] in _MAGICS
@@ -151,15 +174,16 @@ class PcapParser:
         unpack = self._record.unpack_from
         tick = self._tick_ns
         linktype = self.linktype
+        limit = max_record(linktype)
         taken = 0
         try:
             while pos + 16 <= size:
                 sec, frac, incl, orig = unpack(buf, pos)
-                if incl > MAX_RECORD:
-                    self.problems.append(
-                        f"record {self.records + taken + 1} at byte {self._consumed + pos}: "
-                        f"captured length {incl} is impossible; stopped reading"
-                    )
+                if incl > limit:
+                    problem = record_problem(self.records + taken + 1, self._consumed + pos,
+                                             incl, linktype)
+                    assert problem is not None
+                    self.problems.append(problem)
                     self._dead = True
                     break
                 end = pos + 16 + incl

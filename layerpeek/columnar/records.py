@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerpeek.capture.pcap import MAX_RECORD, PcapParser, is_pcap_magic
+from layerpeek.capture.pcap import (
+    MAX_RECORD,
+    PcapParser,
+    is_pcap_magic,
+    max_record,
+    record_problem,
+)
 from layerpeek.capture.pcapng import (
     MAX_BLOCK,
     PcapngParser,
@@ -197,13 +203,12 @@ def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
     incl = records.cap_len
     rec = records.record_start
     keep = len(rec)
-    impossible = np.flatnonzero(incl > MAX_RECORD)
+    impossible = np.flatnonzero(incl > max_record(header.linktype))
     if len(impossible):
         keep = int(impossible[0])
-        records.problems.append(
-            f"record {keep + 1} at byte {int(rec[keep])}: captured length "
-            f"{int(incl[keep])} is impossible; stopped reading"
-        )
+        problem = record_problem(keep + 1, int(rec[keep]), int(incl[keep]), header.linktype)
+        assert problem is not None
+        records.problems.append(problem)
     elif keep and int(rec[-1] + 16 + incl[-1]) > size:
         keep -= 1
         records.problems.append(

@@ -118,13 +118,30 @@ class _Text:
         mark = f"[{length} bytes missing]"
         self.out.write(f"{_DIM}{mark}{_RESET}" if self.color else mark)
 
+    def conflict(self, direction: str, offset: int, length: int, frame: int,
+                 first_frame: int) -> None:
+        """A retransmission in ``frame`` carried other bytes than ``first_frame`` (shown)."""
+        if self.only not in (None, direction):
+            return
+        arrow = "→ server" if direction == "client" else "→ client"
+        self._head(direction, arrow)
+        first = f"#{first_frame}" if first_frame else "the first copy"
+        mark = (f"[bytes {offset}-{offset + length - 1} re-sent in #{frame} with different "
+                f"content; {first} shown]")
+        self.out.write(f"{_DIM}{mark}{_RESET}" if self.color else mark)
+
     def end(self) -> None:
         if self.current is not None:
             self.out.write("\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerpeek.flows.events import ConversationSummary, StreamData, StreamGap
+    from layerpeek.flows.events import (
+        ConversationSummary,
+        StreamData,
+        StreamGap,
+        StreamInconsistency,
+    )
     from layerpeek.flows.tracker import TCPTracker
     from layerpeek.flows.udp import UDPTracker, udp_payload
     from layerpeek.tls.events import DecryptedData
@@ -187,6 +204,11 @@ def run(args: argparse.Namespace) -> int:
                     begin()
                     sink.gap(e.direction, e.length, e.reason)
                     summary.events((e,))  # the followed stream's holes, not every stream's
+                elif isinstance(e, StreamInconsistency) and e.conversation == stream:
+                    begin()
+                    if isinstance(sink, _Text):
+                        sink.conflict(e.direction, e.offset, e.length, e.frame, e.first_frame)
+                    summary.events((e,))
 
         for packet in summary.watch(common.iter_packets(reader, path)):
             step = analysis.feed(packet)

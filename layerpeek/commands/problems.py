@@ -101,6 +101,8 @@ class ProblemSummary:
         self.file_problems = 0
         self.gaps: Counter[str] = Counter()  #: reason → gaps
         self.gap_bytes = 0
+        #: Retransmissions whose bytes differed from the first copy (the first is used).
+        self.conflicts = 0
         self._analyses: list[Analysis] = []
 
     # -- counting ------------------------------------------------------------
@@ -121,14 +123,16 @@ class ProblemSummary:
             yield packet
 
     def events(self, events: Iterable[object]) -> None:
-        """Count the stream gaps among a flow stage's events."""
-        from layerpeek.flows.events import StreamGap
+        """Count the stream gaps and conflicting retransmissions among a flow stage's events."""
+        from layerpeek.flows.events import StreamGap, StreamInconsistency
 
         for e in events:
             if e.__class__ is StreamGap:
                 assert isinstance(e, StreamGap)
                 self.gaps[e.reason] += 1
                 self.gap_bytes += e.length
+            elif e.__class__ is StreamInconsistency:
+                self.conflicts += 1
 
     def reader(self, reader: PacketReader) -> None:
         """The file-level problems the capture reader met (after iterating it)."""
@@ -207,6 +211,11 @@ class ProblemSummary:
             why = ", ".join(f"{reason} {n}" for reason, n in self.gaps.most_common())
             body.append(f"  {'gaps':<10} {total:>7}  {self.gap_bytes} TCP bytes never captured "
                         f"({why})")
+        if self.conflicts:
+            n = self.conflicts
+            heads.append(f"{n} conflicting retransmission{'' if n == 1 else 's'}")
+            body.append(f"  {'conflicts':<10} {n:>7}  TCP bytes re-sent with different content "
+                        "(the first copy is used; a possible evasion)")
         tcp, udp = self.evicted_tcp, self.evicted_udp
         if tcp + udp:
             heads.append(f"{tcp + udp} evicted")

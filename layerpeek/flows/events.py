@@ -114,8 +114,9 @@ class StreamInconsistency:
     direction: str
     offset: int
     length: int
-    frame: int
+    frame: int  #: the frame of the later copy (whose bytes were not used)
     ts_ns: int
+    first_frame: int = 0  #: the frame that carried the first copy (used), 0 if unknown
 
 
 @dataclass(slots=True)

@@ -185,32 +185,34 @@ class _History:
     retransmissions after 16 kB take 374 s.
     """
 
-    __slots__ = ("data", "head", "nbytes", "starts")
+    __slots__ = ("data", "frames", "head", "nbytes", "starts")
 
     def __init__(self) -> None:
         self.starts: list[int] = []
         self.data: list[bytes] = []
+        self.frames: list[int] = []  # the (first) frame that carried each delivery
         self.head = 0
         self.nbytes = 0
 
-    def append(self, start: int, data: bytes, window: int) -> None:
+    def append(self, start: int, data: bytes, window: int, frame: int) -> None:
         self.starts.append(start)
         self.data.append(data)
+        self.frames.append(frame)
         self.nbytes += len(data)
         while self.nbytes - len(self.data[self.head]) >= window:
             self.nbytes -= len(self.data[self.head])
             self.head += 1
         if self.head > 64 and self.head * 2 > len(self.starts):
-            del self.starts[: self.head], self.data[: self.head]
+            del self.starts[: self.head], self.data[: self.head], self.frames[: self.head]
             self.head = 0
 
-    def overlapping(self, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-        """Deliveries that overlap ``[start, end)``, in order."""
+    def overlapping(self, start: int, end: int) -> Iterator[tuple[int, bytes, int]]:
+        """Deliveries (start, bytes, frame) that overlap ``[start, end)``, in order."""
         i = max(bisect_right(self.starts, start, self.head) - 1, self.head)
         starts, data = self.starts, self.data
         while i < len(starts) and starts[i] < end:
             if starts[i] + len(data[i]) > start:
-                yield starts[i], data[i]
+                yield starts[i], data[i], self.frames[i]
             i += 1
 
 
@@ -412,7 +414,7 @@ class StreamReassembler:
             history = self._history
             if history is None:
                 history = self._history = _History()
-            history.append(start, data, self._compare_window)
+            history.append(start, data, self._compare_window, frames[0] if frames else 0)
 
     def _gap(self, length: int, reason: str, ts_ns: int, out: list[Event]) -> None:
         if length <= 0:
@@ -428,7 +430,7 @@ class StreamReassembler:
         if self._history is None:
             return
         end = start + len(data)
-        for h_start, h_data in self._history.overlapping(start, end):
+        for h_start, h_data, h_frame in self._history.overlapping(start, end):
             h_end = h_start + len(h_data)
             lo = max(start, h_start)
             hi = min(end, h_end)
@@ -436,17 +438,20 @@ class StreamReassembler:
                 continue
             if data[lo - start : hi - start] != h_data[lo - h_start : hi - h_start]:
                 self._report_mismatch(lo, data[lo - start : hi - start],
-                                      h_data[lo - h_start : hi - h_start], frame, ts_ns, out)
+                                      h_data[lo - h_start : hi - h_start], frame, ts_ns, out,
+                                      h_frame)
 
     def _report_mismatch(
-        self, offset: int, new: bytes, old: bytes, frame: int, ts_ns: int, out: list[Event]
+        self, offset: int, new: bytes, old: bytes, frame: int, ts_ns: int, out: list[Event],
+        first_frame: int = 0,
     ) -> None:
         # Report the span from the first to the last differing byte.
         first = next(i for i in range(len(new)) if new[i] != old[i])
         last = next(i for i in range(len(new) - 1, -1, -1) if new[i] != old[i])
         out.append(
             StreamInconsistency(
-                self.conversation, self.direction, offset + first, last - first + 1, frame, ts_ns
+                self.conversation, self.direction, offset + first, last - first + 1, frame, ts_ns,
+                first_frame,
             )
         )
 
@@ -473,7 +478,8 @@ class StreamReassembler:
                     old = r_data[pos - r_start : hi - r_start]
                     new = data[pos - start : hi - start]
                     if old != new:
-                        self._report_mismatch(pos, new, old, frame, ts_ns, out)
+                        self._report_mismatch(pos, new, old, frame, ts_ns, out,
+                                              waiting.items[b][i][1])
                     pos = hi
                 i += 1
             else:

@@ -485,6 +485,9 @@ class PacketFlowInfo:
     server_state: TCPState | None = None
     analysis: Verdict | None = None
     defrag: Any = None  #: a :class:`~layerpeek.flows.defrag.FragmentInfo` or None
+    #: The frame of the first copy, when this segment re-sent bytes *differently*
+    #: (the first copy is what the stream holds: a possible evasion).
+    conflict_with: int | None = None
 
     @property
     def flags(self) -> int:
@@ -515,6 +518,8 @@ class PacketFlowInfo:
         parts: list[str] = []
         if self.analysis is not None and self.analysis.flags:
             parts.extend(f"[{label}]" for label in self.analysis.labels())
+        if self.conflict_with is not None:
+            parts.append(f"[TCP retransmission with different data than #{self.conflict_with}]")
         if self.defrag is not None:
             parts.append(f"[{self.defrag.summary()}]")
         return parts
@@ -536,6 +541,9 @@ class PacketFlowInfo:
             if self.analysis is not None:
                 for name, reason in self.analysis.reasons():
                     lines.append(f"{name}: {reason}")
+            if self.conflict_with is not None:
+                lines.append(f"Conflicting retransmission: bytes differ from #{self.conflict_with}"
+                             " (the first copy is the stream's)")
         elif self.proto == "udp":
             lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
         if self.defrag is not None:
@@ -563,6 +571,8 @@ class PacketFlowInfo:
             if a is not None and a.flags & Flag.DUPLICATE_ACK:
                 out["duplicate_ack_num"] = a.dupack_num
                 out["duplicate_ack_frame"] = a.dupack_frame
+            if self.conflict_with is not None:
+                out["conflict_with"] = self.conflict_with
         if self.defrag is not None:
             out["defrag"] = self.defrag.to_dict()
         return out
@@ -905,6 +915,11 @@ class TCPTracker:
             server.state,
             verdict,
         )
+        for e in out:
+            if e.__class__ is StreamInconsistency:
+                assert isinstance(e, StreamInconsistency)
+                info.conflict_with = e.first_frame or None
+                break
         return out, info
 
     # -- conversations -------------------------------------------------------

@@ -50,6 +50,7 @@ from layerpeek.flows.events import (
     Problem,
     StreamData,
     StreamGap,
+    StreamInconsistency,
 )
 from layerpeek.http.message import NO_RESPONSE, HTTPExchange, HTTPMessage
 from layerpeek.http.reader import (
@@ -76,6 +77,8 @@ _UNCERTAIN = "paired after a stream gap: messages in between may be missing"
 #: Bytes per direction held back, on a connection picked up mid-stream, while
 #: looking for the first request or status line that tells the roles apart.
 PROBE_LIMIT = 64 * 1024
+#: Conflicting retransmissions listed in :attr:`HTTPPairer.problems` (the rest counted).
+MAX_CONFLICTS = 100
 #: Events held back at most (each costs ~200 B of bookkeeping besides its bytes).
 PROBE_EVENTS = 4096
 _REQUEST_LINE = re.compile(
@@ -172,6 +175,8 @@ class HTTPPairer:
         self.problems: list[str] = []
         self._conns: dict[int, _Conn] = {}
         self._decrypted: set[int] = set()  # TLS connections read as plaintext
+        #: Retransmissions with different bytes seen on HTTP connections.
+        self.conflicts = 0
         #: Body bytes held by unfinished messages of every connection (one total cap).
         self.budget = BodyBudget(max_inflight)
 
@@ -188,7 +193,7 @@ class HTTPPairer:
         out: list[HTTPExchange | Problem] = []
         for event in events:
             if isinstance(event, (StreamData, StreamGap, ConnectionOpened, ConnectionClosed,
-                                  DecryptedData)):
+                                  DecryptedData, StreamInconsistency)):
                 out.extend(self.feed(event))
         if final:
             out.extend(self.finish())
@@ -219,6 +224,8 @@ class HTTPPairer:
             conn = self._conn(event.conversation, event.how == "midstream")
             if event.client is not None and event.server is not None:
                 conn.endpoints = (str(event.client), str(event.server))
+        elif isinstance(event, StreamInconsistency):
+            self._conflict(event)
         elif isinstance(event, ConnectionClosed):
             self._decrypted.discard(event.conversation)
             conn_or_none = self._conns.pop(event.conversation, None)
@@ -289,6 +296,26 @@ class HTTPPairer:
         conn.probe = None
         for event in probe:
             self._dispatch(conn, event, out)
+
+    def _conflict(self, event: StreamInconsistency) -> None:
+        """A retransmission carried other bytes than the first copy, which the
+        messages are read from: said on the message being read, and in
+        :attr:`problems` (the first :data:`MAX_CONFLICTS`, then counted)."""
+        conn = self._conns.get(event.conversation)
+        if conn is None or (conn.requests.heads == 0 and conn.responses.heads == 0
+                            and conn.probe is None):
+            return  # not (yet) an HTTP connection
+        first = f"#{event.first_frame}" if event.first_frame else "an earlier frame"
+        text = (f"retransmission with different bytes: offset {event.offset}, "
+                f"{event.length} bytes in #{event.frame} differ from {first} (first copy used)")
+        reader = conn.requests if event.direction == conn.request_side else conn.responses
+        reader.flag_current(text)
+        self.conflicts += 1
+        if self.conflicts <= MAX_CONFLICTS:
+            self.problems.append(f"stream {event.conversation} {event.direction}: {text}")
+        elif self.conflicts == MAX_CONFLICTS + 1:
+            self.problems.append(f"more than {MAX_CONFLICTS} conflicting retransmissions: "
+                                 "the rest not listed")
 
     def finish(self) -> list[HTTPExchange]:
         """No more events: close what is still open (as if the capture ended)."""

@@ -435,6 +435,15 @@ class MessageReader:
             else:  # PAUSED keeps its bytes; SWITCHED and NOT_HTTP never get here with bytes
                 return
 
+    def flag_current(self, problem: str) -> bool:
+        """Flag the message being read (if any) with ``problem``; True if there was one."""
+        msg = self._msg
+        if msg is None:
+            return False
+        if not any(p.startswith(problem.split(":")[0]) for p in msg.problems):
+            msg.flag(problem)  # the first such problem per message: bounded
+        return True
+
     def _looks_like_start(self, pos: int) -> bool | None:
         """Does the buffer at ``pos`` begin a message? None: not enough bytes to say."""
         buf = self._buf

@@ -119,6 +119,29 @@ def hostile() -> dict[str, list[bytes]]:
                       capture(duplicate_fragments(50))]}
 
 
+def hostile_seeds() -> dict[str, list[bytes]]:
+    """Small instances of each other class of issue 16, as seeds the fuzzers mutate."""
+    import gzip
+    import struct
+
+    import hostile_inputs as h
+
+    bomb = bytes(1 << 20)
+    for _ in range(3):
+        bomb = gzip.compress(bomb, mtime=0)
+    response = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzip\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb)
+    over = struct.pack("<IIII", 0, 0, 262145, 262145)
+    return {
+        "flows": [h.capture(h.conflicting_retransmission()),
+                  h.capture(h.descending_segments(64)), h.capture(h.midstream_one_byte(64)),
+                  h.capture(h.terminal_attack()), h.capture(h.bad_codings()),
+                  h.capture(h.dns_tcp_one_byte(200)), h.capture(h.retransmissions(8, 64))],
+        "readers": [h.capture([bytes(60)]) + over],
+        "http": [b"\x80\x20" + response],
+    }
+
+
 def main() -> int:
     for target, items in seeds().items():
         added = sum(save(target, data) for data in items)
@@ -126,6 +149,9 @@ def main() -> int:
     for target, items in hostile().items():
         added = sum(save(target, data, HERE / "crashes") for data in items)
         print(f"{target}: {added} new hostile regression inputs")
+    for target, items in hostile_seeds().items():
+        added = sum(save(target, data) for data in items)
+        print(f"{target}: {added} new hostile seeds")
     return 0
 
 
