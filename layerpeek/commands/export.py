@@ -297,10 +297,15 @@ def _records(path: str, what: str, progress: Progress, problems: list[str],
 
         return [conv.to_dict() for conv in conversations(packets)]
     try:
-        from layerpeek.http import exchanges
+        from layerpeek.http import iter_exchanges
     except ImportError:
         raise common.CommandError("--what http needs the layerpeek.http module") from None
-    return [ex.to_dict() for ex in exchanges(packets, problems=problems, keylog=keylog)]
+    # Each exchange becomes its row as soon as it is paired and its bodies are
+    # dropped: memory holds rows, never every body of the capture.
+    rows = [((ex.first_frame, ex.stream, ex.index), ex.to_dict())
+            for ex in iter_exchanges(packets, problems=problems, keylog=keylog)]
+    rows.sort(key=lambda row: row[0])  # the listing's order (layerpeek.http.sort_exchanges)
+    return [row for _, row in rows]
 
 
 def _flat_table(records: list[dict[str, Any]]) -> pa.Table:
