@@ -99,6 +99,8 @@ def test_conversations_agree_with_the_flow_tracker(capture: Any) -> None:
     flows = tracked(path)
     assert len(rows) == len(flows) == 1
     assert int(rows["packets"].iloc[0]) == flows[0].to_dict()["packets"]
+    # tcp_len counts payload on the wire, as the tracker's byte counts do
+    assert int(rows["payload_bytes"].iloc[0]) == flows[0].bytes_client + flows[0].bytes_server
     assert rows["state"].iloc[0] == "closed"
     assert int(rows["syn"].iloc[0]) == 1 and int(rows["synack"].iloc[0]) == 1
 

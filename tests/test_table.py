@@ -41,6 +41,16 @@ def _first(packet: layerpeek.Packet, kinds: tuple[type, ...]) -> Any:
     return None
 
 
+def _tcp_wire_len(p: layerpeek.Packet, t: TCP) -> int:
+    """The segment's payload on the wire: the IP length's end past the TCP header."""
+    at = p.layers.index(t)
+    ip = next(layer for layer in reversed(p.layers[:at]) if isinstance(layer, (IPv4, IPv6)))
+    ip_start = p.spans[p.layers.index(ip)][0]
+    declared = ip.total_len if isinstance(ip, IPv4) else ip.payload_len and 40 + ip.payload_len
+    end = ip_start + declared if declared else p.cap_len
+    return max(0, end - p.spans[at][0] - t.header_len)
+
+
 def expected_row(p: layerpeek.Packet) -> dict[str, Any]:
     """One frame as the table must show it, from the per-packet objects."""
     e = p.get(Ethernet)
@@ -73,7 +83,8 @@ def expected_row(p: layerpeek.Packet) -> dict[str, Any]:
         "tcp_ack": t.ack if t else None,
         "tcp_flags": t.flags if t else None,
         "tcp_window": t.window if t else None,
-        "tcp_len": t.payload_len if t else None,
+        "tcp_len": _tcp_wire_len(p, t) if t else None,
+        "tcp_cap_len": t.payload_len if t else None,
         "udp_length": u.length if u else None,
         "protocols": p.protocols,
         "malformed": m.reason if m else None,

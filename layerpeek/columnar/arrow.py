@@ -23,7 +23,7 @@ from layerpeek.columnar.arrays import (
     validity,
 )
 from layerpeek.columnar.community import community_column
-from layerpeek.columnar.vocabulary import COLUMN_TYPES
+from layerpeek.columnar.vocabulary import COLUMN_TYPES, arrow_type
 from layerpeek.wire import ip_str, mac_str
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: The Arrow type of every column (:data:`layerpeek.columnar.vocabulary.COLUMN_TYPES`).
 #: Nullable: a frame without that layer has null.
-SCHEMA = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMN_TYPES.items()])
+SCHEMA = pa.schema([(name, arrow_type(kind)) for name, kind in COLUMN_TYPES.items()])
 
 
 def _format_distinct(
@@ -208,6 +208,7 @@ def to_arrow(
         "tcp_flags": lambda: num(cols.tcp_flags, pa.uint16(), cols.tcp),
         "tcp_window": lambda: num(cols.tcp_window, pa.uint16(), cols.tcp),
         "tcp_len": lambda: num(cols.tcp_len, pa.uint32(), cols.tcp),
+        "tcp_cap_len": lambda: num(cols.tcp_cap_len, pa.uint32(), cols.tcp),
         "udp_length": lambda: num(cols.udp_length, pa.uint16(), cols.udp),
         "protocols": lambda: _names_column(cols.path, cols.path_names),
         "malformed": lambda: _names_column(cols.malformed, cols.malformed_names),

@@ -88,8 +88,8 @@ def decode_records(
         for i in np.flatnonzero(~fast).tolist():
             at = int(offsets[i])
             data = bytes(buf[at : at + int(lengths[i])])
-            layers, _spans = decode_layers(data, int(linktypes[i]))
-            batch.fill(i, layers)
+            layers, spans = decode_layers(data, int(linktypes[i]))
+            batch.fill(i, layers, spans, len(data))
         cols.put(start, batch)
     cols.ts_ns = rec.ts_ns
     cols.cap_len = rec.cap_len

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerpeek.columnar.vocabulary import tcp_payload_lengths
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -54,6 +56,7 @@ _KEPT_AS: dict[str, Any] = {
     "tcp_flags": np.uint16,
     "tcp_window": np.uint16,
     "tcp_len": np.uint32,
+    "tcp_cap_len": np.uint32,
     "udp": np.bool_,
     "udp_length": np.uint16,
     "icmp": np.bool_,  # for community_id: ICMP type and code
@@ -77,7 +80,7 @@ _SET_WHOLE_BY_DECODE = (
     *FROM_RECORDS,
     "eth", "eth_src", "eth_dst", "eth_type", "ip_version", "ip_id", "ip_ttl", "ip_proto",
     "ip_flags", "ports", "src_port", "dst_port", "tcp", "tcp_seq", "tcp_ack", "tcp_flags",
-    "tcp_window", "tcp_len", "udp", "udp_length",
+    "tcp_window", "tcp_len", "tcp_cap_len", "udp", "udp_length",
 )
 
 
@@ -113,6 +116,7 @@ class ColumnArrays:
     tcp_flags: NDArray[Any]
     tcp_window: NDArray[Any]
     tcp_len: NDArray[Any]
+    tcp_cap_len: NDArray[Any]
     udp: NDArray[Any]
     udp_length: NDArray[Any]
     icmp: NDArray[Any]
@@ -166,14 +170,16 @@ class ColumnArrays:
             code = self.malformed_names[reason] = len(self.malformed_names)
         return code
 
-    def fill(self, i: int, layers: Sequence[Layer]) -> None:
-        """Row ``i`` from a per-packet decode (the fallback path)."""
+    def fill(
+        self, i: int, layers: Sequence[Layer], spans: Sequence[tuple[int, int]], cap_len: int
+    ) -> None:
+        """Row ``i`` from a per-packet decode (the fallback path): its layers and their spans."""
         from layerpeek.layers import ICMP, TCP, UDP, Ethernet, ICMPv6, IPv4, IPv6
         from layerpeek.packet import Malformed
 
         self.path[i] = self.path_code(":".join(layer.short for layer in layers))
         seen_eth = seen_ip = seen_l4 = seen_icmp = False
-        for layer in layers:
+        for at, layer in enumerate(layers):
             if isinstance(layer, Ethernet) and not seen_eth:
                 seen_eth = True
                 self.eth[i] = True
@@ -207,7 +213,9 @@ class ColumnArrays:
                 self.tcp_ack[i] = layer.ack
                 self.tcp_flags[i] = layer.flags
                 self.tcp_window[i] = layer.window
-                self.tcp_len[i] = layer.payload_len
+                self.tcp_len[i], self.tcp_cap_len[i] = tcp_payload_lengths(
+                    layers, spans, cap_len, at
+                )
             elif isinstance(layer, UDP) and not seen_l4:
                 seen_l4 = True
                 self.ports[i] = True

@@ -75,23 +75,11 @@ def expand_paths(paths_or_glob: PathsOrGlob) -> list[str]:
     return out
 
 
-def _pandas_types() -> dict[Any, Any]:
-    """Arrow → pandas dtypes that keep nulls and integer widths (no float64 NaN)."""
-    import pandas as pd
-    import pyarrow as pa
-
-    return {
-        pa.int64(): pd.Int64Dtype(),
-        pa.uint32(): pd.UInt32Dtype(),
-        pa.uint16(): pd.UInt16Dtype(),
-        pa.uint8(): pd.UInt8Dtype(),
-        pa.string(): pd.StringDtype(),
-    }
-
-
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """An Arrow packet table as pandas, with nullable integer and string dtypes."""
-    return table.to_pandas(types_mapper=_pandas_types().get)
+    from layerpeek.columnar.vocabulary import pandas_types
+
+    return table.to_pandas(types_mapper=pandas_types().get)
 
 
 def _columns(columns: Sequence[str] | None) -> list[str]:
@@ -263,7 +251,7 @@ def conversation_table(packets: pd.DataFrame | pa.Table) -> pd.DataFrame:
 
     One row per flow: protocol, the first packet's source and destination
     (``"addr|port"``; the first packet seen is usually the client), first and
-    last time, packets, wire bytes, TCP/UDP payload bytes, counts of SYN,
+    last time, packets, wire bytes, TCP/UDP payload bytes on the wire, counts of SYN,
     SYN-ACK, FIN and RST segments, and a TCP ``state`` derived from them
     (``reset``, ``closed``, ``established``, ``attempt``, ``midstream``;
     null for other protocols).  Packets without a Community ID (non-IP, IP

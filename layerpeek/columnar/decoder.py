@@ -494,7 +494,11 @@ def decode_vectorised(
     cols.tcp_ack = (x1 >> 32) & 0xFFFF_FFFF
     cols.tcp_flags = offset_flags & 0x1FF
     cols.tcp_window = x1 & 0xFFFF
-    cols.tcp_len = payload_end - payload
+    # On the wire: what the IP header declares (an IPv6 payload length of 0
+    # declares nothing: the captured end stands in, as the per-packet path says).
+    wire_end = np.where(v4, l3 + total, np.where(plen6 > 0, l3 + 40 + plen6, end))
+    cols.tcp_len = wire_end - payload
+    cols.tcp_cap_len = payload_end - payload
     fu = fast & udp & ~tcp
     cols.udp = fu
     cols.udp_length = udp_length

@@ -47,10 +47,11 @@ DESCRIPTION = """\
 Write a capture as a Parquet table: one row per packet (default), per TCP/UDP
 conversation, or per HTTP exchange.
 
-Packet columns: frame ts_ns cap_len wire_len interface link_type eth_src
-eth_dst eth_type ip_version ip_src ip_dst ip_id ip_ttl ip_flags ip_proto
-src_port dst_port tcp_seq tcp_ack tcp_flags tcp_window tcp_len udp_length
-protocols malformed, and on request community_id."""
+Packet columns (README: Tables, Parquet and Dask): frame ts_ns cap_len
+wire_len interface link_type eth_src eth_dst eth_type ip_version ip_src ip_dst
+ip_id ip_ttl ip_flags ip_proto src_port dst_port tcp_seq tcp_ack tcp_flags
+tcp_window tcp_len tcp_cap_len udp_length protocols malformed, and on request
+community_id.  Lengths are on the wire; the cap columns what was captured."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -21,8 +21,17 @@ extra: they are imported when a function here is called, never by
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
+from layerpeek.columnar.vocabulary import (
+    PACKET_FRAME_COLUMNS,
+    VOCABULARY,
+    arrow_type,
+    first_transport,
+    pandas_types,
+    tcp_payload_lengths,
+)
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import TCP
@@ -30,6 +39,9 @@ from layerpeek.layers.udp import UDP
 from layerpeek.notebook._source import Source, iter_packets
 from layerpeek.notebook.html import info_text
 from layerpeek.wire import ip_str
+
+if TYPE_CHECKING:
+    from layerpeek.packet import Packet
 
 #: ``pandas.DataFrame`` and ``pyarrow.Table``: spelled ``Any`` because neither
 #: package ships type information that ``mypy --strict`` accepts, and the
@@ -62,7 +74,8 @@ def _pandas() -> Any:
 
 
 def _table(columns: dict[str, tuple[str, list[Any]]]) -> ArrowTable:
-    """An Arrow table from ``name → (arrow type name, values)``."""
+    """An Arrow table from ``name → (type, values)``: a short name below, or a type
+    of the column vocabulary (:func:`~layerpeek.columnar.vocabulary.arrow_type`)."""
     pa = _pyarrow()
     types = {
         "int": pa.int64(),
@@ -72,7 +85,10 @@ def _table(columns: dict[str, tuple[str, list[Any]]]) -> ArrowTable:
         "time": pa.timestamp("ns", tz="UTC"),
         "list": pa.list_(pa.string()),
     }
-    arrays = [pa.array(values, type=types[kind]) for kind, values in columns.values()]
+    arrays = [
+        pa.array(values, type=types[kind] if kind in types else arrow_type(kind))
+        for kind, values in columns.values()
+    ]
     table: ArrowTable = pa.Table.from_arrays(arrays, names=list(columns))
     return table
 
@@ -93,9 +109,10 @@ def _timestamp(ts_ns: int) -> int | None:
 
 def _frame(table: ArrowTable) -> DataFrame:
     """Arrow → pandas with nullable integer and boolean columns (no float NaN for gaps)."""
-    pd = _pandas()
-    pa = _pyarrow()
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    _pandas()
+    text = _pyarrow().string()
+    # Integers keep their width with nulls; text stays object (None, not pd.NA).
+    mapping = {kind: dtype for kind, dtype in pandas_types().items() if kind != text}
     frame: DataFrame = table.to_pandas(types_mapper=mapping.get)
     return frame
 
@@ -109,34 +126,11 @@ def to_arrow(frame: DataFrame) -> ArrowTable:
 
 # --------------------------------------------------------------------------- packets
 
-#: Column → (Arrow type, meaning) for :func:`packets_frame`; the README documents these.
+#: Column → (Arrow type, meaning) for :func:`packets_frame`, from the one
+#: vocabulary the packet tables share (:mod:`layerpeek.columnar.vocabulary`):
+#: a name :func:`layerpeek.table` also gives has the same type and meaning there.
 PACKET_COLUMNS: dict[str, tuple[str, str]] = {
-    "frame": ("int", "frame number, from 1"),
-    "time": ("time", "capture time, UTC"),
-    "rel_time": ("float", "seconds since the first packet"),
-    "wire_len": ("int", "length on the wire"),
-    "cap_len": ("int", "bytes captured"),
-    "protocols": ("str", "protocol path, eth:ipv4:tcp:http"),
-    "src": ("str", "innermost IP source"),
-    "dst": ("str", "innermost IP destination"),
-    "src_port": ("int", "TCP/UDP source port"),
-    "dst_port": ("int", "TCP/UDP destination port"),
-    "transport": ("str", "tcp, udp, or the innermost layer under the application"),
-    "ttl": ("int", "IPv4 TTL or IPv6 hop limit"),
-    "tcp_flags": ("str", "SYN, ACK, ... (Wireshark's spelling)"),
-    "seq": ("int", "relative TCP sequence number"),
-    "ack": ("int", "relative TCP acknowledgement number"),
-    "tcp_len": ("int", "TCP payload bytes on the wire"),
-    "window": ("int", "TCP window field as sent"),
-    "stream": ("int", "tcp.stream / udp.stream index"),
-    "direction": ("str", "client or server: who sent it"),
-    "client_state": ("str", "client's TCP state after this packet"),
-    "server_state": ("str", "server's TCP state after this packet"),
-    "analysis": ("list", "tcp.analysis.* fields set"),
-    "app": ("str", "application layer: http, dns"),
-    "malformed": ("str", "why decoding stopped, if it did"),
-    "truncated": ("bool", "the capture or a decoder ran out of bytes"),
-    "info": ("str", "the facts dump prints after the endpoints"),
+    name: (VOCABULARY[name].type, VOCABULARY[name].meaning) for name in PACKET_FRAME_COLUMNS
 }
 
 _FLAGS = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
@@ -149,24 +143,41 @@ def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
 
     cols: dict[str, list[Any]] = {name: [] for name in PACKET_COLUMNS}
     t0: int | None = None
+    fed: list[Packet] = []
+
+    def remembered(packets: Iterable[Packet]) -> Iterator[Packet]:
+        for packet in packets:
+            fed[:] = [packet]
+            yield packet
+
     pairs = (
-        annotate(iter_packets(source)) if flows
-        else ((p, None) for p in iter_packets(source))
+        annotate(remembered(iter_packets(source))) if flows
+        else ((p, None) for p in remembered(iter_packets(source)))
     )
-    for packet, info in pairs:
+    for shown, info in pairs:
+        # The flow stage yields the reassembled datagram on the frame that
+        # completes one; the row's own columns describe the frame as captured
+        # (as layerpeek.table does), ``app`` and ``info`` what dump shows.
+        packet = fed[0]
         if t0 is None:
             t0 = packet.ts_ns
-        ip: IPv4 | IPv6 | None = None
-        ports: TCP | UDP | None = None
-        transport = app = None
-        for layer in packet.layers:
+        layers = packet.layers
+        ip: IPv4 | IPv6 | None = None  # the innermost
+        for layer in layers:
             if isinstance(layer, (IPv4, IPv6)):
-                ip, ports, transport = layer, None, None
-            elif isinstance(layer, (TCP, UDP)):
-                ports, transport = layer, layer.name
-            elif layer.name in ("http", "dns"):
+                ip = layer
+        app = None
+        for layer in shown.layers:
+            if layer.name in ("http", "dns"):
                 app = layer.name
+        at = first_transport(layers)  # ports and TCP fields: the first TCP or UDP layer
+        ports = layers[at] if at is not None else None
+        assert ports is None or isinstance(ports, (TCP, UDP))
         tcp = ports if isinstance(ports, TCP) else None
+        tcp_lengths = (
+            tcp_payload_lengths(layers, packet.spans, len(packet.data), at)
+            if tcp is not None and at is not None else (None, None)
+        )
         tcp_info = info if info is not None and info.proto == "tcp" else None
         bad = packet.malformed
         add = cols.__getitem__
@@ -180,17 +191,19 @@ def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
         add("dst").append(ip_str(ip.dst) if ip is not None else None)
         add("src_port").append(ports.src_port if ports is not None else None)
         add("dst_port").append(ports.dst_port if ports is not None else None)
-        add("transport").append(transport)
+        add("transport").append(ports.name if ports is not None else None)
         add("ttl").append(
             None if ip is None else ip.ttl if isinstance(ip, IPv4) else ip.hop_limit
         )
-        add("tcp_flags").append(
+        add("tcp_flags").append(tcp.flags if tcp is not None else None)
+        add("tcp_flag_names").append(
             None if tcp is None
             else ", ".join(n for bit, n in _FLAGS if tcp.flags & bit) or "<none>"
         )
         add("seq").append(tcp_info.seq if tcp_info is not None else None)
         add("ack").append(tcp_info.ack if tcp_info is not None else None)
-        add("tcp_len").append(tcp_info.seglen if tcp_info is not None else None)
+        add("tcp_len").append(tcp_lengths[0])
+        add("tcp_cap_len").append(tcp_lengths[1])
         add("window").append(tcp.window if tcp is not None else None)
         has_stream = info is not None and info.proto in ("tcp", "udp")
         add("stream").append(info.stream if has_stream and info is not None else None)
@@ -206,9 +219,9 @@ def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
         verdict = tcp_info.analysis if tcp_info is not None else None
         add("analysis").append([name for name, _ in verdict.reasons()] if verdict else [])
         add("app").append(app)
-        add("malformed").append(bad.summary() if bad is not None else None)
+        add("malformed").append(bad.reason if bad is not None else None)
         add("truncated").append(packet.truncated)
-        add("info").append(info_text(packet, t0, info))
+        add("info").append(info_text(shown, t0, info))
     return _table({name: (PACKET_COLUMNS[name][0], values) for name, values in cols.items()})
 
 
@@ -219,6 +232,9 @@ def packets_frame(source: Source, *, flows: bool = True) -> DataFrame:
     the packets go through the conversation stages, which fill ``seq``/``ack``
     (relative, as Wireshark shows them), ``stream``, the states and
     ``analysis``; without it those columns are empty and reading is faster.
+    The columns named as in :func:`layerpeek.table` mean what they mean
+    there (:mod:`layerpeek.columnar.vocabulary`): the frame as captured, even
+    where the flow stage reassembled a datagram on it.
     """
     return _frame(packets_arrow(source, flows=flows))
 

@@ -25,10 +25,10 @@ def test_packets_frame_has_one_row_per_packet_with_the_documented_columns() -> N
     assert len(df) == 18
     assert list(df["frame"]) == list(range(1, 19))
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
-    first_syn = df[df["tcp_flags"] == "SYN"].iloc[0]
+    first_syn = df[df["tcp_flag_names"] == "SYN"].iloc[0]
     assert (first_syn["frame"], first_syn["seq"], first_syn["client_state"]) == (5, 0, "SYN_SENT")
     assert df["app"].tolist()[:4] == ["dns"] * 4
-    assert df["src_port"].dtype == "Int64"  # nullable: DNS and TCP rows mix, no floats
+    assert df["src_port"].dtype == "UInt16"  # nullable: DNS and TCP rows mix, no floats
     # the Info column is dump's, with relative sequence numbers like the seq column
     assert df["info"][6] == "[A] seq=1 ack=1 win=64 len=0 [stream 0: ESTABLISHED/ESTABLISHED]"
 
