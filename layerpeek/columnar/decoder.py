@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from layerpeek.columnar.column_arrays import ColumnArrays
     from layerpeek.columnar.records import Records
-    from layerpeek.registry import Dissector
+    from layerpeek.dissect import Dissector
 
     IntArray = NDArray[np.int64]
     BoolArray = NDArray[np.bool_]
