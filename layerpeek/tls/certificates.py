@@ -18,9 +18,13 @@ from typing import Any
 NO_X509 = "not parsed: install layerpeek[tls] (the cryptography package) to read certificates"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class X509Certificate:
-    """One certificate of a chain: the facts people look for, and the DER itself."""
+    """One certificate of a chain: the facts people look for, and the DER itself.
+
+    Frozen: the same object is shared by every packet that carries the same
+    certificate (see :func:`parse_certificate`).
+    """
 
     subject: str | None  #: RFC 4514 text, e.g. ``CN=example.test,O=layerpeek``
     issuer: str | None
@@ -50,8 +54,28 @@ def _iso(when: datetime.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: Certificates already read, by DER: a server sends the same chain on every
+#: connection, and reading one costs about a millisecond.  Emptied when full,
+#: so memory stays bounded whatever the capture.
+_SEEN: dict[bytes, X509Certificate] = {}
+CACHE_LIMIT = 256
+
+
 def parse_certificate(der: bytes) -> X509Certificate:
-    """Read ``der``; never raises (a missing library or bad DER is a ``problem``)."""
+    """Read ``der``; never raises (a missing library or bad DER is a ``problem``).
+
+    The result may be shared with other packets carrying the same certificate
+    (layers are immutable by convention: see :mod:`layerpeek.packet`).
+    """
+    found = _SEEN.get(der)
+    if found is None:
+        if len(_SEEN) >= CACHE_LIMIT:
+            _SEEN.clear()
+        found = _SEEN[der] = _parse(der)
+    return found
+
+
+def _parse(der: bytes) -> X509Certificate:
     try:
         from cryptography import x509
     except ImportError:

@@ -184,6 +184,7 @@ class RecordKeys:
         self.encrypt_then_mac = encrypt_then_mac
         self.secret = secret  #: TLS 1.3 traffic secret (for KeyUpdate)
         self.seq = 0
+        self._iv_int = int.from_bytes(iv, "big")
         self._aead = None if suite.cipher == "aes-cbc" else _aead(suite.cipher, key)
 
     @classmethod
@@ -199,8 +200,8 @@ class RecordKeys:
                                             next_traffic_secret(self.secret, self.suite.hash))
 
     def _xor_nonce(self) -> bytes:
-        padded = bytes(len(self.iv) - 8) + _SEQ.pack(self.seq)
-        return bytes(a ^ b for a, b in zip(self.iv, padded, strict=True))
+        """The IV XOR the 64-bit sequence number, left-padded to the IV's length."""
+        return (self._iv_int ^ self.seq).to_bytes(len(self.iv), "big")
 
     def open(self, content_type: int, version: int, fragment: bytes) -> tuple[int, bytes]:
         """Decrypt one record; returns (content type, plaintext).  Counts the sequence."""

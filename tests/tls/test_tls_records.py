@@ -108,6 +108,9 @@ def test_without_cryptography_certificates_say_so(monkeypatch: pytest.MonkeyPatc
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", no_cryptography)
+    from layerpeek.tls import certificates
+
+    monkeypatch.setattr(certificates, "_SEEN", {})  # read afresh, not from the cache
     payload, _ = first("tls12_http11.pcap", handshake.Certificate)
     layer, after = decode(payload, 0, len(payload))
     assert after is None
