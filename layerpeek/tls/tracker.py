@@ -60,6 +60,14 @@ class TLSTracker:
                     self.first_problems.append(e)
         return events
 
+    def connection(self, conversation: int) -> TLSConnection | None:
+        """The TLS state of an open (or kept) conversation: ALPN, version, keys, …
+
+        The HTTP/2 reader asks ``connection(cid).alpn == "h2"`` to know that a
+        conversation's :class:`~layerpeek.tls.events.DecryptedData` is HTTP/2.
+        """
+        return self._open.get(conversation) or self.connections.get(conversation)
+
     def is_tls(self, conversation: int) -> bool:
         """Is this conversation (still open, or kept) one this tracker reads as TLS?"""
         return conversation in self._open or conversation in self.connections

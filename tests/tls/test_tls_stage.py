@@ -59,3 +59,20 @@ def test_the_pairer_ignores_ciphertext_once_plaintext_comes() -> None:
     assert pairer.feed(StreamData(0, "client", 10, b"\x17\x03\x03\x00\x10" + bytes(16))) == []
     (ex,) = pairer.feed(DecryptedData(0, "server", 0, response, (6,), 6))
     assert (ex.stream, ex.method, ex.target, ex.status) == (0, "GET", "/", 204)
+
+
+def test_the_negotiated_protocol_of_an_open_connection_can_be_asked() -> None:
+    keys = str(CAPTURES / "https_h2.keys")
+    analysis = Analysis(["tls"], settings={"tls": {"keylog": keys, "keep_connections": False}})
+    stage = analysis.get(TLSStage)
+    assert stage is not None
+    seen: list[tuple[str | None, bytes]] = []
+    for step in analysis.run(CAPTURES / "https_h2.pcap"):
+        for e in step.events:
+            if isinstance(e, DecryptedData) and e.direction == "client" and e.offset == 0:
+                conn = stage.tracker.connection(e.conversation)
+                assert conn is not None
+                seen.append((conn.alpn, e.data[:24]))
+    analysis.finish()
+    assert seen == [("h2", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
+    assert stage.tracker.connection(0) is None  # closed and not kept
