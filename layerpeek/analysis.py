@@ -70,6 +70,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("tcp", "layerpeek.flows.tracker:TCPTracker"),
     ("udp", "layerpeek.flows.udp:UDPTracker"),
     ("tls", "layerpeek.tls.stage:TLSStage"),
+    ("http2_frames", "layerpeek.http2.packets:HTTP2PacketStage"),
     ("http", "layerpeek.http.pairing:HTTPPairer"),
     ("dns", "layerpeek.dnstx:DNSTracker"),
     ("story", "layerpeek.story:Storyteller"),

@@ -39,6 +39,7 @@ DOCUMENTED = {
     "dns": {"id", "qr", "opcode", "rcode", "questions", "answers", "authorities", "additionals"},
     "http": {"kind", "method", "target", "version", "status", "reason", "headers"},
     "tls": {"records"},
+    "http2": {"magic", "frames", "pending", "problem"},
     "malformed": {"protocol", "reason", "offset", "truncated"},
     "vlan": {"pcp", "dei", "vid", "type"},
     "sll": {"packet_type", "arphrd_type", "addr_len", "addr", "protocol"},
@@ -168,3 +169,23 @@ def test_every_packet_of_every_capture_validates(
             assert emitted <= known, f"{path.name} #{packet.index}: undocumented {emitted - known}"
             count += 1
     assert count > 0
+
+
+H2_CAPTURES = sorted(p for p in own_captures() if p.name.startswith("http2_"))
+
+
+@pytest.mark.skipif(not H2_CAPTURES, reason="no HTTP/2 captures in captures/")
+@pytest.mark.parametrize("path", H2_CAPTURES, ids=[p.name for p in H2_CAPTURES])
+def test_dump_json_of_http2_captures_validates(validator: Any, path: Path) -> None:
+    """The http2 layer exists only after the conversation stage: check ``dump --json``."""
+    from layerpeek.commands.dump import _annotated
+
+    with layerpeek.read(path) as reader:
+        records = [json.loads(packet_to_json(p, info))
+                   for p, info in _annotated(iter(reader), flows=True, defrag=True)]
+    for record in records:
+        errors = list(validator.iter_errors(record))
+        assert not errors, f"{path.name} #{record['index']}: {errors[0].message}"
+    frames = [f for r in records for layer in r["layers"] if layer["layer"] == "http2"
+              for f in layer["frames"]]
+    assert any(f.get("headers") for f in frames) and all("stream_id" in f for f in frames)

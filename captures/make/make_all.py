@@ -563,6 +563,70 @@ def tls13_keyupdate() -> None:
         keep_keys(tmp / "server.keys", "tls13_keyupdate")
     expect(decrypted_count(path, OUT / "tls13_keyupdate.keys", "tls.handshake.type == 24") == 1,
            "one KeyUpdate")
+# --------------------------------------------------------------------------- issue 17: HTTP/2
+
+H2_URL = "http://127.0.0.1:8081"
+
+
+def http2_capture(file: str, client: list[str], paths: tuple[str, ...],
+                  check: Callable[[Path], None]) -> Callable[[], None]:
+    """A client (curl or nghttp) against the hypercorn h2c server on 127.0.0.1:8081
+    (h2c_server.py)."""
+
+    def make() -> None:
+        path = OUT / file
+        with namespace(f"lp-cap-{Path(file).stem}"[:40]) as ns:
+            loopback_setup(ns)
+            ns.start(*py("h2c_server.py", "serve", "--listen", "127.0.0.1:8081"))
+            with capture(ns.name, "lo", path):
+                if client[0] == "curl":
+                    urls = [a for p in paths for a in ("--output", "/dev/null", f"{H2_URL}{p}")]
+                else:
+                    urls = [f"{H2_URL}{p}" for p in paths]
+                ns.run(*client, *urls)
+        check(path)
+
+    return make
+
+
+def curl(port: int, *args: str) -> list[str]:
+    return [*CURL[:-2], "--local-port", str(port), *args]
+
+
+#: nghttp (Debian's nghttp2-client): HTTP/2 by prior knowledge on http:// URLs, all URLs
+#: as concurrent streams of one connection, Accept-Encoding gzip, server push allowed.
+NGHTTP = ["nghttp", "--null-out"]
+
+
+def h2_fields(path: Path, filt: str, *names: str) -> list[list[str]]:
+    """tshark's HTTP/2 fields; port 8081 read as HTTP, which hands over to HTTP/2 on the
+    preface or after a 101 to Upgrade: h2c (the http2 heuristic is off by default)."""
+    args = ["-d", "tcp.port==8081,http", "-Y", filt, "-T", "fields"]
+    out = tshark(path, *args, *[a for n in names for a in ("-e", n)])
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def expect_h2(streams: int, *, upgrade: bool = False, gzip: int = 0,
+              pushed: int = 0) -> Callable[[Path], None]:
+    """``streams`` responses over HTTP/2, all on one connection."""
+
+    def check(path: Path) -> None:
+        statuses = h2_fields(path, "http2.type == 1 && http2.header.name == \":status\"",
+                             "http2.streamid")
+        expect(len(statuses) == streams, f"{len(statuses)} HTTP/2 responses, not {streams}")
+        expect(count(path, "tcp.flags.syn == 1 && tcp.flags.ack == 0") == 1, "one connection")
+        if upgrade:
+            expect(len(h2_fields(path, "http.response.code == 101", "frame.number")) == 1,
+                   "101 Switching Protocols")
+        if gzip:
+            coded = h2_fields(path, 'http2.header.value == "gzip" && http2.type == 1',
+                              "http2.streamid")
+            expect(len(coded) >= gzip, f"gzip responses: {coded}")
+        if pushed:
+            promises = h2_fields(path, "http2.type == 5", "http2.push_promise.promised_stream_id")
+            expect(len(promises) == pushed, f"PUSH_PROMISEs: {promises}")
+
+    return check
 
 
 CAPTURES: dict[str, Callable[[], None]] = {
@@ -611,6 +675,23 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "https_h2": https_h2,
     "tls13_keyupdate": tls13_keyupdate,
     "tls13_hrr": tls13_hrr,
+    "http2_prior_knowledge": http2_capture(
+        "http2_prior_knowledge.pcap", curl(41290, "--http2-prior-knowledge"),
+        ("/index.html",), expect_h2(1),
+    ),
+    "http2_upgrade_h2c": http2_capture(
+        "http2_upgrade_h2c.pcap", curl(41291, "--http2"), ("/index.html", "/style.css"),
+        expect_h2(2, upgrade=True),
+    ),
+    "http2_parallel": http2_capture(
+        "http2_parallel.pcap", curl(41292, "--http2", "--parallel"),
+        ("/index.html", "/style.css", "/logo.png", "/data.json"), expect_h2(4, upgrade=True),
+    ),
+    "http2_gzip": http2_capture(
+        "http2_gzip.pcap", NGHTTP, ("/index.html", "/data.json", "/logo.png"),
+        expect_h2(3, gzip=2),
+    ),
+    "http2_push": http2_capture("http2_push.pcap", NGHTTP, ("/",), expect_h2(3, pushed=2)),
 }
 
 RETRIES = 3

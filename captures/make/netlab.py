@@ -44,6 +44,7 @@ TOOLS = {
     "ip": "iproute2", "tc": "iproute2", "taskset": "util-linux", "ethtool": "ethtool",
     "tcpdump": "tcpdump", "tshark": "tshark", "dumpcap": "tshark", "capinfos": "tshark",
     "curl": "curl", "dig": "dnsutils", "openssl": "openssl",
+    "nghttp": "nghttp2-client",
 }  # fmt: skip
 
 

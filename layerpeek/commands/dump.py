@@ -379,7 +379,7 @@ def _annotated(
     """
     from layerpeek.analysis import Analysis
 
-    stages = (["defrag"] if defrag else []) + (["tcp", "udp"] if flows else [])
+    stages = (["defrag"] if defrag else []) + (["tcp", "udp", "http2_frames"] if flows else [])
     table: dict[str, object] = {"max_connections": max_connections, "keep_conversations": False}
     settings: dict[str, dict[str, object]] = {"tcp": table, "udp": table}
     if keylog is not None and flows:  # the summary then names what was not decrypted

@@ -1,4 +1,4 @@
-"""``layerpeek http``: one row per HTTP/1.x exchange, rebuilt from reassembled TCP streams.
+"""``layerpeek http``: one row per HTTP/1.x or HTTP/2 exchange, from reassembled TCP streams.
 
 Columns: the TCP stream (tshark's ``tcp.stream``), the time of the request
 (seconds from the first packet), method, host, target, status, the request
@@ -12,12 +12,17 @@ exchange is not complete.
 
 =========================== ==================================================
 stream, index               TCP stream id; position of the exchange on it (0-)
+http_version                "HTTP/2", "HTTP/1.1", "HTTP/1.0" (an h2c upgrade
+                            counts as HTTP/2)
+http2_stream                the HTTP/2 stream id (null for HTTP/1.x)
+pushed_by                   for a server push: the stream whose PUSH_PROMISE
+                            announced it (else null)
 client, server              "addr:port" ("[v6]:port" for IPv6)
 time                        request start (response start without a request),
                             seconds since the epoch
 method, host, target        from the request (null without one); host is the
                             Host header or the absolute target's authority
-request_version,            "HTTP/1.1" …
+request_version,            "HTTP/1.1", "HTTP/2" …
 response_version
 status, reason              from the final response (null without one)
 interim                     status codes of 1xx responses before it ([100])
@@ -65,8 +70,9 @@ if TYPE_CHECKING:
     from layerpeek.http.message import HTTPExchange, HTTPMessage
 
 DESCRIPTION = """\
-List the HTTP/1.x exchanges of a capture (requests paired with their
-responses over reassembled TCP streams), one row each:
+List the HTTP/1.x and HTTP/2 exchanges of a capture (requests paired with
+their responses over reassembled TCP streams; HTTP/2 found by content on any
+port, prior knowledge or Upgrade: h2c), one row each:
 
   STREAM TIME METHOD HOST TARGET STATUS REQ RESP TYPE DURATION RESULT
 
@@ -81,7 +87,8 @@ TARGET_WIDTH = 60
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "http",
-        help="list HTTP/1.x requests and responses (one row per exchange, or JSON Lines)",
+        help="list HTTP/1.x and HTTP/2 requests and responses (one row per exchange, or JSON "
+        "Lines)",
         description=DESCRIPTION,
         epilog="exit codes: 0 ok, 1 unreadable or not a capture (or DIR unusable), "
                "2 usage error",

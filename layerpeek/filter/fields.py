@@ -26,7 +26,10 @@ Where layerpeek deliberately differs from tshark:
   Wireshark's (``eth:ethertype:ip:tcp:http``).
 * HTTP fields come from the head carried by *this* segment (the per-packet
   view of ``dump``); Wireshark shows them on the segment that completes the
-  reassembled message.
+  reassembled message.  HTTP/2 fields (``http2.*``) are like Wireshark's:
+  the frames a segment completed, read from the reassembled stream, their
+  header blocks decoded with the connection's HPACK state, so they exist
+  only where the conversation stage ran (``dump``, not ``--no-flows``).
 * ``tcp.flags.rst`` and ``tcp.flags.psh`` are accepted as aliases of
   Wireshark's ``tcp.flags.reset`` and ``tcp.flags.push``.
 * On the frame that completes a fragmented IP datagram, the flow stage hands
@@ -52,6 +55,22 @@ from layerpeek.layers.arp import ARP
 from layerpeek.layers.dns import DNS, DNSMX, DNSRecord
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.http import HTTP
+from layerpeek.layers.http2 import (
+    HTTP2,
+    PREFACE,
+    DataFrame,
+    FrameFlags,
+    FrameType,
+    GoAwayFrame,
+    HTTP2Frame,
+    PingFrame,
+    PushPromiseFrame,
+    RstStreamFrame,
+    Setting,
+    SettingsFrame,
+    WindowUpdateFrame,
+    block_headers,
+)
 from layerpeek.layers.icmp import ICMP, Echo
 from layerpeek.layers.icmp import Unreachable as ICMPUnreachable
 from layerpeek.layers.icmpv6 import (
@@ -175,6 +194,62 @@ def _slls(f: Frame) -> list[SLL | SLL2]:
 
 def _flag_bit(bit: int) -> Extractor:
     return _each(TCP, lambda t: bool(t.flags & bit))
+
+
+def _h2(get: Callable[[HTTP2Frame], Any]) -> Extractor:
+    """One value per HTTP/2 frame of the packet (None from ``get``: not in that frame)."""
+
+    def extract(f: Frame) -> list[Any]:
+        layers = f.of(HTTP2)
+        if not layers:
+            return _NONE
+        return [v for layer in layers for v in map(get, layer.frames) if v is not None]
+
+    return extract
+
+
+def _h2_flag(bit: int, types: tuple[int, ...]) -> Extractor:
+    """A flag bit, on the frame types it exists for (as Wireshark shows it)."""
+    return _h2(lambda fr: bool(fr.flags & bit) if fr.type in types else None)
+
+
+def _h2_headers(get: Callable[[str, str], Any]) -> Extractor:
+    """One value per decoded header field (every header block the packet completed)."""
+
+    def extract(f: Frame) -> list[Any]:
+        out: list[Any] = []
+        for layer in f.of(HTTP2):
+            for fr in layer.frames:
+                headers = block_headers(fr)
+                if headers:
+                    out.extend(v for v in (get(n, val) for n, val in headers) if v is not None)
+        return out
+
+    return extract
+
+
+def _h2_pseudo(name: str, convert: Callable[[str], Any] = str) -> Extractor:
+    def get(n: str, value: str) -> Any:
+        if n != name:
+            return None
+        try:
+            return convert(value)
+        except ValueError:
+            return None
+
+    return _h2_headers(get)
+
+
+def _h2_settings(get: Callable[[Setting], Any]) -> Extractor:
+    return _h2_many(lambda fr: [get(st) for st in fr.settings]
+                    if isinstance(fr, SettingsFrame) else [])
+
+
+def _h2_many(get: Callable[[HTTP2Frame], Iterable[Any]]) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        return [v for layer in f.of(HTTP2) for fr in layer.frames for v in get(fr)]
+
+    return extract
 
 
 def _ipv6s(f: Frame) -> list[IPv6]:
@@ -862,6 +937,56 @@ def _build() -> list[Field]:
     add("tls.handshake.ja4_r", S, "JA4 raw (sorted) form", _tls_fingerprint(True, fp.ja4, True))
     add("tls.handshake.ja4s", S, "JA4S fingerprint of the ServerHello (layerpeek)",
         _tls_fingerprint(False, fp.ja4s, False))
+
+    # HTTP/2 (the frames this segment completed, read from the reassembled stream)
+    protocol("http2", "HyperText Transfer Protocol 2 (frames completed by this segment)", HTTP2)
+    add("http2.magic", S, "The client connection preface",
+        _each(HTTP2, lambda h: PREFACE.decode("latin-1") if h.magic else None))
+    add("http2.length", U, "Frame payload length", _h2(lambda fr: fr.length))
+    add("http2.type", U, "Frame type (0 DATA, 1 HEADERS, … 9 CONTINUATION)",
+        _h2(lambda fr: fr.type))
+    add("http2.flags", U, "Frame flags", _h2(lambda fr: fr.flags), 2)
+    add("http2.streamid", U, "Stream identifier (0: the connection)",
+        _h2(lambda fr: fr.stream_id))
+    add("http2.flags.end_stream", B, "End Stream (DATA, HEADERS)",
+        _h2_flag(FrameFlags.END_STREAM, (FrameType.DATA, FrameType.HEADERS)))
+    add("http2.flags.eh", B, "End Headers (HEADERS, PUSH_PROMISE, CONTINUATION)",
+        _h2_flag(FrameFlags.END_HEADERS,
+                 (FrameType.HEADERS, FrameType.PUSH_PROMISE, FrameType.CONTINUATION)))
+    add("http2.flags.padded", B, "Padded (DATA, HEADERS, PUSH_PROMISE)",
+        _h2_flag(FrameFlags.PADDED, (FrameType.DATA, FrameType.HEADERS, FrameType.PUSH_PROMISE)))
+    add("http2.flags.priority", B, "Priority (HEADERS)",
+        _h2_flag(FrameFlags.PRIORITY, (FrameType.HEADERS,)))
+    add("http2.flags.ack.settings", B, "ACK (SETTINGS)", _h2_flag(1, (FrameType.SETTINGS,)))
+    add("http2.flags.ack.ping", B, "ACK (PING)", _h2_flag(1, (FrameType.PING,)))
+    add("http2.pad_length", U, "Pad Length (PADDED frames)",
+        _h2(lambda fr: getattr(fr, "pad_length", 0) if fr.flags & FrameFlags.PADDED
+            and fr.type in (FrameType.DATA, FrameType.HEADERS, FrameType.PUSH_PROMISE)
+            else None))
+    add("http2.data.data", BY, "DATA payload (padding removed)",
+        _h2(lambda fr: fr.data if isinstance(fr, DataFrame) else None))
+    add("http2.header.name", S, "Header field name (decoded with the connection's HPACK state)",
+        _h2_headers(lambda n, v: n))
+    add("http2.header.value", S, "Header field value", _h2_headers(lambda n, v: v))
+    add("http2.headers.method", S, ":method", _h2_pseudo(":method"))
+    add("http2.headers.path", S, ":path", _h2_pseudo(":path"))
+    add("http2.headers.authority", S, ":authority", _h2_pseudo(":authority"))
+    add("http2.headers.scheme", S, ":scheme", _h2_pseudo(":scheme"))
+    add("http2.headers.status", U, ":status", _h2_pseudo(":status", int))
+    add("http2.rst_stream.error", U, "RST_STREAM error code",
+        _h2(lambda fr: fr.error_code if isinstance(fr, RstStreamFrame) else None))
+    add("http2.settings.id", U, "SETTINGS parameter identifier",
+        _h2_settings(lambda st: st.id))
+    add("http2.push_promise.promised_stream_id", U, "PUSH_PROMISE promised stream",
+        _h2(lambda fr: fr.promised_stream_id if isinstance(fr, PushPromiseFrame) else None))
+    add("http2.ping", BY, "PING opaque data",
+        _h2(lambda fr: fr.opaque if isinstance(fr, PingFrame) else None))
+    add("http2.goaway.last_stream_id", U, "GOAWAY last stream processed",
+        _h2(lambda fr: fr.last_stream_id if isinstance(fr, GoAwayFrame) else None))
+    add("http2.goaway.error", U, "GOAWAY error code",
+        _h2(lambda fr: fr.error_code if isinstance(fr, GoAwayFrame) else None))
+    add("http2.window_update.window_size_increment", U, "WINDOW_UPDATE increment",
+        _h2(lambda fr: fr.increment if isinstance(fr, WindowUpdateFrame) else None))
 
     # bytes no decoder claimed
     protocol("data", "Bytes no decoder claimed", Payload)

@@ -100,7 +100,7 @@ class HTTPMessage:
     trailers: Headers = field(default_factory=Headers)
     body: bytes = field(default=b"", repr=False)
     body_wire_len: int = 0
-    framing: str = "none"  #: "none", "length", "chunked", "close" or "tunnel"
+    framing: str = "none"  #: "none", "length", "chunked", "close", "tunnel" or "http2" (frames)
     complete: bool = True
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  #: remarks that are not damage
@@ -225,6 +225,10 @@ class HTTPExchange:
     server: str = ""
     unanswered: str = ""  #: why there is no response, when there is none
     pairing: list[str] = field(default_factory=list)  #: doubts about the pairing itself
+    #: the HTTP/2 stream that carried it (None for HTTP/1.x)
+    http2_stream: int | None = None
+    #: for a response the server pushed: the HTTP/2 stream whose PUSH_PROMISE announced it
+    pushed_by: int | None = None
 
     @property
     def complete(self) -> bool:
@@ -276,11 +280,25 @@ class HTTPExchange:
         return self.request.target if self.request is not None else ""
 
     @property
+    def http_version(self) -> str:
+        """The HTTP version the exchange used: ``"HTTP/2"``, ``"HTTP/1.1"``, ``"HTTP/1.0"``.
+
+        An HTTP/1.1 request upgraded to HTTP/2 (``Upgrade: h2c``) counts as
+        HTTP/2: its response came in HTTP/2 frames.
+        """
+        if self.http2_stream is not None:
+            return "HTTP/2"
+        for msg in (self.response, self.request):
+            if msg is not None and msg.version:
+                return msg.version
+        return ""
+
+    @property
     def host(self) -> str:
-        """The Host header, or the authority of an absolute-form target."""
+        """``:authority`` (HTTP/2), the Host header, or the authority of an absolute-form target."""
         if self.request is None:
             return ""
-        host = self.request.headers.get("host")
+        host = self.request.headers.get(":authority") or self.request.headers.get("host")
         if host:
             return host.strip()
         target = self.request.target
@@ -331,6 +349,9 @@ class HTTPExchange:
         return {
             "stream": self.stream,
             "index": self.index,
+            "http_version": self.http_version or None,
+            "http2_stream": self.http2_stream,
+            "pushed_by": self.pushed_by,
             "client": self.client,
             "server": self.server,
             "time": self.start_ts_ns / 1e9,

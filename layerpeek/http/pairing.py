@@ -26,6 +26,14 @@ connection belongs to the n-th request:
   of a body of known size) may have swallowed whole messages, so every
   exchange made after it on that connection says its pairing is uncertain.
 
+HTTP/2 (:mod:`layerpeek.http2`) is read on the same connections, found by
+content on any port: a connection whose client begins with the HTTP/2
+preface (prior knowledge, or TLS with ALPN ``h2`` once decrypted) is handed
+whole to an :class:`~layerpeek.http2.pairing.HTTP2Pairer` (the first events
+wait here until the client's first bytes tell), and an ``Upgrade: h2c``
+request answered by ``101`` goes on in HTTP/2 with that request as stream 1.
+Both kinds come out as the same :class:`HTTPExchange` records.
+
 A connection picked up mid-stream has its client guessed by the tracker
 from the ports; the pairer checks that guess against the first request or
 status line before reading (see :meth:`HTTPPairer._probe`).
@@ -65,6 +73,8 @@ from layerpeek.http.reader import (
     RequestReader,
     ResponseReader,
 )
+from layerpeek.http2.pairing import HTTP2Pairer
+from layerpeek.layers.http2 import PREFACE
 from layerpeek.tls.events import DecryptedData
 
 if TYPE_CHECKING:
@@ -100,6 +110,12 @@ class _Conn:
     request_side: str = "client"  # the tracker's direction that carries the requests
     endpoints: tuple[str, str] | None = None  # (client, server) from ConnectionOpened
     probe: list[StreamData | StreamGap] | None = None  # events held until roles are known
+    # events held until the client's first bytes say whether it speaks HTTP/2
+    sniff: list[StreamData | StreamGap] | None = None
+    sniff_client: bytearray = field(default_factory=bytearray)  # its first bytes (≤ 24)
+    sniff_server: int = 0  # server bytes held meanwhile
+    sniff_gap: bool = False  # the client's stream began with a gap
+    h2: HTTP2Pairer | None = None  # the connection speaks HTTP/2 (from the start or upgraded)
     seen: _Probe | None = None  # what the held events showed so far (scanned once)
 
 
@@ -215,7 +231,18 @@ class HTTPPairer:
             return out  # ciphertext: its plaintext comes as DecryptedData
         if isinstance(event, (StreamData, StreamGap)):
             conn = self._conn(event.conversation, True)
-            if conn.probe is not None:
+            if conn.h2 is not None:
+                out.extend(conn.h2.feed(event))
+            elif conn.sniff is not None:
+                conn.sniff.append(event)
+                if event.direction != conn.request_side:
+                    conn.sniff_server += len(event.data) if isinstance(event, StreamData) else 0
+                elif isinstance(event, StreamGap):
+                    conn.sniff_gap = conn.sniff_gap or len(conn.sniff_client) < len(PREFACE)
+                elif len(conn.sniff_client) < len(PREFACE) and not conn.sniff_gap:
+                    conn.sniff_client += event.data[:len(PREFACE) - len(conn.sniff_client)]
+                self._sniff(conn, out, final=False)
+            elif conn.probe is not None:
                 conn.probe.append(event)
                 self._probe(conn, out, final=False)
             else:
@@ -317,6 +344,49 @@ class HTTPPairer:
             self.problems.append(f"more than {MAX_CONFLICTS} conflicting retransmissions: "
                                  "the rest not listed")
 
+    def _sniff(self, conn: _Conn, out: list[HTTPExchange], *, final: bool) -> None:
+        """Does the client begin with the HTTP/2 connection preface?
+
+        Held events are replayed, in order, to the HTTP/2 pairer or to the
+        HTTP/1 readers once the client's first bytes decide (one byte that
+        differs from the preface is enough), or when the server alone has
+        sent :data:`PROBE_LIMIT` bytes, or the client's stream begins with a
+        gap, or the connection ends.
+        """
+        held = conn.sniff
+        assert held is not None
+        client = conn.sniff_client
+        h2 = client == PREFACE
+        if not (h2 or final or conn.sniff_gap or conn.sniff_server >= PROBE_LIMIT
+                or PREFACE[:len(client)] != client):
+            return
+        conn.sniff = None
+        conn.sniff_client = bytearray()
+        if h2:
+            conn.h2 = self._http2(conn)
+            for event in held:
+                out.extend(conn.h2.feed(event))
+        else:
+            for event in held:
+                self._dispatch(conn, event, out)
+
+    def _http2(self, conn: _Conn) -> HTTP2Pairer:
+        caps = self.caps
+        return HTTP2Pairer(lambda request: self._exchange(conn, request),
+                           request_side=conn.request_side, max_body=caps["max_body"],
+                           budget=self.budget)
+
+    def _upgrade_h2c(self, conn: _Conn, ex: HTTPExchange, out: list[HTTPExchange]) -> None:
+        """``101`` to ``Upgrade: h2c``: HTTP/2 from the next byte, the request as stream 1."""
+        h2 = conn.h2 = self._http2(conn)
+        h2.upgrade(ex)
+        responses, requests = conn.responses, conn.requests
+        resp = ex.interim[-1]
+        out.extend(h2.feed_bytes("server", responses.take_switched(), responses.switched_frames,
+                                 resp.end_ts_ns))
+        out.extend(h2.feed_bytes("client", requests.take_switched(), requests.switched_frames,
+                                 resp.end_ts_ns))
+
     def finish(self) -> list[HTTPExchange]:
         """No more events: close what is still open (as if the capture ended)."""
         out: list[HTTPExchange] = []
@@ -336,7 +406,8 @@ class HTTPPairer:
                                        max_headers=caps["max_headers"],
                                        max_body=caps["max_body"])
             requests.budget = responses.budget = self.budget
-            conn = _Conn(cid, requests, responses, probe=[] if midstream else None)
+            conn = _Conn(cid, requests, responses, probe=[] if midstream else None,
+                         sniff=None if midstream else [])
             methods = conn.methods
             responses.method_of = lambda n: methods[n] if n < len(methods) else None
             requests.on_head = lambda msg: self._request_head(conn, msg)
@@ -380,9 +451,15 @@ class HTTPPairer:
             ex = conn.pending.popleft()
         else:
             ex = self._exchange(conn, None)
+        requests = conn.requests
+        if msg.status == 101 and "h2c" in msg.headers.tokens("upgrade"):
+            ex.interim.append(msg)
+            requests.switch()
+            conn.responses.switch()
+            self._upgrade_h2c(conn, ex, out)
+            return
         ex.response = msg
         out.append(ex)
-        requests = conn.requests
         switched = msg.status == 101 or (ex.method == "CONNECT" and 200 <= msg.status < 300)
         if switched:
             requests.switch()
@@ -392,6 +469,11 @@ class HTTPPairer:
                 self._request_done(conn, req, out)
 
     def _close(self, conn: _Conn, how: str, out: list[HTTPExchange]) -> None:
+        if conn.sniff is not None:
+            self._sniff(conn, out, final=True)
+        if conn.h2 is not None:
+            out.extend(conn.h2.close(how))
+            self.problems.extend(f"stream {conn.cid} HTTP/2 {p}" for p in conn.h2.problems)
         if conn.probe is not None:
             self._probe(conn, out, final=True)
         for msg in conn.requests.finish(how):

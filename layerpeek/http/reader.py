@@ -177,6 +177,11 @@ class MessageReader:
         self._resume_to = IDLE  # where resume() goes (RESYNC after a gap while paused)
         #: Messages handed out so far.
         self.messages = 0
+        #: After :meth:`switch`: the stream offset where the new protocol begins,
+        #: the bytes of it already received, and the packets that carried them.
+        self.switched_at = -1
+        self.switched_bytes = b""
+        self.switched_frames: tuple[int, ...] = ()
 
     # -- public API ----------------------------------------------------------
 
@@ -326,11 +331,28 @@ class MessageReader:
         return out
 
     def switch(self) -> None:
-        """The connection switched protocols: the rest of the stream is not HTTP/1."""
+        """The connection switched protocols: the rest of the stream is not HTTP/1.
+
+        The bytes already received past the last message are kept in
+        :attr:`switched_bytes` for the reader of the new protocol (an
+        ``Upgrade: h2c`` connection goes on in HTTP/2), which takes them
+        with :meth:`take_switched`.
+        """
         if self.state in (PAUSED, IDLE):
-            self.tunnel_bytes += len(self._buf) - self._pos
+            left = len(self._buf) - self._pos
+            self.tunnel_bytes += left
+            self.switched_at = self._base + self._pos
+            self.switched_bytes = bytes(self._buf[self._pos:])
+            self.switched_frames = tuple(dict.fromkeys(
+                f for _, end, frames, _ in self._chunks if end > self.switched_at
+                for f in frames))
             self._drop_all()
             self.state = SWITCHED
+
+    def take_switched(self) -> bytes:
+        """The bytes that followed the switch (see :meth:`switch`); empty after the first call."""
+        data, self.switched_bytes = self.switched_bytes, b""
+        return data
 
     # -- framing hooks ---------------------------------------------------------
 

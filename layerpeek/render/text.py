@@ -65,6 +65,7 @@ TITLES: dict[str, str] = {
     "udp": "User Datagram Protocol",
     "dns": "Domain Name System",
     "http": "Hypertext Transfer Protocol",
+    "http2": "HyperText Transfer Protocol 2",
     "data": "Data",
     "malformed": "Malformed Packet",
 }
@@ -399,6 +400,10 @@ FIELD_STYLES: dict[tuple[str, str], FieldStyle] = {
     ("handshake.SupportedVersions", "versions"): FieldStyle("hex", _TLS + "TLSVersion", 4),
     ("records.Alert", "level"): FieldStyle("enum", _TLS + "AlertLevel"),
     ("records.Alert", "description"): FieldStyle("enum", _TLS + "AlertDescription"),
+    ("http2.*", "type"): FieldStyle("enum", _L + "http2:FrameType"),
+    ("http2.*", "flags"): FieldStyle("flags", _L + "http2:FrameFlags"),
+    ("http2.*", "error_code"): FieldStyle("enum", _L + "http2:ErrorCode"),
+    ("http2.Setting", "id"): FieldStyle("enum", _L + "http2:SettingId"),
 }
 
 #: ICMP codes mean something different for each type: (owner, type) → enum.

@@ -1,0 +1,232 @@
+"""Each packet's HTTP/2 frames, for ``dump``: a conversation stage (sans-IO).
+
+Theory of operation
+===================
+
+HTTP/2 cannot be decoded from one segment alone: frames ignore segment
+boundaries, and a header block needs the HPACK table built by every block
+before it.  So, as Wireshark does, the frames are read from the reassembled
+streams and shown on the packet that carried each frame's last byte.
+
+:class:`HTTP2PacketStage` sits after the TCP tracker.  ``feed(packet,
+events)`` takes the packet and the tracker events it caused and returns the
+packet, with an :class:`~layerpeek.layers.http2.HTTP2` layer in place of the
+undecoded payload when frames (or the preface) were completed by it.  Per
+conversation it decides once, from the client's first bytes, by content and
+on any port:
+
+* the 24-byte connection preface: HTTP/2 from the first byte (prior
+  knowledge, or decrypted TLS with ALPN ``h2``);
+* an HTTP/1.1 request with ``Upgrade: h2c``: the HTTP/1.x readers follow
+  the connection until the server's answer; a ``101`` switches both
+  directions to HTTP/2 from the byte after the upgrade messages;
+* anything else, or a connection picked up mid-stream (the HPACK state is
+  unknown): not HTTP/2, never looked at again.
+
+The cost for a conversation that is not HTTP/2 is one look at its first
+bytes; a connection's state is dropped when the tracker closes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from layerpeek.flows.events import ConnectionClosed, ConnectionOpened, Event, StreamData, StreamGap
+from layerpeek.http.reader import MessageReader, RequestReader, ResponseReader
+from layerpeek.http2.connection import FrameRead, HTTP2Connection, PrefaceRead, Read, ReadStopped
+from layerpeek.layers.http import STARTS as HTTP1_STARTS
+from layerpeek.layers.http2 import HTTP2, PREFACE, HTTP2Frame
+from layerpeek.layers.tcp import TCP
+from layerpeek.packet import Layer, Malformed, Packet, Payload
+
+if TYPE_CHECKING:
+    from layerpeek.analysis import Step
+
+#: Server bytes held, while the client has not yet said what it speaks, before giving up.
+HOLD_LIMIT = 64 * 1024
+
+# What a conversation is known to be.
+SNIFF = "sniff"
+UPGRADE = "upgrade"
+H2 = "h2"
+OTHER = "other"
+
+
+@dataclass(slots=True, eq=False)
+class _Watch:
+    state: str = SNIFF
+    client: bytearray = field(default_factory=bytearray)  # first client bytes (≤ 24)
+    held: list[StreamData] = field(default_factory=list)  # events held while sniffing
+    held_bytes: int = 0
+    h2: HTTP2Connection | None = None
+    requests: RequestReader | None = None
+    responses: ResponseReader | None = None
+    request_side: str = "client"
+
+
+class HTTP2PacketStage:
+    """Tracker events in, each packet's :class:`HTTP2` layer out (see the module docstring).
+
+    In an :class:`~layerpeek.analysis.Analysis` it is the ``"http2_frames"``
+    stage: it replaces ``step.packet`` and raises no events of its own.
+    """
+
+    stage_name: ClassVar[str] = "http2_frames"
+    requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {"tcp": {}}
+
+    def __init__(self) -> None:
+        self._watch: dict[int, _Watch] = {}
+
+    def on_packet(self, step: Step) -> Sequence[object]:
+        if step.events:
+            step.packet = self.feed(step.packet, cast("list[Event]", step.events))
+        return ()
+
+    def on_finish(self, events: Sequence[object]) -> Sequence[object]:
+        self.finish()
+        return ()
+
+    def feed(self, packet: Packet, events: list[Event]) -> Packet:
+        """``packet`` itself, or a copy with the HTTP/2 frames it completed as a layer."""
+        if not events:
+            return packet
+        reads: list[Read] = []
+        directions: set[tuple[int, str]] = set()
+        for event in events:
+            if isinstance(event, (StreamData, StreamGap)):
+                watch = self._watch.get(event.conversation)
+                if watch is None or watch.state == OTHER:
+                    continue
+                reads.extend(self._event(watch, event))
+                if watch.h2 is not None and isinstance(event, StreamData):
+                    directions.add((event.conversation, event.direction))
+            elif isinstance(event, ConnectionOpened):
+                self._watch[event.conversation] = _Watch(
+                    SNIFF if event.how != "midstream" else OTHER)
+            elif isinstance(event, ConnectionClosed):
+                self._watch.pop(event.conversation, None)
+        pending = 0
+        for cid, direction in directions:
+            watch = self._watch.get(cid)
+            if watch is not None and watch.h2 is not None:
+                role = "client" if direction == watch.request_side else "server"
+                pending = max(pending, watch.h2.pending(role))
+        if not reads and not pending:
+            return packet
+        return with_layer(packet, reads, pending)
+
+    def finish(self) -> None:
+        """The capture ended: forget every connection."""
+        self._watch.clear()
+
+    # -- per conversation ------------------------------------------------------
+
+    def _event(self, watch: _Watch, event: StreamData | StreamGap) -> list[Read]:
+        if watch.state == H2:
+            assert watch.h2 is not None
+            role = "client" if event.direction == watch.request_side else "server"
+            if isinstance(event, StreamGap):
+                return watch.h2.gap(role, event.length, event.reason, event.ts_ns)
+            return watch.h2.feed(role, event.data, event.frames, event.ts_ns)
+        if watch.state == UPGRADE:
+            return self._follow_upgrade(watch, event)
+        return self._sniff(watch, event)
+
+    def _sniff(self, watch: _Watch, event: StreamData | StreamGap) -> list[Read]:
+        if isinstance(event, StreamGap):
+            watch.state = OTHER
+            watch.held.clear()
+            return []
+        if event.direction != watch.request_side:
+            watch.held.append(event)
+            watch.held_bytes += len(event.data)
+            if watch.held_bytes > HOLD_LIMIT:
+                watch.state = OTHER
+                watch.held.clear()
+            return []
+        need = len(PREFACE) - len(watch.client)
+        watch.client += event.data[:need]
+        watch.held.append(event)
+        client = bytes(watch.client)
+        if client == PREFACE:
+            watch.state = H2
+            watch.h2 = HTTP2Connection()
+            held, watch.held = watch.held, []
+            out: list[Read] = []
+            for old in held:
+                out.extend(self._event(watch, old))
+            return out
+        if PREFACE.startswith(client):
+            return []  # the preface so far: wait for more
+        if any(s.startswith(client[:len(s)]) or client.startswith(s) for s in HTTP1_STARTS):
+            # HTTP/1: follow it until the server says whether it switches to h2c.
+            watch.state = UPGRADE
+            watch.requests = RequestReader()
+            watch.responses = ResponseReader()
+            held, watch.held = watch.held, []
+            out = []
+            for old in held:
+                out.extend(self._follow_upgrade(watch, old))
+            return out
+        watch.state = OTHER
+        watch.held.clear()
+        return []
+
+    def _follow_upgrade(self, watch: _Watch, event: StreamData | StreamGap) -> list[Read]:
+        requests, responses = watch.requests, watch.responses
+        assert requests is not None and responses is not None
+        to_requests = event.direction == watch.request_side
+        reader: MessageReader = requests if to_requests else responses
+        if isinstance(event, StreamGap):
+            watch.state = OTHER
+            return []
+        messages = reader.feed(event.data, event.frames, event.ts_ns)
+        if to_requests:
+            if messages and "h2c" not in messages[0].headers.tokens("upgrade"):
+                self._give_up(watch)
+            return []
+        for msg in messages:
+            if msg.status == 101 and "h2c" in msg.headers.tokens("upgrade"):
+                requests.switch()
+                watch.state = H2
+                h2 = watch.h2 = HTTP2Connection()
+                out = h2.feed("server", responses.take_switched(), event.frames, event.ts_ns)
+                out.extend(h2.feed("client", requests.take_switched(), requests.switched_frames,
+                                   event.ts_ns))
+                watch.requests = watch.responses = None
+                return out
+            if not msg.informational:
+                self._give_up(watch)
+                return []
+        return []
+
+    @staticmethod
+    def _give_up(watch: _Watch) -> None:
+        watch.state = OTHER
+        watch.requests = watch.responses = None
+
+
+def with_layer(packet: Packet, reads: list[Read], pending: int = 0) -> Packet:
+    """``packet`` with an :class:`HTTP2` layer for ``reads`` (after its TCP header)."""
+    magic = any(isinstance(r, PrefaceRead) for r in reads)
+    frames: tuple[HTTP2Frame, ...] = tuple(r.frame for r in reads if isinstance(r, FrameRead))
+    stopped = [r.reason for r in reads if isinstance(r, ReadStopped)]
+    layer = HTTP2(magic, frames, pending, "; ".join(stopped))
+    layers = list(packet.layers)
+    spans = list(packet.spans)
+    tcp_at = next((i for i, lay in enumerate(layers) if type(lay) is TCP), -1)
+    if tcp_at < 0 or (layers and type(layers[-1]) is Malformed):
+        return packet
+    after = tcp_at + 1
+    if after < len(layers) and type(layers[after]) is Payload:
+        layers[after] = layer
+    else:
+        end = spans[-1][1] if spans else 0
+        span = spans[after] if after < len(spans) else (end, end)
+        insert: Layer = layer
+        layers.append(insert)
+        spans.append(span)
+    return dataclasses.replace(packet, layers=tuple(layers), spans=tuple(spans))
