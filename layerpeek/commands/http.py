@@ -127,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         # Conversation summaries are not needed for a listing: forget them when
         # they expire (the pairer has each connection's endpoints from its opening).
-        analysis = common.analysis(args, ["http"], settings={"tcp": {"keep_conversations": False}},
+        # -Y may name http2.* fields: those exist once the HTTP/2 frames stage ran.
+        stages = ["http", "http2_frames"] if keep is not None else ["http"]
+        analysis = common.analysis(args, stages, settings={"tcp": {"keep_conversations": False}},
                                    flow_info=keep is not None)
         pair_problems: list[str] = []
         # Each exchange is turned into its output (a table row or a JSON line)

@@ -242,3 +242,11 @@ def test_per_packet_fields_equal_tsharks(name: str) -> None:
                           check=True).stdout
     assert ours.splitlines() == theirs.splitlines()
     assert len(ours.splitlines()) >= 8
+
+
+def test_http_y_selects_exchanges_by_http2_fields() -> None:
+    run = subprocess.run([sys.executable, "-m", "layerpeek", "http", "--json", "-Y",
+                          'http2.headers.path == "/logo.png"',
+                          str(CAPTURES / "http2_parallel.pcap")], capture_output=True, text=True,
+                         check=True)
+    assert [json.loads(line)["target"] for line in run.stdout.splitlines()] == ["/logo.png"]
