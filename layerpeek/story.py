@@ -824,40 +824,61 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
     for n, told in enumerate(exchanges):
         ex = told.exchange
         req, resp = ex.request, ex.response
+        h2 = ex.http2_stream
         if req is not None:
             host = f" (Host: {ex.host})" if ex.host else ""
-            if n == 0:
+            on = f" on HTTP/2 stream {h2}" if h2 is not None and req.version == "HTTP/2" else ""
+            if ex.pushed_by is not None:
+                title = "HTTP/2 server push"
+                lead = (f"The server pushed {req.method} {req.target}{host} before the client "
+                        f"asked: it promised stream {h2} on stream {ex.pushed_by} (PUSH_PROMISE)")
+            elif n == 0:
                 title = "HTTP request"
-                lead = f"The client sent the HTTP request {req.method} {req.target}{host}"
+                lead = f"The client sent the HTTP request {req.method} {req.target}{host}{on}"
+            elif h2 is not None:
+                title = "Further HTTP request"
+                lead = (f"On the same connection, the client asked for "
+                        f"{req.method} {req.target}{host}{on}")
             else:
                 title = "Further HTTP request"
                 lead = (f"On the same connection (keep-alive), the client asked for "
                         f"{req.method} {req.target}{host}")
             words = [f"{lead} in {_frames_text(req.frames)}."]
+            if h2 is not None and req.version != "HTTP/2":
+                words.append("It asked to switch the connection to HTTP/2 (Upgrade: h2c).")
             if req.target in referenced:
-                words.append("The page it loaded earlier refers to this resource.")
+                words.append("The page refers to it: pushed so that the browser need not ask."
+                             if ex.pushed_by is not None
+                             else "The page it loaded earlier refers to this resource.")
             if (
                 previous is not None
                 and previous.response is not None
                 and req.first_frame < previous.response.first_frame
+                and ex.pushed_by is None
             ):
-                words.append("It was sent before the previous answer arrived (pipelining).")
+                words.append("It was sent before the previous answer arrived ("
+                             + ("HTTP/2 streams run side by side)." if h2 is not None
+                                else "pipelining)."))
             if told.request is not None and told.request.length:
                 words.append(f"It carries a body of {told.request.length} bytes"
                              f"{_type_words(req.content_type)}.")
             words.extend(f"Problem: {p}." for p in req.problems)
             steps.append(Step("request", title, " ".join(words), req.frames, req.start_ts_ns,
                               stream, {"method": req.method, "target": req.target,
-                                       "host": ex.host or None, "index": ex.index}))
+                                       "host": ex.host or None, "index": ex.index,
+                                       "http2_stream": h2}))
         if resp is not None:
+            on = f" on HTTP/2 stream {h2}" if h2 is not None else ""
             words = [f"The server answered {resp.status} {resp.reason}".rstrip()
-                     + f" in {_frames_text(resp.frames)}"]
+                     + f"{on} in {_frames_text(resp.frames)}"]
             if ex.duration_ns is not None:
                 words[0] += f", {_ms(ex.duration_ns)} after the request began"
             words[0] += "."
             for interim in ex.interim:
                 words.append(f"Before it, an interim {interim.status} {interim.reason}".rstrip()
-                             + f" (frame {interim.first_frame}).")
+                             + f" (frame {interim.first_frame})"
+                             + (": from there on the connection speaks HTTP/2."
+                                if interim.status == 101 and h2 is not None else "."))
             body = told.response
             assert body is not None  # made with the response
             words.append(_body_words(resp, body, req.method if req is not None else ""))
@@ -872,7 +893,8 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
                               {"status": resp.status, "reason": resp.reason,
                                "content_type": resp.content_type or None,
                                "body_len": body.length,
-                               "complete": resp.complete, "index": ex.index}))
+                               "complete": resp.complete, "index": ex.index,
+                               "http2_stream": h2}))
         elif req is not None:
             steps[-1].text += f" No response: {ex.unanswered or 'none was captured'}."
         previous = ex

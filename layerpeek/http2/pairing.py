@@ -66,6 +66,11 @@ VERSION = "HTTP/2"
 FRAMING = "http2"
 _MISSING = " (stream gap, not zero-filled)"
 
+#: Most streams followed at once on one connection (RFC 9113 leaves the number to
+#: SETTINGS_MAX_CONCURRENT_STREAMS, 100 or so in practice): past it, new streams are
+#: not followed, and that is reported once, so a peer cannot grow memory without end.
+MAX_OPEN_STREAMS = 10_000
+
 #: Makes the exchange for a new stream (its index and endpoints come from the caller).
 NewExchange = Callable[[HTTPMessage | None], HTTPExchange]
 
@@ -125,6 +130,7 @@ class HTTP2Pairer:
         self._highest = {"client": 0, "server": 0}  # highest stream id opened by each
         self._stopped: dict[str, str] = {}  # role → why its framing was lost
         self._goaway: str = ""
+        self._overflow = False
 
     @property
     def problems(self) -> list[str]:
@@ -218,6 +224,8 @@ class HTTP2Pairer:
                                "client's to open")
                     return
                 self._highest["client"] = sid
+                if self._too_many():
+                    return
                 request = self._message("request", block, read)
                 ex = self.new_exchange(request.msg)
                 ex.http2_stream = sid
@@ -258,6 +266,8 @@ class HTTP2Pairer:
                        "server's to open")
             return
         self._highest["server"] = promised
+        if self._too_many():
+            return
         request = self._message("request", block, read)
         request.msg.notes.append(f"pushed by the server: PUSH_PROMISE on stream {block.stream_id}")
         self._finish(request, read.ts_ns)
@@ -437,6 +447,15 @@ class HTTP2Pairer:
         elif unanswered:
             ex.unanswered = unanswered
         out.append(ex)
+
+    def _too_many(self) -> bool:
+        if len(self._streams) < MAX_OPEN_STREAMS:
+            return False
+        if not self._overflow:
+            self._overflow = True
+            self._note(f"more than {MAX_OPEN_STREAMS} streams open at once: the others are "
+                       "not followed")
+        return True
 
     def _note(self, text: str) -> None:
         self.connection.problems.append(text)

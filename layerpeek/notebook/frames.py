@@ -343,6 +343,8 @@ HTTP_COLUMNS: dict[str, tuple[str, str]] = {
     "time": ("time", "the request's first byte (or the response's)"),
     "stream": ("int", "tcp.stream of the connection"),
     "index": ("int", "position of the exchange on its connection, from 0"),
+    "http_version": ("str", "HTTP/1.1, HTTP/2, … (an h2c upgrade counts as HTTP/2)"),
+    "http2_stream": ("int", "the HTTP/2 stream id (empty for HTTP/1.x)"),
     "client": ("str", "client address:port"),
     "server": ("str", "server address:port"),
     "method": ("str", "request method"),
@@ -378,7 +380,7 @@ def http_arrow(source: Source) -> ArrowTable:
 
 
 def http_frame(source: Source) -> DataFrame:
-    """One row per HTTP/1.x request/response exchange (:data:`HTTP_COLUMNS`).
+    """One row per HTTP/1.x or HTTP/2 request/response exchange (:data:`HTTP_COLUMNS`).
 
     The exchanges come from reassembled TCP streams
     (:func:`layerpeek.http.exchanges`), so bodies spanning many segments,

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from conftest import CAPTURES
 
+import layerpeek
 import layerpeek.http
 from layerpeek.http import HTTPExchange
 
@@ -250,3 +251,19 @@ def test_http_y_selects_exchanges_by_http2_fields() -> None:
                           str(CAPTURES / "http2_parallel.pcap")], capture_output=True, text=True,
                          check=True)
     assert [json.loads(line)["target"] for line in run.stdout.splitlines()] == ["/logo.png"]
+
+
+def test_explain_tells_the_upgrade_the_streams_and_the_pushes() -> None:
+    from layerpeek.story import explain
+
+    with layerpeek.read(CAPTURES / "http2_upgrade_h2c.pcap") as reader:
+        story = explain(list(reader))
+    text = "\n".join(step.text for step in story.steps)
+    assert "It asked to switch the connection to HTTP/2 (Upgrade: h2c)." in text
+    assert "interim 101 (frame 6): from there on the connection speaks HTTP/2" in text
+    assert "GET /style.css (Host: 127.0.0.1:8081) on HTTP/2 stream 3" in text
+    with layerpeek.read(CAPTURES / "http2_push.pcap") as reader:
+        story = explain(list(reader))
+    pushes = [s for s in story.steps if s.title == "HTTP/2 server push"]
+    assert [s.facts["target"] for s in pushes] == ["/style.css", "/logo.png"]
+    assert [s.facts["http2_stream"] for s in pushes] == [2, 4]

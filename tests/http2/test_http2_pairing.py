@@ -249,3 +249,18 @@ def test_damage_is_reported_once_per_connection_never_raised() -> None:
     assert [e.complete for e in exs] == [True]
     assert problems == ["stream 0 HTTP/2 server: PING frame on stream 0: PING payload is 3 "
                         "bytes, not 8"]
+
+
+def test_streams_left_open_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerpeek.http2 import pairing
+
+    monkeypatch.setattr(pairing, "MAX_OPEN_STREAMS", 3)
+    h, w = H2(), wire()
+    packets = script(w, *HS)
+    opened = b"".join(h.headers("c", sid, GET(f"/{sid}")) for sid in (1, 3, 5, 7, 9))
+    packets.append(w.c("PA", PREFACE + h.settings() + opened))
+    problems: list[str] = []
+    exs = run(packets, problems)
+    assert [e.http2_stream for e in exs] == [1, 3, 5]
+    assert problems == ["stream 0 HTTP/2 more than 3 streams open at once: the others are not "
+                        "followed"]
