@@ -7,7 +7,7 @@ The path of one frame, from the file to what is printed::
 
     capture/     pcap / pcapng records ──► RawFrame (bytes, time, link type)
     decode.py    + layers/ ──► Packet (the layers, outermost first, with spans)
-    analysis.py  Analysis: defrag ─► tcp ─► udp ─► http ─► dns ─► story
+    analysis.py  Analysis: defrag ─► tcp ─► udp ─► http2_frames ─► http ─► dns ─► story
                  ──► Step (the packet, its flow facts, the events it caused)
     render/      one-liners, the -V tree, JSON, HTML ──► commands/ write them
 

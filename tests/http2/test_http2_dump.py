@@ -88,3 +88,15 @@ def test_a_connection_that_is_not_http2_gets_no_layer() -> None:
     packets += [w.c("PA", b"PRI * HTTP/1.1\r\n\r\n" + b"x" * 40), w.s("PA", b"\x00" * 40)]
     out = [p for p, _ in _annotated(iter(packets), flows=True, defrag=True)]
     assert all(HTTP2 not in p for p in out)
+
+
+def test_the_frames_stage_plugs_into_an_analysis() -> None:
+    from layerpeek.analysis import STAGES, Analysis
+
+    assert ("http2_frames", "layerpeek.http2.packets:HTTP2PacketStage") in STAGES
+    analysis = Analysis(["http2_frames"])
+    assert "tcp" in analysis  # it reads the tracker's events
+    steps = list(analysis.run(CAPTURES / "http2_prior_knowledge.pcap"))
+    analysis.finish()
+    said = [step.packet[HTTP2].summary() for step in steps if HTTP2 in step.packet]
+    assert "HEADERS stream 1 GET /index.html END_STREAM" in said

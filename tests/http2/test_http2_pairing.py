@@ -209,8 +209,7 @@ def test_a_connection_reset_mid_body_leaves_the_response_incomplete() -> None:
 
 
 def test_bodies_are_capped_like_http1() -> None:
-    from layerpeek.flows.pipeline import FlowPipeline
-    from layerpeek.http.pairing import HTTPPairer
+    from layerpeek.analysis import Analysis
 
     h, w = H2(), wire()
     packets = script(w, *HS)
@@ -219,13 +218,8 @@ def test_bodies_are_capped_like_http1() -> None:
     packets.append(w.s("PA", h.settings() + h.headers("s", 1, OK) + h.data(1, b"x" * 100,
                                                                           end=True)))
     packets += script(w, *FIN)
-    pipe, pairer, out = FlowPipeline(infos=False), HTTPPairer(max_body=30), []
-    for packet in packets:
-        for event in pipe.process(packet)[2]:
-            out += pairer.feed(event)
-    for event in pipe.finish():
-        out += pairer.feed(event)
-    (ex,) = out + pairer.finish()
+    analysis = Analysis(["http"], settings={"http": {"max_body": 30}})
+    (ex,) = [e for e in analysis.events(packets) if isinstance(e, HTTPExchange)]
     assert ex.response is not None and ex.response.body == b"x" * 30
     assert ex.problem == "response: body longer than 30 bytes: only those kept"
 
