@@ -1,4 +1,4 @@
-"""The cleartext HTTP/2 (h2c) demo server: hypercorn (pip install hypercorn) serving content.py in cleartext h2c.
+"""The cleartext HTTP/2 (h2c) demo server: hypercorn (pip install hypercorn) serving content.py.
 
     python3 h2c_server.py serve [--listen 127.0.0.1:8081]
 

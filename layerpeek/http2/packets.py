@@ -15,8 +15,12 @@ undecoded payload when frames (or the preface) were completed by it.  Per
 conversation it decides once, from the client's first bytes, by content and
 on any port:
 
-* the 24-byte connection preface: HTTP/2 from the first byte (prior
-  knowledge, or decrypted TLS with ALPN ``h2``);
+* a server that speaks first with a SETTINGS frame (its side of the
+  preface, RFC 9113 §3.4), or the client's 24-byte connection preface:
+  HTTP/2 from the first byte (prior
+  knowledge, or TLS with ALPN ``h2``: the TLS stage's
+  :class:`~layerpeek.tls.events.DecryptedData` is read in place of the
+  connection's ciphertext, as the HTTP pairer reads it);
 * an HTTP/1.1 request with ``Upgrade: h2c``: the HTTP/1.x readers follow
   the connection until the server's answer; a ``101`` switches both
   directions to HTTP/2 from the byte after the upgrade messages;
@@ -38,9 +42,17 @@ from layerpeek.flows.events import ConnectionClosed, ConnectionOpened, Event, St
 from layerpeek.http.reader import MessageReader, RequestReader, ResponseReader
 from layerpeek.http2.connection import FrameRead, HTTP2Connection, PrefaceRead, Read, ReadStopped
 from layerpeek.layers.http import STARTS as HTTP1_STARTS
-from layerpeek.layers.http2 import HTTP2, PREFACE, HTTP2Frame
+from layerpeek.layers.http2 import (
+    FRAME_HEADER_LEN,
+    HTTP2,
+    PREFACE,
+    FrameType,
+    HTTP2Frame,
+    frame_header,
+)
 from layerpeek.layers.tcp import TCP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.tls.events import DecryptedData
 
 if TYPE_CHECKING:
     from layerpeek.analysis import Step
@@ -79,6 +91,7 @@ class HTTP2PacketStage:
 
     def __init__(self) -> None:
         self._watch: dict[int, _Watch] = {}
+        self._decrypted: set[int] = set()  # TLS connections read from their plaintext
 
     def on_packet(self, step: Step) -> Sequence[object]:
         if step.events:
@@ -96,6 +109,16 @@ class HTTP2PacketStage:
         reads: list[Read] = []
         directions: set[tuple[int, str]] = set()
         for event in events:
+            if isinstance(event, DecryptedData):
+                # A TLS connection's plaintext (TLS stage, key log): read it afresh
+                # from its first byte; the connection's ciphertext is ignored from now.
+                if event.conversation not in self._decrypted:
+                    self._decrypted.add(event.conversation)
+                    self._watch[event.conversation] = _Watch(SNIFF)
+                event = event.as_stream_data()
+            elif (isinstance(event, (StreamData, StreamGap))
+                  and event.conversation in self._decrypted):
+                continue
             if isinstance(event, (StreamData, StreamGap)):
                 watch = self._watch.get(event.conversation)
                 if watch is None or watch.state == OTHER:
@@ -108,6 +131,7 @@ class HTTP2PacketStage:
                     SNIFF if event.how != "midstream" else OTHER)
             elif isinstance(event, ConnectionClosed):
                 self._watch.pop(event.conversation, None)
+                self._decrypted.discard(event.conversation)
         pending = 0
         for cid, direction in directions:
             watch = self._watch.get(cid)
@@ -121,6 +145,7 @@ class HTTP2PacketStage:
     def finish(self) -> None:
         """The capture ended: forget every connection."""
         self._watch.clear()
+        self._decrypted.clear()
 
     # -- per conversation ------------------------------------------------------
 
@@ -141,6 +166,12 @@ class HTTP2PacketStage:
             watch.held.clear()
             return []
         if event.direction != watch.request_side:
+            if not watch.client and not watch.held and server_preface(event.data):
+                # The server spoke first, with the SETTINGS frame that must open its
+                # side (RFC 9113 §3.4): HTTP/2 now, so its frames show on their packets.
+                watch.state = H2
+                watch.h2 = HTTP2Connection()
+                return self._event(watch, event)
             watch.held.append(event)
             watch.held_bytes += len(event.data)
             if watch.held_bytes > HOLD_LIMIT:
@@ -207,6 +238,15 @@ class HTTP2PacketStage:
     def _give_up(watch: _Watch) -> None:
         watch.state = OTHER
         watch.requests = watch.responses = None
+
+
+def server_preface(data: bytes) -> bool:
+    """Do these first bytes of a server's stream begin with a SETTINGS frame (not an ACK)?"""
+    if len(data) < FRAME_HEADER_LEN:
+        return False
+    length, ftype, flags, stream = frame_header(data, 0)
+    return ftype == FrameType.SETTINGS and flags == 0 and stream == 0 and length % 6 == 0 \
+        and length <= 6 * 64
 
 
 def with_layer(packet: Packet, reads: list[Read], pending: int = 0) -> Packet:

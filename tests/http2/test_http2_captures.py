@@ -55,11 +55,25 @@ CAPTURED = {
     "http2_push": (["/", "/style.css", "/logo.png"], 13, False),
 }
 NAMES = sorted(CAPTURED)
+#: HTTP/2 inside TLS (ALPN h2), made for the TLS work with its key log: decrypted by the
+#: TLS stage, then read by the same HTTP/2 code (tshark: -o tls.keylog_file:).
+HTTPS = "https_h2"
+
+
+def tshark_args(name: str) -> list[str]:
+    if name == HTTPS:
+        return ["-o", f"tls.keylog_file:{CAPTURES / (name + '.keys')}"]
+    return AS_HTTP
+
+
+def our_args(name: str) -> list[str]:
+    return ["--keylog", str(CAPTURES / f"{name}.keys")] if name == HTTPS else []
 
 
 @functools.cache
 def exchanges(name: str) -> list[HTTPExchange]:
-    return layerpeek.http.exchanges(CAPTURES / f"{name}.pcap")
+    keylog = CAPTURES / f"{name}.keys" if name == HTTPS else None
+    return layerpeek.http.exchanges(CAPTURES / f"{name}.pcap", keylog=keylog)
 
 
 def served(path: str) -> bytes:
@@ -165,13 +179,14 @@ def tshark_frames(name: str) -> list[dict[str, Any]]:
     """Every HTTP/2 frame tshark shows, in order: frame number, sender port, type, stream,
     header list, DATA bytes."""
     assert TSHARK is not None
-    run = subprocess.run([TSHARK, "-n", "-r", str(CAPTURES / f"{name}.pcap"), *AS_HTTP, "-Y",
-                          "http2", "-T", "json"], capture_output=True, text=True, check=True)
+    run = subprocess.run([TSHARK, "-n", "-r", str(CAPTURES / f"{name}.pcap"), *tshark_args(name),
+                          "-Y", "http2", "-T", "json"], capture_output=True, text=True, check=True)
     out: list[dict[str, Any]] = []
     for packet in json.loads(run.stdout, object_pairs_hook=_pairs):
         layers = packet["_source"]["layers"]
         number = int(layers["frame"]["frame.number"])
         port = int(layers["tcp"]["tcp.srcport"])
+        server_port = 8443 if name == HTTPS else 8081
         for h2 in _listed(layers.get("http2")):
             for frame in _listed(h2.get("http2.stream")):
                 if "http2.type" not in frame:
@@ -180,7 +195,7 @@ def tshark_frames(name: str) -> list[dict[str, Any]]:
                            for h in _listed(frame.get("http2.header"))]
                 data = frame.get("http2.data.data", "")
                 promised = int(frame.get("http2.push_promise.promised_stream_id", 0))
-                out.append({"frame": number, "from_server": port == 8081,
+                out.append({"frame": number, "from_server": port == server_port,
                             "type": int(frame["http2.type"]),
                             "length": int(frame["http2.length"]),
                             "stream": int(frame["http2.streamid"]), "headers": headers,
@@ -190,7 +205,7 @@ def tshark_frames(name: str) -> list[dict[str, Any]]:
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, HTTPS])
 def test_every_request_and_response_agrees_with_tshark(name: str) -> None:
     """Per HTTP/2 stream: the header lists (names and values, in order) and the body bytes."""
     requests: dict[int, list[tuple[str, str]]] = {}
@@ -210,7 +225,7 @@ def test_every_request_and_response_agrees_with_tshark(name: str) -> None:
             else:
                 reassembled[f["stream"]] = f["data"]
     ours = {ex.http2_stream: ex for ex in exchanges(name)}
-    upgraded = CAPTURED[name][2]
+    upgraded = CAPTURED[name][2] if name in CAPTURED else False
     assert set(responses) == set(ours)
     for sid, ex in ours.items():
         assert ex.request is not None and ex.response is not None
@@ -226,7 +241,7 @@ def test_every_request_and_response_agrees_with_tshark(name: str) -> None:
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, HTTPS])
 def test_per_packet_fields_equal_tsharks(name: str) -> None:
     """``dump -T fields`` and ``tshark -T fields`` on every HTTP/2 packet: the same frames
     (type, stream, flags, length) and the same decoded header names and values."""
@@ -236,10 +251,10 @@ def test_per_packet_fields_equal_tsharks(name: str) -> None:
     args = [a for f in fields for a in ("-e", f)] + ["-E", "occurrence=a"]
     path = str(CAPTURES / f"{name}.pcap")
     assert TSHARK is not None
-    theirs = subprocess.run([TSHARK, "-n", "-r", path, *AS_HTTP, "-Y", "http2", "-T", "fields",
-                             *args], capture_output=True, text=True, check=True).stdout
-    ours = subprocess.run([sys.executable, "-m", "layerpeek", "dump", path, "-Y", "http2",
-                           "-T", "fields", *args], capture_output=True, text=True,
+    theirs = subprocess.run([TSHARK, "-n", "-r", path, *tshark_args(name), "-Y", "http2", "-T",
+                             "fields", *args], capture_output=True, text=True, check=True).stdout
+    ours = subprocess.run([sys.executable, "-m", "layerpeek", "dump", *our_args(name), path,
+                           "-Y", "http2", "-T", "fields", *args], capture_output=True, text=True,
                           check=True).stdout
     assert ours.splitlines() == theirs.splitlines()
     assert len(ours.splitlines()) >= 8
@@ -267,3 +282,16 @@ def test_explain_tells_the_upgrade_the_streams_and_the_pushes() -> None:
     pushes = [s for s in story.steps if s.title == "HTTP/2 server push"]
     assert [s.facts["target"] for s in pushes] == ["/style.css", "/logo.png"]
     assert [s.facts["http2_stream"] for s in pushes] == [2, 4]
+
+
+def test_http2_inside_tls_is_read_from_the_decrypted_stream() -> None:
+    """https_h2.pcap (curl --http2 over TLS 1.3, ALPN h2) with its key log."""
+    pytest.importorskip("cryptography")
+    exs = exchanges(HTTPS)
+    assert [(ex.http2_stream, ex.target, ex.status) for ex in exs] == [
+        (1, "/index.html", 200), (3, "/style.css", 200), (5, "/no-such-page", 404)]
+    assert all(ex.complete and ex.http_version == "HTTP/2" for ex in exs)
+    assert [ex.response.decoded_body for ex in exs[:2] if ex.response] == [
+        served("/index.html"), served("/style.css")]
+    assert exs[0].host == "example.test:8443"
+    assert layerpeek.http.exchanges(CAPTURES / f"{HTTPS}.pcap") == []  # no key: nothing read
