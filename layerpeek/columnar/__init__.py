@@ -26,7 +26,8 @@ forms):
 
 Around them: :mod:`.vocabulary` names every column once (type and meaning),
 :mod:`.chunks` splits a file on record boundaries, :mod:`.dask` plugs the
-chunks into Dask.
+chunks into Dask, and :mod:`.stream` reads what cannot be mapped (a pipe,
+stdin, gzip) piece by piece in bounded memory (:func:`stream_tables`).
 
 NumPy and pyarrow are the ``table`` extra (``pip install layerpeek[table]``):
 importing this package is free; its names import them on first use.
@@ -40,7 +41,13 @@ from layerpeek._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from layerpeek.columnar.arrow import SCHEMA
-    from layerpeek.columnar.build import Source, decode_buffer, decode_records, table
+    from layerpeek.columnar.build import (
+        Source,
+        decode_buffer,
+        decode_records,
+        stream_tables,
+        table,
+    )
     from layerpeek.columnar.chunks import DEFAULT_CHUNK_BYTES, Chunk, split
     from layerpeek.columnar.community import community_id
     from layerpeek.columnar.dask import (
@@ -65,6 +72,7 @@ _WHERE = {
     "Source": "build",
     "decode_buffer": "build",
     "decode_records": "build",
+    "stream_tables": "build",
     "table": "build",
     "DEFAULT_CHUNK_BYTES": "chunks",
     "Chunk": "chunks",
@@ -110,6 +118,7 @@ __all__ = [
     "pcap_records_at",
     "read_captures",
     "split",
+    "stream_tables",
     "table",
     "to_pandas",
 ]

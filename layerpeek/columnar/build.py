@@ -1,32 +1,39 @@
-"""A whole capture as one Arrow table: the entry points (:func:`table`).
+"""A whole capture as one Arrow table: the entry points (:func:`table`, :func:`stream_tables`).
 
-The file is mapped into memory (``mmap``; gzip is inflated first), its
-records indexed (:mod:`~layerpeek.columnar.records`), their headers decoded
-vectorised with a per-row fallback (:mod:`~layerpeek.columnar.decoder`), and
-the columns made Arrow (:mod:`~layerpeek.columnar.arrow`).
+A capture file is mapped into memory (``mmap``), its records indexed
+(:mod:`~layerpeek.columnar.records`), their headers decoded vectorised with
+a per-row fallback (:mod:`~layerpeek.columnar.decoder`), and the columns
+made Arrow (:mod:`~layerpeek.columnar.arrow`).  What cannot be mapped (a
+pipe, a file object, a gzip file) is read and decoded piece by piece
+(:mod:`~layerpeek.columnar.stream`), in memory bounded by the piece size.
 """
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, BinaryIO, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO, Union
 
 import numpy as np
+import pyarrow as pa
 
-from layerpeek.capture.gunzip import inflate
 from layerpeek.columnar import column_arrays
 from layerpeek.columnar.arrow import to_arrow
 from layerpeek.columnar.chunks import Chunk
 from layerpeek.columnar.column_arrays import ColumnArrays
 from layerpeek.columnar.decoder import Reader, Windows, decode_vectorised
-from layerpeek.columnar.records import Records, index_records, pcap_header, pcap_records_at
+from layerpeek.columnar.records import (
+    Records,
+    index_records,
+    pcap_header,
+    pcap_records_at,
+    time_problem,
+)
+from layerpeek.columnar.stream import pieces
 from layerpeek.columnar.vocabulary import check_columns
 from layerpeek.errors import CaptureFormatError
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 Source = Union[str, "os.PathLike[str]", bytes, Chunk]
 
@@ -51,6 +58,8 @@ def decode_buffer(
     rec = index_records(buf, name=name)
     if problems is not None:
         problems.extend(rec.problems)
+        if rec.bad_time:
+            problems.append(time_problem(len(rec.bad_time), frame_base + rec.bad_time[0] + 1))
     return decode_records(buf, rec, wanted, frame_base, interface_base)
 
 
@@ -104,7 +113,7 @@ def _indexed_chunk(chunk: Chunk, wanted: list[str], problems: list[str] | None) 
 
     The file is mapped and read in place: no second walk, no copy.
     """
-    buf, name = _read_source(chunk.path)
+    buf, name = _mapped(chunk.path)
     try:
         header = pcap_header(bytes(buf[:24]), name)
         starts = np.frombuffer(chunk.index, "<i8").astype(np.int64)
@@ -113,48 +122,61 @@ def _indexed_chunk(chunk: Chunk, wanted: list[str], problems: list[str] | None) 
             problems.extend(chunk.problems)
         return decode_records(buf, rec, wanted, chunk.first_frame - 1, chunk.interface_base)
     finally:
-        if isinstance(buf, mmap.mmap):
-            buf.close()
+        buf.close()
 
 
-def _read_source(
-    source: str | os.PathLike[str] | BinaryIO, problems: list[str] | None = None
-) -> tuple[bytes | mmap.mmap, str]:
-    """Map a capture file into memory (inflating gzip); a file object is read whole."""
-    if not isinstance(source, (str, os.PathLike)):
-        name = getattr(source, "name", "<stream>")
-        try:
-            data = source.read()
-        except OSError as e:
-            raise CaptureFormatError(f"{name}: {e}") from None
-        return _maybe_gunzip(data, str(name), problems), str(name)
-    name = os.fspath(source)
+def _mapped(path: str | os.PathLike[str]) -> tuple[mmap.mmap, str]:
+    """A capture file mapped into memory, read-only."""
+    name = os.fspath(path)
     try:
         with open(name, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
+            if os.fstat(f.fileno()).st_size == 0:
                 raise CaptureFormatError(f"{name}: empty file")
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), name
     except OSError as e:
         raise CaptureFormatError(f"{name}: {e.strerror or e}") from None
-    if mapped[:2] == b"\x1f\x8b":
-        data = bytes(mapped)
-        mapped.close()
-        return _maybe_gunzip(data, name, problems), name
-    return mapped, name
 
 
-def _maybe_gunzip(data: bytes, name: str, problems: list[str] | None) -> bytes:
-    """``data`` inflated if it is gzip; damage after some data is a problem, not an error."""
-    if data[:2] != b"\x1f\x8b":
-        return data
-    inflated, problem = inflate(data)
-    if problem is not None:
-        if not inflated:
-            raise CaptureFormatError(f"{name}: {problem}")
-        if problems is not None:
-            problems.append(problem)
-    return inflated
+def stream_tables(
+    stream: BinaryIO,
+    columns: Iterable[str] | None = None,
+    *,
+    name: str | None = None,
+    problems: list[str] | None = None,
+    frame_base: int = 0,
+    interface_base: int = 0,
+) -> Iterator[pa.Table]:
+    """:func:`table` of a capture read from ``stream``, one table per piece read.
+
+    For a pipe, stdin or a gzip-compressed capture: memory stays bounded by
+    the piece size (:data:`layerpeek.columnar.stream.PIECE_BYTES`), whatever
+    the capture's length, and each table can be written out (a Parquet row
+    group) before the next is read.  Concatenated, the tables are
+    :func:`table` of the whole capture: frame numbers, interfaces and
+    problems (appended to ``problems``) as for the file.  At least one table
+    is yielded, perhaps empty.  ``stream`` is not closed.
+    """
+    wanted = check_columns(columns)
+    label = name if name is not None else str(getattr(stream, "name", "<stream>"))
+    for piece in pieces(stream, name=label, problems=problems):
+        yield decode_records(
+            piece.buf, piece.records, wanted, frame_base + piece.frames_before, interface_base
+        )
+
+
+def _streamed(
+    stream: BinaryIO,
+    columns: Iterable[str] | None,
+    name: str,
+    problems: list[str] | None,
+    frame_base: int = 0,
+    interface_base: int = 0,
+) -> pa.Table:
+    tables = list(
+        stream_tables(stream, columns, name=name, problems=problems, frame_base=frame_base,
+                      interface_base=interface_base)
+    )
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def table(
@@ -168,7 +190,9 @@ def table(
     ``source`` is a path (pcap or pcapng, optionally gzip-compressed), a
     binary file object, the bytes of a whole capture, or a
     :class:`layerpeek.columnar.Chunk` (frame numbers then continue from the
-    chunk's place in its file).  ``columns`` picks and orders columns from
+    chunk's place in its file).  A file is mapped into memory; a file object
+    and a gzip file are read in pieces (:func:`stream_tables`), so only the
+    table grows with the capture.  ``columns`` picks and orders columns from
     :data:`COLUMNS` plus :data:`OPTIONAL_COLUMNS` (``"community_id"``).
 
     Values are those of the per-packet decoders (``layerpeek.read``): same
@@ -179,10 +203,12 @@ def table(
     if isinstance(source, Chunk):
         if source.index:
             return _indexed_chunk(source, check_columns(columns), problems)
+        if source.compressed:  # a gzip file is one chunk, the whole file, read in pieces
+            with _opened(source.path) as f:
+                return _streamed(f, columns, source.name, problems, source.first_frame - 1,
+                                 source.interface_base)
         # The problems split() found, numbered within the whole file; indexing
-        # the chunk's own bytes again would number them within the chunk.  A
-        # gzip file is one chunk, the whole file, inflated only now: its index
-        # problems come from decoding it, after the gzip stream's own.
+        # the chunk's own bytes again would number them within the chunk.
         if problems is not None:
             problems.extend(source.problems)
         return decode_buffer(
@@ -191,15 +217,31 @@ def table(
             name=source.name,
             frame_base=source.first_frame - 1,
             interface_base=source.interface_base,
-            problems=problems if source.compressed else None,
         )
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_buffer(
-            _maybe_gunzip(bytes(source), "<bytes>", problems), columns=columns, problems=problems
-        )
-    buf, name = _read_source(source, problems)
+        data = bytes(source)
+        if data[:2] == _GZIP_MAGIC:
+            return _streamed(io.BytesIO(data), columns, "<bytes>", problems)
+        return decode_buffer(data, columns=columns, name="<bytes>", problems=problems)
+    if not isinstance(source, (str, os.PathLike)):
+        return _streamed(source, columns, str(getattr(source, "name", "<stream>")), problems)
+    buf, name = _mapped(source)
     try:
+        if buf[:2] == _GZIP_MAGIC:
+            with _opened(name) as f:
+                return _streamed(f, columns, name, problems)
         return decode_buffer(buf, columns=columns, name=name, problems=problems)
     finally:
-        if isinstance(buf, mmap.mmap):
-            buf.close()
+        buf.close()
+
+
+#: The first bytes of a gzip-compressed capture.
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _opened(path: str) -> BinaryIO:
+    """A capture file opened for reading, its error a :class:`CaptureFormatError`."""
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise CaptureFormatError(f"{path}: {e.strerror or e}") from None

@@ -22,7 +22,8 @@ Chunks are plain picklable values (a path and offsets), so they travel to
 worker processes or Dask tasks without carrying the data.
 
 Gzip-compressed captures cannot be cut without inflating them first; they
-come back as a single chunk covering the whole file.
+come back as a single chunk covering the whole file, which
+:func:`layerpeek.table` reads in pieces (bounded memory) like a stream.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerpeek.capture.gunzip import inflate
-from layerpeek.columnar.records import index_records
+from layerpeek.capture.gunzip import GzipDamage, GzipStream, inflate
+from layerpeek.columnar.records import index_records, time_problem
+from layerpeek.columnar.stream import pieces
 from layerpeek.errors import CaptureFormatError
 
 if TYPE_CHECKING:
@@ -79,7 +81,8 @@ class Chunk:
         return self.end - self.start
 
     def read(self) -> bytes:
-        """The chunk as a self-contained capture file's bytes."""
+        """The chunk as a self-contained capture file's bytes (a gzip file's inflated whole:
+        :meth:`write` and :meth:`packets` read it in pieces)."""
         try:
             with open(self.path, "rb") as f:
                 if self.compressed:
@@ -96,14 +99,33 @@ class Chunk:
     def write(self, dest: str | os.PathLike[str]) -> None:
         """Save the chunk as a capture file of its own (frame numbers restart at 1 there)."""
         with open(dest, "wb") as f:
-            f.write(self.read())
+            if not self.compressed:
+                f.write(self.read())
+                return
+            try:
+                source = open(self.path, "rb")  # noqa: SIM115 - closed below
+            except OSError as e:
+                raise CaptureFormatError(f"{self.path}: {e.strerror or e}") from None
+            with source:
+                inflated, wrote = GzipStream(source), 0
+                while True:
+                    try:
+                        piece = inflated.read(1 << 20)
+                    except GzipDamage as e:
+                        if not wrote:
+                            raise CaptureFormatError(f"{self.path}: {e}") from None
+                        break  # split() reported it; what inflated cleanly is kept
+                    if not piece:
+                        break
+                    f.write(piece)
+                    wrote += len(piece)
 
     def packets(self) -> Iterator[Packet]:
         """The chunk's frames decoded per packet, numbered as in the whole file."""
         from layerpeek.reader import read
 
         shift = self.first_frame - 1
-        for packet in read(io.BytesIO(self.read())):
+        for packet in read(self.path if self.compressed else io.BytesIO(self.read())):
             packet.index += shift
             packet.interface += self.interface_base
             yield packet
@@ -143,8 +165,11 @@ def split(
     finally:
         mapped.close()
     n = len(rec)
+    file_problems = tuple(rec.problems)
+    if rec.bad_time:
+        file_problems += (time_problem(len(rec.bad_time), rec.bad_time[0] + 1),)
     if n == 0:
-        return [Chunk(name, rec.format, b"", 0, size, 1, 0)]
+        return [Chunk(name, rec.format, b"", 0, size, 1, 0, problems=file_problems)]
     if parts is None:
         parts = max(1, -(-size // (chunk_bytes or DEFAULT_CHUNK_BYTES)))
     starts = rec.record_start
@@ -168,7 +193,7 @@ def split(
             chunks.append(
                 Chunk(name, rec.format, header, begin, end, first + 1, stop - first,
                       interface_base, False, index,
-                      tuple(rec.problems) if stop == n else ())
+                      file_problems if stop == n else ())
             )
     return chunks
 
@@ -205,10 +230,13 @@ def _carried(
 
 
 def _whole_gzip(name: str) -> Chunk:
+    """A gzip file as one chunk: its frames counted and its problems found piece by piece."""
+    problems: list[str] = []
+    frames = 0
+    fmt = "pcap"
     with open(name, "rb") as f:
-        data, problem = inflate(f.read())
-    if problem is not None and not data:
-        raise CaptureFormatError(f"{name}: {problem}")
-    rec = index_records(data, name=name)
-    return Chunk(name, rec.format, b"", 0, os.path.getsize(name), 1, len(rec), 0, True,
-                 problems=(problem,) if problem else ())
+        for piece in pieces(f, name=name, problems=problems):
+            frames += len(piece.records)
+            fmt = piece.records.format
+    return Chunk(name, fmt, b"", 0, os.path.getsize(name), 1, frames, 0, True,
+                 problems=tuple(problems))

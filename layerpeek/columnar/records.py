@@ -75,6 +75,15 @@ class Records:
     #: Frames whose time does not fit in int64 nanoseconds (a bogus pcapng
     #: timestamp past the year 2262): their ``ts_ns`` column is null.
     bad_time: list[int] = field(default_factory=list)
+    #: Where the index stopped in the buffer: past the last whole record, or
+    #: at the damage that stopped it.  A capture read in pieces continues
+    #: from here (with the bytes after it) in the next piece.
+    end: int = 0
+    #: The bytes the record or block at ``end`` takes in all, where its header
+    #: says so (0: unknown); a piece must hold that much to index it.
+    need: int = 0
+    #: Damage stopped the index (an impossible length): nothing after it is read.
+    stopped: bool = False
 
     def __len__(self) -> int:
         return len(self.data_off)
@@ -107,16 +116,55 @@ def _as_int64(values: Sequence[int]) -> IntArray:
     return np.asarray(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
-def index_records(buf: bytes | mmap.mmap, *, name: str = "<capture>") -> Records:
-    """Index every record of a whole pcap or pcapng capture held in ``buf``.
+def index_records(
+    buf: bytes | mmap.mmap,
+    *,
+    name: str = "<capture>",
+    final: bool = True,
+    shift: int = 0,
+    before: int = 0,
+    header: PcapParser | None = None,
+    sections: PcapngParser | None = None,
+) -> Records:
+    """Index every record of a pcap or pcapng capture held in ``buf``.
 
     Raises :class:`CaptureFormatError` if ``buf`` is not a capture; a damaged
     or cut record ends the index with a message in ``problems``, as
     :class:`~layerpeek.capture.CaptureReader` does.
+
+    A capture read in pieces (see :mod:`layerpeek.columnar.stream`) is
+    indexed piece by piece: ``buf`` then starts ``shift`` bytes into the
+    capture, after ``before`` records, on a record boundary; ``header`` is
+    the pcap file header read from the first piece, ``sections`` the pcapng
+    sections and interfaces so far (a parser that carries on from piece to
+    piece); with ``final`` false, a record cut by the end of ``buf`` is left
+    for the next piece (:attr:`Records.end`) rather than reported.  Messages
+    give offsets and record numbers in the whole capture.
     """
+    if header is not None:
+        return _index_pcap(buf, name, header, shift, before, final)
+    if sections is not None and sections.section >= 0:
+        return _index_pcapng(buf, name, sections, shift, final)
     if _capture_format(buf, name) == "pcap":
-        return _index_pcap(buf, name)
-    return _index_pcapng(buf, name)
+        return _index_pcap(buf, name, None, shift, before, final)
+    return _index_pcapng(buf, name, sections or PcapngParser(), shift, final)
+
+
+def time_problem(count: int, first: int) -> str:
+    """What to report of ``count`` frames whose time does not fit in int64 nanoseconds.
+
+    Their ``ts_ns`` is null (an Arrow or pandas timestamp cannot hold them);
+    ``first`` is the frame number of the first of them.
+    """
+    if count == 1:
+        return (
+            f"frame {first}: timestamp outside the int64 nanosecond range "
+            "(years 1677 to 2262); its ts_ns is null"
+        )
+    return (
+        f"{count} frames have timestamps outside the int64 nanosecond range "
+        f"(years 1677 to 2262), the first frame {first}; their ts_ns is null"
+    )
 
 
 def _capture_format(buf: bytes | mmap.mmap, name: str) -> str:
@@ -144,8 +192,9 @@ def pcap_header(head: bytes, name: str) -> PcapParser:
 _Walked = tuple["IntArray", "bytes | bytearray | None", int]
 
 
-def _walk_python(buf: bytes | mmap.mmap, big_endian: bool) -> _Walked:
-    """Where every pcap record whose 16-byte header is whole starts, and where the walk stopped.
+def _walk_python(buf: bytes | mmap.mmap, big_endian: bool, start: int = 24) -> _Walked:
+    """Where every pcap record whose 16-byte header is whole starts (from byte ``start``),
+    and where the walk stopped.
 
     The one sequential loop: a record's position is known only from the one
     before.  It walks the captured-length fields (8 bytes into each record
@@ -159,7 +208,7 @@ def _walk_python(buf: bytes | mmap.mmap, big_endian: bool) -> _Walked:
     lengths_at: list[int] = []
     append = lengths_at.append
     unpack_len = struct.Struct(">I" if big_endian else "<I").unpack_from
-    at = 24 + 8
+    at = start + 8
     try:
         while True:
             append(at)
@@ -172,54 +221,78 @@ def _walk_python(buf: bytes | mmap.mmap, big_endian: bool) -> _Walked:
     return _as_int64(lengths_at) - 8, None, min(stop, size)
 
 
-def _walk_compiled(buf: bytes | mmap.mmap, big_endian: bool) -> _Walked:
+def _walk_compiled(buf: bytes | mmap.mmap, big_endian: bool, start: int = 24) -> _Walked:
     """:func:`_walk_python` in C (``layerpeek._speedups``): the same records, their headers
     copied on the way (each is in the CPU's cache at that moment)."""
     speedups = _compiled.speedups
     assert speedups is not None
-    packed, headers, stop = speedups.pcap_walk(buf, 24, big_endian, MAX_RECORD)
+    packed, headers, stop = speedups.pcap_walk(buf, start, big_endian, MAX_RECORD)
     return np.frombuffer(packed, np.int64), headers, stop
 
 
-def _walk(buf: bytes | mmap.mmap, big_endian: bool) -> _Walked:
+def _walk(buf: bytes | mmap.mmap, big_endian: bool, start: int) -> _Walked:
     """The pcap walk :func:`index_records` uses: compiled when enabled, else Python."""
     if _compiled.ENABLED:
-        return _walk_compiled(buf, big_endian)
-    return _walk_python(buf, big_endian)
+        return _walk_compiled(buf, big_endian, start)
+    return _walk_python(buf, big_endian, start)
 
 
-def _index_pcap(buf: bytes | mmap.mmap, name: str) -> Records:
+def _index_pcap(
+    buf: bytes | mmap.mmap,
+    name: str,
+    header: PcapParser | None,
+    shift: int,
+    before: int,
+    final: bool,
+) -> Records:
+    """The records of ``buf``: a whole pcap file (``header`` None), or a piece of one
+    after its file header (see :func:`index_records`)."""
     size = len(buf)
-    if size < 24:  # a pcap file cut inside its header: no records, as the streaming reader says
-        none = np.zeros(0, np.int64)
-        return Records(
-            "pcap", none, none, none, none, none, none, none,
-            [f"file ends inside the 24-byte pcap header ({size} bytes)"],
-            file_header=bytes(buf),
-        )
-    header = pcap_header(bytes(buf[:24]), name)
-    starts, headers, pos = _walk(buf, header.byte_order == ">")
-    records = pcap_records_at(buf, header, starts, headers)
+    start = 0
+    file_header = b""
+    if header is None:
+        if size < 24:  # cut inside its header: no records, as the streaming reader says
+            none = np.zeros(0, np.int64)
+            return Records(
+                "pcap", none, none, none, none, none, none, none,
+                [f"file ends inside the 24-byte pcap header ({size} bytes)"],
+                file_header=bytes(buf), end=size,
+            )
+        file_header = bytes(buf[:24])
+        header = pcap_header(file_header, name)
+        start = 24
+    starts, headers, pos = _walk(buf, header.byte_order == ">", start)
+    records = pcap_records_at(buf, header, starts, headers, file_header)
     incl = records.cap_len
     rec = records.record_start
     keep = len(rec)
+    records.end = pos
     impossible = np.flatnonzero(incl > max_record(header.linktype))
     if len(impossible):
         keep = int(impossible[0])
-        problem = record_problem(keep + 1, int(rec[keep]), int(incl[keep]), header.linktype)
+        records.end = int(rec[keep])
+        records.stopped = True
+        problem = record_problem(
+            before + keep + 1, shift + int(rec[keep]), int(incl[keep]), header.linktype
+        )
         assert problem is not None
         records.problems.append(problem)
     elif keep and int(rec[-1] + 16 + incl[-1]) > size:
         keep -= 1
-        records.problems.append(
-            f"record {keep + 1} at byte {int(rec[keep])} cut by end of file: header says "
-            f"{int(incl[keep])} bytes, {size - int(rec[keep]) - 16} present"
-        )
+        records.end = int(rec[keep])
+        records.need = 16 + int(incl[keep])
+        if final:
+            records.problems.append(
+                f"record {before + keep + 1} at byte {shift + int(rec[keep])} cut by end of "
+                f"file: header says {int(incl[keep])} bytes, {size - int(rec[keep]) - 16} present"
+            )
     elif 0 < size - pos < 16:
-        records.problems.append(
-            f"record {keep + 1} at byte {pos} cut by end of file: "
-            f"{size - pos} of 16 header bytes present"
-        )
+        records.need = 16
+        if final:
+            records.problems.append(
+                f"record {before + keep + 1} at byte {shift + pos} cut by end of file: "
+                f"{size - pos} of 16 header bytes present"
+            )
     if keep < len(rec):
         for name_ in PER_FRAME:
             setattr(records, name_, getattr(records, name_)[:keep])
@@ -231,11 +304,14 @@ def pcap_records_at(
     header: PcapParser,
     starts: IntArray,
     headers: bytes | bytearray | None = None,
+    file_header: bytes | None = None,
 ) -> Records:
     """Records whose 16-byte headers start at ``starts``, all read at once.
 
     ``headers``: those headers already copied one after the other (the
     compiled walk's); without it, one gather over the buffer reads them.
+    ``file_header``: the pcap file header to keep (default: the buffer's
+    first 24 bytes).
     """
     n = len(starts)
     order = header.byte_order
@@ -271,20 +347,26 @@ def pcap_records_at(
         np.full(n, header.linktype, np.int64),
         starts,
         [],
-        file_header=bytes(buf[:24]),
+        file_header=bytes(buf[:24]) if file_header is None else file_header,
     )
 
 
-def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
+def _index_pcapng(
+    buf: bytes | mmap.mmap, name: str, helper: PcapngParser, shift: int, final: bool
+) -> Records:
     """Walk pcapng blocks; Enhanced Packet Blocks are read here, the rest by PcapngParser.
 
     With the compiled loops, runs of well-formed Enhanced Packet Blocks are
     walked in C and read all at once (:func:`_epb_run`); every other block,
     and any block the C walk refuses, takes the per-block path below, which
-    says the same things of the same blocks.
+    says the same things of the same blocks.  ``helper`` owns the sections
+    and interfaces, exactly as ``read`` sees them (a piece of a capture read
+    in pieces gets the one the pieces before it filled; see
+    :func:`index_records` for ``shift`` and ``final``).
     """
     size = len(buf)
-    helper = PcapngParser()  # owns sections and interfaces, exactly as `read` sees them
+    stopped = False  # damage ended the walk
+    need = 0  # bytes of the block cut by the end of the buffer, if known
     data_off: list[int] = []
     cap_len: list[int] = []
     wire_len: list[int] = []
@@ -322,7 +404,7 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
             if len(starts):
                 move_lists()
                 run, run_problems, run_bad = _epb_run(
-                    helper, np.frombuffer(starts, np.int64), headers, stop, moved
+                    helper, np.frombuffer(starts, np.int64), headers, stop, moved, shift
                 )
                 segments.append(run)
                 moved += len(run[0])
@@ -338,8 +420,9 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
                 order = ">"
             else:
                 problems.append(
-                    f"section header at byte {pos}: bad byte-order magic {bom.hex(' ')}"
+                    f"section header at byte {shift + pos}: bad byte-order magic {bom.hex(' ')}"
                 )
+                stopped = True
                 break
             btype = 0x0A0D0D0A
             length = u32[order].unpack_from(buf, pos + 4)[0]
@@ -349,35 +432,44 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
             order = helper.order
             btype, length = u32x2[order].unpack_from(buf, pos)
         if length < 12 or length % 4 or length > MAX_BLOCK:
-            problems.append(f"block type 0x{btype:x} at byte {pos}: impossible length {length}")
+            problems.append(
+                f"block type 0x{btype:x} at byte {shift + pos}: impossible length {length}"
+            )
+            stopped = True
             break
         end = pos + length
         if end > size:
-            problems.append(f"block at byte {pos} cut by end of file ({size - pos} bytes present)")
+            need = length
+            if final:
+                problems.append(
+                    f"block at byte {shift + pos} cut by end of file ({size - pos} bytes present)"
+                )
             break
         trailer = u32[order].unpack_from(buf, end - 4)[0]
         if trailer != length:
             problems.append(
-                f"block type 0x{btype:x} at byte {pos}: trailing length {trailer} "
+                f"block type 0x{btype:x} at byte {shift + pos}: trailing length {trailer} "
                 f"differs from {length}"
             )
+            stopped = True
             break
         if btype == 6:  # Enhanced Packet Block: the common case, read here
             if length < 32:
-                problems.append(f"packet block at byte {pos} too short; skipped")
+                problems.append(f"packet block at byte {shift + pos} too short; skipped")
             else:
                 iface_id, high, low, cap, orig = epb[order].unpack_from(buf, pos + 8)
                 interfaces = helper.interfaces
                 if iface_id >= len(interfaces):
                     problems.append(
-                        f"packet block at byte {pos}: undefined interface {iface_id}; skipped"
+                        f"packet block at byte {shift + pos}: undefined interface {iface_id}; "
+                        "skipped"
                     )
                 else:
                     room = end - 4 - (pos + 28)
                     if cap > room:
                         problems.append(
-                            f"packet block at byte {pos}: captured length {cap} exceeds the "
-                            f"block; cut to {room}"
+                            f"packet block at byte {shift + pos}: captured length {cap} exceeds "
+                            f"the block; cut to {room}"
                         )
                         cap = room
                     iface = interfaces[iface_id]
@@ -409,12 +501,14 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
                 interface.append(frame.interface)
                 linktype.append(frame.linktype)
                 record_start.append(pos)
-            problems.extend(f"block at byte {pos}: {p}" for p in helper.problems)
+            problems.extend(f"block at byte {shift + pos}: {p}" for p in helper.problems)
             helper.problems.clear()
         pos = end
     else:
-        if pos < size:
-            problems.append(f"block at byte {pos} cut by end of file ({size - pos} bytes present)")
+        if pos < size and final:  # not even the block's length is there
+            problems.append(
+                f"block at byte {shift + pos} cut by end of file ({size - pos} bytes present)"
+            )
     move_lists()
     whole = (
         tuple(np.concatenate(arrays) for arrays in zip(*segments, strict=True))
@@ -424,19 +518,25 @@ def _index_pcapng(buf: bytes | mmap.mmap, name: str) -> Records:
     offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts = whole
     return Records(
         "pcapng", offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts,
-        problems, meta, bad_time=bad_time,
+        problems, meta, bad_time=bad_time, end=pos, need=need, stopped=stopped,
     )
 
 
 def _epb_run(
-    helper: PcapngParser, starts: IntArray, headers: bytes | bytearray, stop: int, before: int
+    helper: PcapngParser,
+    starts: IntArray,
+    headers: bytes | bytearray,
+    stop: int,
+    before: int,
+    shift: int,
 ) -> tuple[tuple[IntArray, ...], list[str], list[int]]:
     """A run of Enhanced Packet Blocks from the compiled walk, read all at once.
 
     Returns the frames' arrays (in :data:`PER_FRAME` order), the problems
     in block order, and which frames' times are out of range (counted after
     ``before`` earlier frames), saying of every block what the per-block path
-    of :func:`_index_pcapng` says.
+    of :func:`_index_pcapng` says (at offsets ``shift`` later: the buffer's
+    place in the capture).
     """
     order = helper.order
     count = len(starts)
@@ -447,12 +547,12 @@ def _epb_run(
     defined = iface_id < len(interfaces)
     cut = defined & (cap > room)
     notes = [
-        (i, f"packet block at byte {int(starts[i])}: undefined interface {int(iface_id[i])}; "
-            "skipped")
+        (i, f"packet block at byte {shift + int(starts[i])}: undefined interface "
+            f"{int(iface_id[i])}; skipped")
         for i in np.flatnonzero(~defined).tolist()
     ] + [
-        (i, f"packet block at byte {int(starts[i])}: captured length {int(cap[i])} exceeds "
-            f"the block; cut to {int(room[i])}")
+        (i, f"packet block at byte {shift + int(starts[i])}: captured length {int(cap[i])} "
+            f"exceeds the block; cut to {int(room[i])}")
         for i in np.flatnonzero(cut).tolist()
     ]
     keep: slice | IntArray = slice(None) if defined.all() else np.flatnonzero(defined)

@@ -220,8 +220,12 @@ def _packets(
     wanted = check_columns(columns)
     schema = pa.schema([SCHEMA.field(c) for c in wanted])
     try:
-        if path == "-":
-            tables = [table(sys.stdin.buffer, wanted, problems=problems)]
+        if path == "-" or _is_gzip(path):
+            # Neither can be mapped: read a piece at a time (bounded memory),
+            # a row group per piece.
+            tables: Iterator[tuple[pa.Table, int | None]] | None = _streamed(
+                path, wanted, problems
+            )
             chunks_done = None
         else:
             chunks_done = split(path, chunk_bytes=chunk_bytes)
@@ -236,9 +240,17 @@ def _packets(
     done = 0
     try:
         if tables is not None:
-            for t in tables:
+            while True:
+                try:
+                    t, read = next(tables, (None, None))
+                except CaptureFormatError as e:
+                    raise common.CommandError(str(e)) from None
+                if t is None:
+                    break
                 writer.write_table(t)
                 rows += t.num_rows
+                if read is not None:
+                    progress.update(read, rows)
         else:
             assert chunks_done is not None
             for chunk in chunks_done:
@@ -263,6 +275,36 @@ def _packets(
     except OSError as e:
         raise common.CommandError(f"{part}: cannot write: {e.strerror or e}") from None
     return rows
+
+
+def _streamed(
+    path: str, wanted: list[str], problems: list[str]
+) -> Iterator[tuple[pa.Table, int | None]]:
+    """Standard input or a gzip file as tables, a piece at a time, each with the bytes
+    of the file read so far (None for standard input)."""
+    from layerpeek.columnar import stream_tables
+    from layerpeek.errors import CaptureFormatError
+
+    if path == "-":
+        for piece in stream_tables(sys.stdin.buffer, wanted, name="<stdin>", problems=problems):
+            yield piece, None
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as e:
+        raise CaptureFormatError(f"{path}: {e.strerror or e}") from None
+    with f:
+        for piece in stream_tables(f, wanted, name=path, problems=problems):
+            yield piece, f.tell()
+
+
+def _is_gzip(path: str) -> bool:
+    """Whether the file at ``path`` starts as gzip does (unreadable: left to the reader)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _counted(path: str, progress: Progress, problems: list[str]) -> Iterator[Packet]:
