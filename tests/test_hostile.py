@@ -183,7 +183,7 @@ def test_a_chain_cut_by_its_payload_length_is_invalid_not_truncated() -> None:
         (b"\x02\x00\x00\x00", "tcp.options[0].length 0 < 2"),  # would never advance
         (b"\x02\x01\x00\x00", "tcp.options[0].length 1 < 2"),
         (b"\x01\x01\x08\x28", "tcp.options[2].length 40 overflows the header (2 bytes left)"),
-        (b"\x01\x01\x01\x05", "tcp.options[3] kind 5: no room for its length byte"),
+        (b"\x01\x01\x01\x05", "tcp.options[3].length: missing, option 5 ends the header"),
         (b"\x02\x04\x05\xb4\xfe\xff\x00\x00", "tcp.options[1].length 255 overflows"),
     ],
 )

@@ -34,7 +34,8 @@ Router Advertisement (134)
 NDP options are TLVs whose length counts 8-byte units; a length of 0 is
 invalid (RFC 4861 §4.6: the packet must be discarded).  A damaged option
 keeps the message: the layer carries the options read so far and a
-Malformed marker follows it.
+Malformed marker follows it (the convention of every option list,
+:mod:`layerpeek.dissect`).
 """
 
 from __future__ import annotations
@@ -44,12 +45,19 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import ClassVar
 
-from layerpeek.dissect import Decoded, Dissector
+from layerpeek.dissect import (
+    Damage,
+    Decoded,
+    Dissector,
+    length_below,
+    length_missing,
+    length_overflows,
+)
 from layerpeek.errors import DecodeError
 from layerpeek.layers import ipv6
 from layerpeek.layers.icmp import PORT_PROTOCOLS, Echo, RawBody, quote_text
 from layerpeek.layers.ipv6 import IPv6
-from layerpeek.packet import Layer, Malformed
+from layerpeek.packet import Layer
 from layerpeek.wire import enum_name, ipv6_str, mac_str, need
 
 _HEADER = struct.Struct("!BBHHH")
@@ -367,37 +375,42 @@ def _quote(buf: bytes, start: int, end: int) -> tuple[IPv6 | None, tuple[int, in
     return layer, ports, data
 
 
-#: (reason, offset, truncated) of a damaged option list.
-_Damage = tuple[str, int, bool]
+def _ndp_options(buf: bytes, pos: int, end: int) -> tuple[tuple[NDPOption, ...], Damage | None]:
+    """The options ending an NDP message, ``[pos, end)``: the options, and any damage.
 
-
-def _ndp_options(buf: bytes, pos: int, end: int) -> tuple[tuple[NDPOption, ...], _Damage | None]:
+    Damage is reported as :mod:`layerpeek.dissect` says.  The options run to
+    the end of the message, so an option past it is truncated when the
+    capture ends there and invalid when the IPv6 payload length ends first.
+    """
     found: list[NDPOption] = []
+    cut = end >= len(buf)  # nothing captured after the message
     while pos < end:
-        i = len(found)
-        if end - pos < 2:
-            return tuple(found), (f"icmpv6.options[{i}]: need 2 bytes, have {end - pos}", pos, True)
+        path = f"icmpv6.options[{len(found)}]"
+        left = end - pos
+        if left < 2:
+            if cut:
+                return tuple(found), Damage(f"{path}: need 2 bytes, have {left}", pos, True)
+            return tuple(found), length_missing(path, buf[pos], pos, "message")
         kind = buf[pos]
         units = buf[pos + 1]
         if units == 0:
-            return tuple(found), (f"icmpv6.options[{i}].length 0", pos + 1, False)
+            return tuple(found), length_below(path, 0, 1, pos)
         size = units << 3
-        if pos + size > end:
-            return tuple(found), (f"icmpv6.options[{i}]: need {size} bytes, have {end - pos}",
-                                  pos, True)
+        if size > left:
+            if cut:
+                return tuple(found), Damage(f"{path}: need {size} bytes, have {left}", pos, True)
+            return tuple(found), length_overflows(path, units, left, pos, "message")
         option: NDPOption
         if kind == 1 or kind == 2:
             option = LinkLayerAddress(kind, buf[pos + 2 : pos + size])
         elif kind == 3:
             if size != 32:
-                return tuple(found), (f"icmpv6.options[{i}].length {units} != 4 (prefix "
-                                      "information)", pos + 1, False)
+                return tuple(found), Damage(f"{path}.length {units} != 4 (prefix information)", pos)
             prefix_len, flags, valid, preferred, prefix = _PREFIX.unpack_from(buf, pos + 2)
             option = PrefixInformation(kind, prefix_len, flags, valid, preferred, prefix)
         elif kind == 5:
             if size != 8:
-                return tuple(found), (f"icmpv6.options[{i}].length {units} != 1 (MTU)", pos + 1,
-                                      False)
+                return tuple(found), Damage(f"{path}.length {units} != 1 (MTU)", pos)
             option = MTUOption(kind, _U32.unpack_from(buf, pos + 4)[0])
         else:
             option = UnknownNDPOption(kind, buf[pos + 2 : pos + size])
@@ -412,7 +425,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     rest = start + 8
     word = (word1 << 16) | word2
     body: ICMPv6Body
-    damage: _Damage | None = None
+    damage: Damage | None = None
     if icmp_type == 128 or icmp_type == 129:
         body = Echo(word1, word2, buf[rest:end])
     elif 1 <= icmp_type <= 4:
@@ -452,8 +465,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         body = RawBody(buf[start + 4 : rest], buf[rest:end])
     layer = ICMPv6(icmp_type, code, checksum, body)
     if damage is not None:
-        reason, offset, truncated = damage
-        return layer, Malformed("icmpv6", reason, offset, truncated, buf[offset:end])
+        return layer, damage.marker("icmpv6", buf, end)
     return layer, None
 
 

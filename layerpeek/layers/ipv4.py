@@ -34,7 +34,8 @@ Choices made here, and why:
   :func:`verify_header_checksum` when it matters.
 * A damaged option keeps the header: the layer is returned with the options
   read so far, followed by a :class:`~layerpeek.packet.Malformed` marker whose
-  reason names the field (``ipv4.options[1].length``).
+  reason names the field (``ipv4.options[1].length``), as
+  :mod:`layerpeek.dissect` says for every option list.
 """
 
 from __future__ import annotations
@@ -44,9 +45,16 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, ClassVar
 
-from layerpeek.dissect import Decoded, Dissector
+from layerpeek.dissect import (
+    Damage,
+    Decoded,
+    Dissector,
+    length_below,
+    length_missing,
+    length_overflows,
+)
 from layerpeek.errors import Invalid, Short
-from layerpeek.packet import Layer, Malformed
+from layerpeek.packet import Layer
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
@@ -280,14 +288,13 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         raise Short(f"ipv4: need {header_len} bytes (header with options), have {end - start}",
                     start)
     options: tuple[IPv4Option, ...] = ()
-    damage = None
+    damage: Damage | None = None
     if header_len > 20:
         options, damage = _options(buf, start + 20, start + header_len)
     layer = IPv4(4, header_len, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
                  proto, checksum, src, dst, options)
     if damage is not None:
-        reason, offset = damage
-        return layer, Malformed("ipv4", reason, offset, False, buf[offset:end])
+        return layer, damage.marker("ipv4", buf, end)
     if total_len == 0:  # segmentation offload: the NIC fills the length in; trust the capture
         payload_end = end
     else:
@@ -297,17 +304,15 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     return layer, ("ip_proto", -1 if frag & 0x3FFF else proto, start + header_len, payload_end)
 
 
-def _options(
-    buf: bytes, pos: int, stop: int
-) -> tuple[tuple[IPv4Option, ...], tuple[str, int] | None]:
-    """Parse the options area ``[pos, stop)``; all of it is present (the caller checked).
+def _options(buf: bytes, pos: int, stop: int) -> tuple[tuple[IPv4Option, ...], Damage | None]:
+    """Parse the options area ``[pos, stop)`` (all present): the options, and any damage.
 
-    Returns the options read and, if one is damaged, ``(reason, offset)`` of
-    the damage; the options before it are kept.
+    Damage is reported as :mod:`layerpeek.dissect` says: the options before it
+    are kept, the offset is the damaged option's type byte.
     """
     found: list[IPv4Option] = []
     while pos < stop:
-        i = len(found)
+        path = f"ipv4.options[{len(found)}]"
         kind = buf[pos]
         if kind == 0:
             found.append(EOL())
@@ -317,30 +322,31 @@ def _options(
             pos += 1
             continue
         if pos + 1 >= stop:
-            return tuple(found), (f"ipv4.options[{i}].length: missing, option {kind} ends "
-                                  "the header", pos)
+            return tuple(found), length_missing(path, kind, pos)
         length = buf[pos + 1]
-        if length < 2 or pos + length > stop:
-            return tuple(found), (f"ipv4.options[{i}].length {length}: outside 2..{stop - pos}",
-                                  pos + 1)
+        if length < 2:
+            return tuple(found), length_below(path, length, 2, pos)
+        if pos + length > stop:
+            return tuple(found), length_overflows(path, length, stop - pos, pos)
         data_start = pos + 2
         option: IPv4Option
         if kind in _ROUTE_KINDS:
             if length < 3 or (length - 3) % 4:
-                return tuple(found), (f"ipv4.options[{i}].length {length}: a route option is "
-                                      "3 + 4n bytes", pos + 1)
+                return tuple(found), Damage(
+                    f"{path}.length {length}: a route option is 3 + 4n bytes", pos
+                )
             option = Route(kind, buf[data_start],
                            tuple(buf[a : a + 4] for a in range(pos + 3, pos + length, 4)))
         elif kind == 68:
             if length < 4:
-                return tuple(found), (f"ipv4.options[{i}].length {length} < 4 (timestamp)",
-                                      pos + 1)
+                return tuple(found), Damage(f"{path}.length {length} < 4 (timestamp)", pos)
             oflw_flag = buf[pos + 3]
             flag = oflw_flag & 0xF
             step = 8 if flag in (1, 3) else 4
             if (length - 4) % step:
-                return tuple(found), (f"ipv4.options[{i}].length {length}: timestamp flag {flag} "
-                                      f"needs 4 + {step}n bytes", pos + 1)
+                return tuple(found), Damage(
+                    f"{path}.length {length}: timestamp flag {flag} needs 4 + {step}n bytes", pos
+                )
             if step == 8:
                 addresses = tuple(buf[a : a + 4] for a in range(pos + 4, pos + length, 8))
                 stamps = tuple(_U32.unpack_from(buf, a)[0] for a in range(pos + 8, pos + length, 8))
@@ -350,8 +356,7 @@ def _options(
             option = Timestamp(kind, buf[pos + 2], oflw_flag >> 4, flag, stamps, addresses)
         elif kind == 148:
             if length != 4:
-                return tuple(found), (f"ipv4.options[{i}].length {length} != 4 (router alert)",
-                                      pos + 1)
+                return tuple(found), Damage(f"{path}.length {length} != 4 (router alert)", pos)
             option = RouterAlert(kind, _U16.unpack_from(buf, data_start)[0])
         else:
             option = UnknownOption(kind, buf[data_start : pos + length])

@@ -40,7 +40,8 @@ what follows it is encrypted.
   ``payload_len == 0`` means a jumbogram (RFC 2675) or a capture taken with
   segmentation offload: the captured bytes are used, as for IPv4.
 * A damaged or cut extension header keeps the fixed header: the layer is
-  returned with the extensions read so far, then a Malformed marker.
+  returned with the extensions read so far, then a Malformed marker (the
+  convention of every option list, :mod:`layerpeek.dissect`).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from layerpeek.dissect import Decoded, Dissector
+from layerpeek.dissect import Damage, Decoded, Dissector, length_missing, length_overflows
 from layerpeek.errors import Invalid, Short
 from layerpeek.layers.ipv4 import IPProto
-from layerpeek.packet import Layer, Malformed
+from layerpeek.packet import Layer
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
@@ -152,9 +153,6 @@ class AH:
 
 IPv6Extension = HopByHop | Routing | Fragment | DestinationOptions | AH
 
-#: (reason, offset, truncated) of a damaged extension chain.
-_Damage = tuple[str, int, bool]
-
 #: Short names for the one-line summary.
 _EXT_NAMES = {0: "HBH", 43: "RH", 44: "FRAG", 51: "AH", 60: "DST"}
 
@@ -242,11 +240,11 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     extensions: list[IPv6Extension] = []
     nh = next_header
     fragmented = False
-    damage: _Damage | None = None
+    damage: Damage | None = None
     while nh in EXTENSION_HEADERS:
         i = len(extensions)
         if i == MAX_EXTENSIONS:
-            damage = (f"ipv6: more than {MAX_EXTENSIONS} extension headers", pos, False)
+            damage = Damage(f"ipv6: more than {MAX_EXTENSIONS} extension headers", pos)
             break
         if nh == 44:
             size = 8
@@ -268,7 +266,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
             ext = _routing(buf, pos, size)
         elif nh == 51:
             if size < 12:
-                damage = (f"ipv6.extensions[{i}].length: AH of {size} bytes < 12", pos + 1, False)
+                damage = Damage(f"ipv6.extensions[{i}].length: AH of {size} bytes < 12", pos)
                 break
             nxt, _, _, spi, seq = _AH.unpack_from(buf, pos)
             ext = AH(51, nxt, size, spi, seq, buf[pos + 12 : pos + size])
@@ -286,19 +284,19 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     layer = IPv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, next_header, hop_limit,
                  src, dst, tuple(extensions))
     if damage is not None:
-        reason, offset, truncated = damage
-        return layer, Malformed("ipv6", reason, offset, truncated, buf[offset:end])
+        return layer, damage.marker("ipv6", buf, end)
     return layer, ("ip_proto", -1 if fragmented else nh, pos, stop)
 
 
-def _overrun(i: int, nh: int, pos: int, size: int, declared: int, end: int) -> _Damage:
+def _overrun(i: int, nh: int, pos: int, size: int, declared: int, end: int) -> Damage:
     """An extension header that does not fit: invalid if the payload length cannot hold
     it, truncated if only the capture stops short."""
     what = f"ipv6.extensions[{i}] ({_EXT_NAMES[nh]})"
     if declared >= 0 and pos + size > declared:
-        return (f"{what}: needs {size} bytes, payload length leaves {max(declared - pos, 0)}",
-                pos, False)
-    return f"{what}: need {size} bytes, have {max(end - pos, 0)}", pos, True
+        return Damage(
+            f"{what}: needs {size} bytes, payload length leaves {max(declared - pos, 0)}", pos
+        )
+    return Damage(f"{what}: need {size} bytes, have {max(end - pos, 0)}", pos, truncated=True)
 
 
 def _routing(buf: bytes, pos: int, size: int) -> Routing:
@@ -318,8 +316,12 @@ def _routing(buf: bytes, pos: int, size: int) -> Routing:
 
 def _tlv_options(
     buf: bytes, pos: int, stop: int, i: int
-) -> tuple[tuple[IPv6Option, ...], _Damage | None]:
-    """The options of a Hop-by-Hop or Destination Options header, all bytes present."""
+) -> tuple[tuple[IPv6Option, ...], Damage | None]:
+    """The options of a Hop-by-Hop or Destination Options header, all bytes present.
+
+    Damage is reported as :mod:`layerpeek.dissect` says (the length byte
+    counts the option's data only, RFC 8200 §4.2).
+    """
     found: list[IPv6Option] = []
     while pos < stop:
         kind = buf[pos]
@@ -327,14 +329,12 @@ def _tlv_options(
             found.append(IPv6Option(0, b""))
             pos += 1
             continue
-        j = len(found)
+        path = f"ipv6.extensions[{i}].options[{len(found)}]"
         if pos + 1 >= stop:
-            return tuple(found), (f"ipv6.extensions[{i}].options[{j}].length: missing, option "
-                                  f"{kind} ends the header", pos, False)
+            return tuple(found), length_missing(path, kind, pos)
         length = buf[pos + 1]
         if pos + 2 + length > stop:
-            return tuple(found), (f"ipv6.extensions[{i}].options[{j}].length {length}: runs past "
-                                  "the header", pos + 1, False)
+            return tuple(found), length_overflows(path, length, stop - pos - 2, pos)
         found.append(IPv6Option(kind, buf[pos + 2 : pos + 2 + length]))
         pos += 2 + length
     return tuple(found), None

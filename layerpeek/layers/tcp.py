@@ -27,7 +27,8 @@ options area is only walked when the data offset says it exists.
   time only.
 * A damaged option keeps the header: the options decoded so far stay on the
   layer and a :class:`~layerpeek.packet.Malformed` marker follows it, with a
-  field path in the reason (``"tcp.options[2].length 0 < 2"``).
+  field path in the reason (``"tcp.options[2].length 0 < 2"``), as
+  :mod:`layerpeek.dissect` says for every option list.
 * Running out of bytes is reported as truncation (``Short``) only when the
   capture itself ends there.  When the enclosing IP datagram ends first while
   captured bytes remain (its total length says the segment is shorter than its
@@ -42,9 +43,16 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import ClassVar, TypeVar
 
-from layerpeek.dissect import Decoded, Dissector
+from layerpeek.dissect import (
+    Damage,
+    Decoded,
+    Dissector,
+    length_below,
+    length_missing,
+    length_overflows,
+)
 from layerpeek.errors import DecodeError, Invalid, Short
-from layerpeek.packet import Layer, Malformed
+from layerpeek.packet import Layer
 
 #: The fixed 20-byte header (options follow when the data offset > 5).
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
@@ -284,12 +292,13 @@ class TCP(Layer):
         return text
 
 
-def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid | None]:
-    """Walk the options area ``buf[start:end]``; on damage return what parsed plus the error.
+def _options(buf: bytes, start: int, end: int) -> tuple[tuple[TCPOption, ...], Damage | None]:
+    """Walk the options area ``buf[start:end]`` (all present): the options, and any damage.
 
     Kinds 0 and 1 are single bytes; every other kind has a length byte that
     counts kind and length too, so a length below 2 could never advance and
     one past ``end`` would read the payload as options (RFC 9293 §3.1).
+    Damage is reported as :mod:`layerpeek.dissect` says.
     """
     out: list[TCPOption] = []
     pos = start
@@ -302,20 +311,14 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
         if kind == 0:
             out.append(EOL_OPTION)
             break
-        i = len(out)
+        path = f"tcp.options[{len(out)}]"
         if pos + 1 >= end:
-            return out, Invalid(
-                f"tcp.options[{i}] kind {kind}: no room for its length byte", pos
-            )
+            return tuple(out), length_missing(path, kind, pos)
         length = buf[pos + 1]
         if length < 2:
-            return out, Invalid(f"tcp.options[{i}].length {length} < 2", pos)
+            return tuple(out), length_below(path, length, 2, pos)
         if pos + length > end:
-            return out, Invalid(
-                f"tcp.options[{i}].length {length} overflows the header "
-                f"({end - pos} bytes left)",
-                pos,
-            )
+            return tuple(out), length_overflows(path, length, end - pos, pos)
         body = pos + 2
         opt: TCPOption
         if kind == 2 and length == 4:
@@ -333,7 +336,7 @@ def _options(buf: bytes, start: int, end: int) -> tuple[list[TCPOption], Invalid
             opt = UnknownOption(kind, buf[body : pos + length])
         out.append(opt)
         pos += length
-    return out, None
+    return tuple(out), None
 
 
 def _ran_out(buf: bytes, end: int, reason: str, offset: int) -> DecodeError:
@@ -382,14 +385,13 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
             if header_end < end:
                 return layer, ("tcp_port", (sport, dport), header_end, end)
             return layer, None
-    options, problem = _options(buf, start + 20, header_end)
+    options, damage = _options(buf, start + 20, header_end)
     layer = TCP(
         sport, dport, seq, ack, header_len, off_flags & 0x1FF, window, checksum, urgent,
-        tuple(options), end - header_end,
+        options, end - header_end,
     )
-    if problem is not None:
-        at = start + 20 if problem.offset is None else problem.offset
-        return layer, Malformed("tcp", problem.reason, at, False, buf[at:end])
+    if damage is not None:
+        return layer, damage.marker("tcp", buf, end)
     if header_end < end:
         return layer, ("tcp_port", (sport, dport), header_end, end)
     return layer, None

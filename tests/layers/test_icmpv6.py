@@ -240,9 +240,9 @@ def test_an_option_of_length_zero_is_invalid_and_keeps_the_message() -> None:
     marker = packet.layers[-1]
     assert isinstance(marker, Malformed)
     assert (marker.protocol, marker.reason, marker.truncated) == (
-        "icmpv6", "icmpv6.options[0].length 0", False
+        "icmpv6", "icmpv6.options[0].length 0 < 1", False
     )
-    assert marker.offset == 14 + 40 + 24 + 1
+    assert marker.offset == 14 + 40 + 24  # the option's first byte
 
 
 def test_a_prefix_option_of_the_wrong_size_is_invalid() -> None:

@@ -214,14 +214,14 @@ def test_options_are_decoded_before_the_payload_is_handed_over() -> None:
 @pytest.mark.parametrize(
     ("options", "reason", "at"),
     [
-        (b"\x01\x07\x01", "ipv4.options[1].length 1: outside 2..3", 2),
-        (b"\x01\x07\x09\x04", "ipv4.options[1].length 9: outside 2..3", 2),
+        (b"\x01\x07\x01", "ipv4.options[1].length 1 < 2", 1),
+        (b"\x01\x07\x09\x04", "ipv4.options[1].length 9 overflows the header (3 bytes left)", 1),
         (b"\x01\x01\x01\x07", "ipv4.options[3].length: missing, option 7 ends the header", 3),
         (bytes([7, 5, 4, 0, 0, 0, 0, 0]),
-         "ipv4.options[0].length 5: a route option is 3 + 4n bytes", 1),
+         "ipv4.options[0].length 5: a route option is 3 + 4n bytes", 0),
         (bytes([68, 6, 5, 1, 0, 0, 0, 0]),
-         "ipv4.options[0].length 6: timestamp flag 1 needs 4 + 8n bytes", 1),
-        (bytes([148, 3, 0, 0]), "ipv4.options[0].length 3 != 4 (router alert)", 1),
+         "ipv4.options[0].length 6: timestamp flag 1 needs 4 + 8n bytes", 0),
+        (bytes([148, 3, 0, 0]), "ipv4.options[0].length 3 != 4 (router alert)", 0),
     ],
 )
 def test_bad_option_lengths_name_the_field(options: bytes, reason: str, at: int) -> None:
@@ -230,7 +230,7 @@ def test_bad_option_lengths_name_the_field(options: bytes, reason: str, at: int)
     marker = packet.layers[-1]
     assert isinstance(marker, Malformed)
     assert (marker.protocol, marker.reason, marker.truncated) == ("ipv4", reason, False)
-    assert marker.offset == 14 + 20 + at  # the length byte (or the option missing it)
+    assert marker.offset == 14 + 20 + at  # the damaged option's type byte
     assert marker.data == packet.data[marker.offset :]
 
 

@@ -309,14 +309,14 @@ def test_an_ah_shorter_than_its_fixed_fields_is_invalid() -> None:
     ah = struct.pack("!BBHI", 17, 0, 0, 1)  # payload length 0: 8 bytes, no room for seq
     marker = decode(ipv6(ah + UDP_DATAGRAM, next_header=51), 229).layers[-1]
     assert isinstance(marker, Malformed)
-    assert (marker.reason, marker.offset) == ("ipv6.extensions[0].length: AH of 8 bytes < 12", 41)
+    assert (marker.reason, marker.offset) == ("ipv6.extensions[0].length: AH of 8 bytes < 12", 40)
 
 
 @pytest.mark.parametrize(
     ("options", "reason", "offset"),
     [
-        (bytes([1, 5, 0, 0, 0, 0]), "ipv6.extensions[0].options[0].length 5: runs past the header",
-         43),
+        (bytes([1, 5, 0, 0, 0, 0]),
+         "ipv6.extensions[0].options[0].length 5 overflows the header (4 bytes left)", 42),
         (bytes([0, 0, 0, 0, 0, 5]),
          "ipv6.extensions[0].options[5].length: missing, option 5 ends the header", 47),
     ],

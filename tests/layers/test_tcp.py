@@ -369,7 +369,7 @@ class TestOptions:
         t, after = self.decode_options(bytes.fromhex("010101 02"))
         assert t.options == (NOP(), NOP(), NOP())
         assert isinstance(after, Malformed)
-        assert after.reason == "tcp.options[3] kind 2: no room for its length byte"
+        assert after.reason == "tcp.options[3].length: missing, option 2 ends the header"
         assert after.offset == TCP_AT + 23
 
     def test_damaged_options_stop_the_chain_before_the_payload(self) -> None:
