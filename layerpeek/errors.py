@@ -27,6 +27,42 @@ class CaptureProblemWarning(UserWarning):
     """
 
 
+class FilterError(LayerpeekError):
+    """A display or capture filter that cannot be used, and why: the one filter error.
+
+    Display filters (:mod:`layerpeek.filter`), capture filters run on a file
+    and capture filters given to live capture all raise it (live capture's
+    is also a :class:`~layerpeek.capture.live.LiveCaptureError`).  Display
+    filters are typed by hand, so a mistake says *where* it is: ``expression``
+    and the 0-based ``column`` of the offending text, and :meth:`pointer`
+    draws the caret line the CLI prints under the expression.
+    """
+
+    def __init__(self, message: str, expression: str = "", column: int = 0, width: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expression = expression
+        self.column = max(0, min(column, len(expression)))  #: 0-based offset into ``expression``
+        self.width = max(1, width)  #: how many characters the caret line underlines
+
+    def pointer(self) -> str:
+        """The expression and a caret line under the offending text.
+
+        Tabs in the expression are kept in the caret line's padding so the
+        caret stays aligned on a terminal.
+        """
+        if not self.expression:
+            return ""
+        pad = "".join("\t" if ch == "\t" else " " for ch in self.expression[: self.column])
+        span = min(self.width, max(1, len(self.expression) - self.column))
+        return f"{self.expression}\n{pad}{'^' * span}"
+
+    def __str__(self) -> str:
+        if not self.expression:
+            return self.message
+        return f"{self.message} (column {self.column + 1})"
+
+
 class DecodeError(Exception):
     """Internal: a decoder gave up.  Never escapes :func:`layerpeek.decode.decode`.
 

@@ -114,7 +114,7 @@ from typing import TYPE_CHECKING
 
 from layerpeek.capture.frame import RawFrame, as_records
 from layerpeek.decode import decode_packets
-from layerpeek.errors import LayerpeekError
+from layerpeek.errors import FilterError, LayerpeekError
 from layerpeek.packet import Packet
 from layerpeek.registry import Registry
 
@@ -213,8 +213,12 @@ class InterfaceDown(LiveCaptureError):
     """The interface exists but is administratively down (or went down)."""
 
 
-class FilterError(LiveCaptureError):
-    """The BPF filter expression did not compile (or the kernel refused it)."""
+class CaptureFilterError(LiveCaptureError, FilterError):
+    """The BPF filter expression did not compile (or the kernel refused it).
+
+    A :class:`~layerpeek.errors.FilterError`, the one filter error (which this
+    module's ``FilterError`` names), and a :class:`LiveCaptureError`.
+    """
 
 
 class UnsupportedInterface(LiveCaptureError):
@@ -272,7 +276,7 @@ def compile_filter(
     compiler means the expression language is exactly tcpdump's, including its
     error messages.  ``dlt`` is libpcap's DLT value for the frames the program
     will see (1: Ethernet, 12: raw IP on Linux).  An empty expression accepts
-    everything.  Raises :class:`FilterError` with libpcap's message.
+    everything.  Raises :class:`CaptureFilterError` with libpcap's message.
     """
     if not expression.strip():
         return ((_BPF_RET_K, 0, 0, snaplen),)
@@ -291,7 +295,7 @@ def compile_filter(
 
     lib = load_libpcap()
     if lib is None:
-        raise FilterError(
+        raise CaptureFilterError(
             "compiling a capture filter needs libpcap, which was not found "
             "(install tcpdump or libpcap, e.g. apt-get install libpcap0.8)"
         )
@@ -313,7 +317,7 @@ def compile_filter(
     with _compile_lock:
         handle = lib.pcap_open_dead(dlt, snaplen)
         if not handle:
-            raise FilterError(f"libpcap cannot compile filters for link type {dlt}")
+            raise CaptureFilterError(f"libpcap cannot compile filters for link type {dlt}")
         try:
             program = BPFProgram()
             # netmask 0xffffffff = PCAP_NETMASK_UNKNOWN: only "ip broadcast" needs it.
@@ -321,7 +325,7 @@ def compile_filter(
             if rc != 0:
                 raw = lib.pcap_geterr(handle)
                 reason = raw.decode(errors="replace") if isinstance(raw, bytes) else "error"
-                raise FilterError(f"bad capture filter {expression!r}: {reason}")
+                raise CaptureFilterError(f"bad capture filter {expression!r}: {reason}")
             try:
                 return tuple(
                     (
@@ -348,7 +352,7 @@ def _attach_filter(sock: socket.socket, program: tuple[BPFInstruction, ...]) -> 
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
     except OSError as e:
-        raise FilterError(f"the kernel refused the capture filter: {e.strerror}") from None
+        raise CaptureFilterError(f"the kernel refused the capture filter: {e.strerror}") from None
 
 
 # --------------------------------------------------------------------------- capture

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from layerpeek.commands import common, problems
+from layerpeek.layers.tcp import flag_names
 
 if TYPE_CHECKING:
     from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
@@ -42,8 +43,6 @@ without it every TCP stream is drawn."""
 
 #: Width of the arrow between the two columns.
 ARROW = 56
-_FLAG_NAMES = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
-               (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"))
 
 
 def _stream_id(text: str) -> int:
@@ -87,11 +86,6 @@ class _Row:
     notes: str
     client_states: list[str]  #: states the client went through in this packet
     server_states: list[str]
-
-
-def flag_names(flags: int) -> str:
-    """``0x12`` → ``"SYN, ACK"`` (Wireshark's order and spelling)."""
-    return ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) or "<none>"
 
 
 def run(args: argparse.Namespace) -> int:

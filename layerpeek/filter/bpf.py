@@ -252,13 +252,12 @@ class CaptureFilter:
     def _program(self, linktype: int) -> tuple[Instruction, ...]:
         program = self._programs.get(linktype)
         if program is None:
-            from layerpeek.capture.live import FilterError as LiveFilterError
-            from layerpeek.capture.live import compile_filter
+            from layerpeek.capture.live import CaptureFilterError, compile_filter
 
             dlt = _LINKTYPE_TO_DLT.get(linktype, linktype)
             try:
                 program = compile_filter(self.expression, dlt=dlt)
-            except LiveFilterError as e:
+            except CaptureFilterError as e:
                 # compile_filter says so in words when libpcap cannot be loaded at all
                 kind = LibpcapMissing if "libpcap, which was not found" in str(e) else FilterError
                 raise kind(str(e)) from None

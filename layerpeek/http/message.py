@@ -16,9 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from layerpeek.http.decoding import DEFAULT_CAP, DecodedBody, decode_body
+
+#: How a message's body is delimited (RFC 9112 §6.3): no body, Content-Length,
+#: chunked, until the connection closes, a tunnel after a protocol switch, or
+#: HTTP/2 frames.
+Framing = Literal["none", "length", "chunked", "close", "tunnel", "http2"]
 
 
 class Headers:
@@ -100,7 +105,7 @@ class HTTPMessage:
     trailers: Headers = field(default_factory=Headers)
     body: bytes = field(default=b"", repr=False)
     body_wire_len: int = 0
-    framing: str = "none"  #: "none", "length", "chunked", "close", "tunnel" or "http2" (frames)
+    framing: Framing = "none"  #: how the body was delimited (RFC 9112 §6.3), or "http2" (frames)
     complete: bool = True
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  #: remarks that are not damage

@@ -74,6 +74,7 @@ from layerpeek.http.reader import (
     ResponseReader,
 )
 from layerpeek.http2.pairing import HTTP2Pairer
+from layerpeek.layers.http import METHODS
 from layerpeek.layers.http2 import PREFACE
 from layerpeek.tls.events import DecryptedData
 
@@ -92,7 +93,7 @@ MAX_CONFLICTS = 100
 #: Events held back at most (each costs ~200 B of bookkeeping besides its bytes).
 PROBE_EVENTS = 4096
 _REQUEST_LINE = re.compile(
-    rb"(?:^|\n)(?:GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.\d\r?\n"
+    rb"(?:^|\n)(?:" + "|".join(METHODS).encode() + rb") \S+ HTTP/1\.\d\r?\n"
 )
 _STATUS_LINE = re.compile(rb"(?:^|\n)HTTP/1\.\d [0-9]{3}")
 

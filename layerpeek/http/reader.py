@@ -58,9 +58,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
+from typing import Final, Literal
 
-from layerpeek.http.message import Headers, HTTPMessage
+from layerpeek.http.message import Framing, Headers, HTTPMessage
 from layerpeek.layers import http as http_layer
+from layerpeek.layers.http import REQUEST_STARTS
 
 #: Largest message head (start line + fields + blank line) read, in bytes.
 MAX_HEAD = 64 * 1024
@@ -85,10 +87,7 @@ class BodyBudget:
 #: Longest chunk-size line accepted (size, extensions and line end).
 MAX_CHUNK_LINE = 4096
 
-METHODS = (
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
-    b"TRACE ",
-)
+METHODS = REQUEST_STARTS  #: a method and its space (:data:`layerpeek.layers.http.METHODS`)
 RESPONSE_START = (b"HTTP/1.",)
 _LONGEST = max(len(t) for t in METHODS)
 _STATUS_LINE = re.compile(rb"HTTP/1\.\d [0-9]{3}")
@@ -96,20 +95,25 @@ _REQUEST_VERSION = re.compile(rb" HTTP/1\.\d\r?$")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _MISSING = " (stream gap, not zero-filled)"
 
-# States (plain strings: they show up readably in a debugger and in tests).
-DETECT = "detect"
-IDLE = "idle"
-HEAD = "head"
-LENGTH = "length"
-CHUNK_SIZE = "chunk-size"
-CHUNK_DATA = "chunk-data"
-CHUNK_END = "chunk-end"
-TRAILERS = "trailers"
-CLOSE = "close"
-RESYNC = "resync"
-PAUSED = "paused"
-SWITCHED = "switched"
-NOT_HTTP = "not-http"
+#: A reader's state: plain strings (they show up readably in a debugger and in
+#: tests), typed so that mypy knows the vocabulary.
+ReaderState = Literal[
+    "detect", "idle", "head", "length", "chunk-size", "chunk-data", "chunk-end", "trailers",
+    "close", "resync", "paused", "switched", "not-http",
+]
+DETECT: Final = "detect"
+IDLE: Final = "idle"
+HEAD: Final = "head"
+LENGTH: Final = "length"
+CHUNK_SIZE: Final = "chunk-size"
+CHUNK_DATA: Final = "chunk-data"
+CHUNK_END: Final = "chunk-end"
+TRAILERS: Final = "trailers"
+CLOSE: Final = "close"
+RESYNC: Final = "resync"
+PAUSED: Final = "paused"
+SWITCHED: Final = "switched"
+NOT_HTTP: Final = "not-http"
 _BODY_STATES = frozenset({LENGTH, CHUNK_DATA, CLOSE})
 
 #: How a stream ended (the tracker's ConnectionClosed.how), for messages cut by it.
@@ -146,7 +150,7 @@ class MessageReader:
         self.max_head = max_head
         self.max_headers = max_headers
         self.max_body = max_body
-        self.state = RESYNC if midstream else DETECT
+        self.state: ReaderState = RESYNC if midstream else DETECT
         #: Problems with bytes that belong to no message (skipped while resynchronising).
         self.problems: list[str] = []
         #: Messages whose head was read (requests and responses alike).
@@ -174,7 +178,8 @@ class MessageReader:
         self._remaining = 0  # bytes left in a Content-Length body or in a chunk
         self._trailer_lines = 0
         self._end_offset = 0  # stream offset just past the last byte fed or skipped
-        self._resume_to = IDLE  # where resume() goes (RESYNC after a gap while paused)
+        #: where resume() goes (RESYNC after a gap while paused)
+        self._resume_to: ReaderState = IDLE
         #: Messages handed out so far.
         self.messages = 0
         #: After :meth:`switch`: the stream offset where the new protocol begins,
@@ -356,7 +361,7 @@ class MessageReader:
 
     # -- framing hooks ---------------------------------------------------------
 
-    def _framing(self, msg: HTTPMessage) -> str:
+    def _framing(self, msg: HTTPMessage) -> Framing:
         """How the body of ``msg`` is delimited (RFC 9112 §6.3); sets ``_remaining``."""
         codings = msg.headers.tokens("transfer-encoding")
         lengths = msg.headers.get_all("content-length")
@@ -381,7 +386,7 @@ class MessageReader:
             return "close" if self.kind == "response" else "none"
         return "close" if self.kind == "response" else "none"
 
-    def _after_head(self, msg: HTTPMessage) -> str:
+    def _after_head(self, msg: HTTPMessage) -> Framing:
         """The framing once the head is read; responses override (they need the method)."""
         return self._framing(msg)
 
@@ -834,7 +839,7 @@ class ResponseReader(MessageReader):
         #: Final (non-1xx) responses whose head was read: the index of the next one.
         self.finals = 0
 
-    def _after_head(self, msg: HTTPMessage) -> str:
+    def _after_head(self, msg: HTTPMessage) -> Framing:
         status = msg.status
         if 100 <= status < 200:
             # Interim: no body (RFC 9112 §6.3 rule 1); 101 ends HTTP/1 on this connection.

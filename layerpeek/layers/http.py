@@ -31,19 +31,13 @@ from typing import ClassVar
 from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer, Payload
 
+#: The request methods recognised (RFC 9110 §9 and PATCH, RFC 5789).  The one
+#: table of them: the sniff here, the stream readers and the pairer use it.
+METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")
+#: What a request head starts with: a method and its space.
+REQUEST_STARTS = tuple(method.encode() + b" " for method in METHODS)
 #: What a request or response head starts with (the heuristic's whole test).
-STARTS = (
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
-    b"HTTP/1.",
-)
+STARTS = (*REQUEST_STARTS, b"HTTP/1.")
 #: Longest start or header line we parse, in bytes (line end excluded).
 MAX_LINE = 64 * 1024
 #: Most header lines we parse from one head.

@@ -100,7 +100,7 @@ class TCPOptionKind(IntEnum):
 
 
 #: tcpdump's letters, in tcpdump's order (SYN first, so a SYN/ACK reads "SA").
-_FLAG_LETTERS = (
+FLAG_LETTERS = (
     (0x02, "S"),
     (0x01, "F"),
     (0x04, "R"),
@@ -112,8 +112,10 @@ _FLAG_LETTERS = (
     (0x100, "N"),
 )
 
-#: Wireshark's names, in the order of its Info column ("[SYN, ACK]"): low bit first.
-_FLAG_NAMES = (
+#: The flag names, Wireshark's spelling in the order of its Info column
+#: ("[SYN, ACK]"): low bit first.  The one table of them: every display of
+#: flag names goes through :func:`flag_names`.
+FLAG_NAMES = (
     (0x01, "FIN"),
     (0x02, "SYN"),
     (0x04, "RST"),
@@ -124,6 +126,11 @@ _FLAG_NAMES = (
     (0x80, "CWR"),
     (0x100, "NS"),
 )
+
+
+def flag_names(flags: int) -> str:
+    """``0x12`` → ``"SYN, ACK"``; ``"<None>"`` for none (Wireshark's spelling and order)."""
+    return ", ".join([name for bit, name in FLAG_NAMES if flags & bit]) or "<None>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +266,12 @@ class TCP(Layer):
     def flag_str(self) -> str:
         """tcpdump-style letters: ``"S"``, ``"SA"``, ``"FPA"``, ``"R"``; ``"."`` for none."""
         flags = self.flags
-        return "".join([c for bit, c in _FLAG_LETTERS if flags & bit]) or "."
+        return "".join([c for bit, c in FLAG_LETTERS if flags & bit]) or "."
 
     @property
     def flag_names(self) -> str:
         """Wireshark-style names: ``"SYN, ACK"``; ``"<None>"`` for none."""
-        flags = self.flags
-        return ", ".join([n for bit, n in _FLAG_NAMES if flags & bit]) or "<None>"
+        return flag_names(self.flags)
 
     def option(self, kind: type[_Opt]) -> _Opt | None:
         """The first option of a given class (``tcp.option(MSS)``), or None."""

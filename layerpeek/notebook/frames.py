@@ -34,7 +34,7 @@ from layerpeek.columnar.vocabulary import (
 )
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
-from layerpeek.layers.tcp import TCP
+from layerpeek.layers.tcp import TCP, flag_names
 from layerpeek.layers.udp import UDP
 from layerpeek.notebook._source import Source, iter_packets
 from layerpeek.notebook.html import info_text
@@ -133,8 +133,6 @@ PACKET_COLUMNS: dict[str, tuple[str, str]] = {
     name: (VOCABULARY[name].type, VOCABULARY[name].meaning) for name in PACKET_FRAME_COLUMNS
 }
 
-_FLAGS = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
-          (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"))
 
 
 def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
@@ -198,7 +196,7 @@ def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
         add("tcp_flags").append(tcp.flags if tcp is not None else None)
         add("tcp_flag_names").append(
             None if tcp is None
-            else ", ".join(n for bit, n in _FLAGS if tcp.flags & bit) or "<none>"
+            else flag_names(tcp.flags)
         )
         add("seq").append(tcp_info.seq if tcp_info is not None else None)
         add("ack").append(tcp_info.ack if tcp_info is not None else None)

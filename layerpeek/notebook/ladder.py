@@ -32,23 +32,16 @@ from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
-from layerpeek.layers.tcp import TCP
+from layerpeek.layers.tcp import TCP, flag_names
 from layerpeek.layers.udp import UDP
 from layerpeek.notebook._source import Source, iter_packets
 from layerpeek.notebook.html import HTML, conversations_table, esc
 
-_FLAG_NAMES = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"),
-               (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"))
 _SYN, _FIN, _RST = 0x02, 0x01, 0x04
 
 #: Segments drawn per ladder before the rest are summarised in one line; a
 #: 200 kB transfer would otherwise be a figure several metres tall.
 MAX_SEGMENTS = 400
-
-
-def flag_names(flags: int) -> str:
-    """``0x12`` → ``"SYN, ACK"``: Wireshark's order and spelling."""
-    return ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) or "<none>"
 
 
 @dataclass(slots=True)

@@ -1,0 +1,90 @@
+"""One table per vocabulary: TCP flag names, HTTP methods, the filter error, typed state names.
+
+Each of these once had up to four copies that had drifted apart (the flag
+names in two orders and two spellings of "none"; the method list three
+times).  These tests check that every user goes through the one table, by
+behaviour where that is visible and by identity where it is not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing
+
+import pytest
+
+from layerpeek import errors
+from layerpeek.capture import live
+from layerpeek.filter import FilterError
+from layerpeek.http import message, pairing, reader
+from layerpeek.layers import http, tcp
+
+
+class TestTCPFlagNames:
+    @pytest.mark.parametrize(
+        ("flags", "names"),
+        [
+            (0x02, "SYN"),
+            (0x12, "SYN, ACK"),
+            (0x03, "FIN, SYN"),  # Wireshark's order: lowest bit first
+            (0x11, "FIN, ACK"),
+            (0x1C0, "ECE, CWR, NS"),
+            (0, "<None>"),
+        ],
+    )
+    def test_one_spelling_and_order(self, flags: int, names: str) -> None:
+        assert tcp.flag_names(flags) == names
+        layer = tcp.TCP(1, 2, 0, 0, 20, flags, 0, 0, 0)
+        assert layer.flag_names == names
+
+    def test_the_ladder_and_the_handshake_command_use_it(self) -> None:
+        ladder = importlib.import_module("layerpeek.notebook.ladder")
+        assert ladder.flag_names is tcp.flag_names
+        handshake = importlib.import_module("layerpeek.commands.handshake")
+        assert handshake.flag_names is tcp.flag_names
+
+    def test_every_flag_bit_has_a_name(self) -> None:
+        assert [bit for bit, _ in tcp.FLAG_NAMES] == [f.value for f in tcp.TCPFlags]
+        assert [name for _, name in tcp.FLAG_NAMES] == [f.name for f in tcp.TCPFlags]
+
+
+class TestHTTPMethods:
+    def test_the_sniff_and_the_stream_reader_start_from_the_one_list(self) -> None:
+        starts = tuple(m.encode() + b" " for m in http.METHODS)
+        assert starts == http.REQUEST_STARTS
+        assert (*starts, b"HTTP/1.") == http.STARTS
+        assert reader.METHODS is http.REQUEST_STARTS
+
+    @pytest.mark.parametrize("method", http.METHODS)
+    def test_the_pairer_knows_every_method(self, method: str) -> None:
+        assert pairing._REQUEST_LINE.search(f"{method} / HTTP/1.1\r\n".encode())
+        assert http.sniff(f"{method} / HTTP/1.1\r\n\r\n".encode(), 0, 20 + len(method))
+
+    def test_nothing_else_is_a_method(self) -> None:
+        assert not pairing._REQUEST_LINE.search(b"FETCH / HTTP/1.1\r\n")
+
+
+class TestOneFilterError:
+    def test_every_filter_error_is_the_same_class(self) -> None:
+        assert FilterError is errors.FilterError is live.FilterError
+
+    def test_live_captures_filter_error_is_one_too(self) -> None:
+        assert issubclass(live.CaptureFilterError, FilterError)
+        assert issubclass(live.CaptureFilterError, live.LiveCaptureError)
+        e = live.CaptureFilterError("bad capture filter 'tcp port': syntax error")
+        assert str(e) == "bad capture filter 'tcp port': syntax error"
+
+
+class TestTypedVocabularies:
+    def test_every_reader_state_constant_is_in_the_state_type(self) -> None:
+        states = set(typing.get_args(reader.ReaderState))
+        constants = {
+            value
+            for name, value in vars(reader).items()
+            if name.isupper() and isinstance(value, str) and value in states
+        }
+        assert constants == states
+
+    def test_framing_names(self) -> None:
+        assert typing.get_args(message.Framing) == ("none", "length", "chunked", "close", "tunnel")
+        assert message.HTTPMessage.__dataclass_fields__["framing"].default == "none"
