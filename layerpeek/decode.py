@@ -19,8 +19,9 @@ registry of one's own is always obeyed).  The inline code builds exactly what
 the decoders in :mod:`layerpeek.layers` build; anything unusual (options, a
 fragment, a header that does not fit) hands over to the generic loop at the
 layer where it stops, and that layer's own decoder has the last word.
-``tests/test_fast_path.py`` checks the two agree on every bundled and public
-capture, truncated at every offset.  See ``bench/README.md`` for the figures.
+``tests/test_fast_path.py`` checks the two agree on every frame of every
+bundled and public capture, on one frame of each protocol path cut at every
+offset, and on generated frames.  ``bench/README.md`` has the figures.
 """
 
 from __future__ import annotations
@@ -341,12 +342,12 @@ def decode_packets(
     The objects are built with ``object.__new__`` and one store per field
     rather than by calling the class.  On CPython 3.11 calling a dataclass
     goes through ``type.__call__`` and a C-to-Python ``__init__`` call, which
-    costs about as much as the stores themselves: for the five objects of a
-    data segment (IPv4, TCP, its Timestamps, the Payload, the Packet) that is
-    about 0.5 µs of the 10 µs a frame takes (``bench/README.md``).  A field
-    added to one of these classes and forgotten here leaves an unset slot,
-    which ``tests/test_fast_path.py`` catches: it compares this loop with
-    the layer decoders on every frame of every capture, cut at every offset.
+    costs about as much as the stores themselves, and a data segment has
+    five such objects (IPv4, TCP, its Timestamps, the Payload, the Packet;
+    ``bench/README.md``, step 5).  A field added to one of these classes and
+    forgotten here leaves an unset slot, which ``tests/test_fast_path.py``
+    catches: it compares this loop with the layer decoders on every frame of
+    every capture and on one frame of each protocol path cut at every offset.
     """
     if reg is None:
         reg = _DEFAULT if _DEFAULT is not None else registry()

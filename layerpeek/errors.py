@@ -64,7 +64,7 @@ class FilterError(LayerpeekError):
 
 
 class DecodeError(Exception):
-    """Internal: a decoder gave up.  Never escapes :func:`layerpeek.decode.decode`.
+    """Internal: a decoder gave up.  Never escapes :func:`layerpeek.decode.decode_layers`.
 
     ``offset`` is the absolute offset in the frame where the problem was seen,
     or ``None`` to mean "the start of the layer being decoded".

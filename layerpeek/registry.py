@@ -14,7 +14,7 @@ a test or a user can build a registry of their own::
 
 Port tables are keyed by single ports; the driver tries the lower port of the
 pair first, then the higher, then the table's heuristics (see
-:func:`layerpeek.decode.decode`).
+:func:`layerpeek.decode.decode_layers`).
 """
 
 from __future__ import annotations

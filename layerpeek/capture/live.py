@@ -46,38 +46,18 @@ interface and turns each datagram the kernel hands over into a
    left with half a block, and the kernel's drop counter
    (``PACKET_STATISTICS``) can still be read for the summary.
 
-Why AF_PACKET and not scapy or a tcpdump pipe (measured)
---------------------------------------------------------
-Measured on this project's 2-core box (CPython 3.11, Linux 6.18, libpcap
-1.10.3, scapy 2.8), while other jobs were running (load average 3-5), so
-ranges rather than single figures.  "Per packet" is the cost in the Python
-process with the traffic already queued (best of 3, 50 000 UDP datagrams);
-"flood" is a separate process sending 64-byte UDP datagrams over ``lo`` as
-fast as it can for 5 s, the consumer capturing with ``udp port P``::
-
-                                  per packet   flood, capture   flood, + decode
-    AF_PACKET TPACKET_V3 ring     2.3 µs       107-170k pkt/s   18-59k pkt/s
-    AF_PACKET recvmsg() per pkt   7.5 µs       ~129k pkt/s      -
-    tcpdump -U -w - | PcapParser  1.7 µs (*)   102-151k pkt/s   20-36k pkt/s
-    scapy AsyncSniffer            ~550 µs (**) 0.9-1.8k pkt/s   0.8-0.9k pkt/s
-    decoding into layerpeek       13.3 µs per packet (UDP: decode_packets hands it to decode_layers)
-
-    (*) plus tcpdump's own process, on the other core.
-    (**) scapy's Ether() dissection of one such frame, which its sniffer does for each.
-    Capture-only runs dropped nothing: they kept up with the sender.  With
-    decoding, 6 runs each, interleaved; the ring's 59k came in a quieter
-    moment, its other runs were 18-26k.
-    Time to open: ring 9-12 ms, tcpdump 13-17 ms; import on top of
-    ``import layerpeek``: this module 2-6 ms, scapy 2.5-3.4 s.
-
-Decoding is about 85% of the cost, so the ring and the pipe sustain the same
+Why AF_PACKET and not scapy or a tcpdump pipe
+---------------------------------------------
+``bench/README.md`` ("Live capture") has the measurements: per-packet cost
+in this process, a 5-second UDP flood over ``lo``, time to open and to import.
+Decoding is most of the cost, so the ring and the pipe sustain the same
 live rate within the noise (the pipe's capture work runs in tcpdump's own
 process, on the other core, which is why its in-process cost is lower, not
-its total); a plain ``recvmsg()`` per packet (this module's
-first version) spent 4-5 µs in the system call alone, which is why the ring
+its total); a plain ``recvmsg()`` per packet (this module's first
+version) spent most of its time in the system call, which is why the ring
 is used; scapy builds its own packet object for every frame before we could
-decode ours (about 550 µs for one Ether/IP/UDP frame here) and costs seconds
-to import, so it is 20-30x slower and only its capture would be used anyway.
+decode ours and costs seconds to import, so it is far slower and only its
+capture would be used anyway.
 Between the two fast paths AF_PACKET wins on everything that is not speed:
 no external program; permission, interface and filter problems come back as
 errno values and libpcap messages we can explain, instead of tcpdump's
@@ -481,8 +461,8 @@ class LiveCapture:
         A block holds as many packets as fit; the kernel hands a block over
         when it is full or :data:`BLOCK_TIMEOUT_MS` after its first packet.
         One ``poll`` then yields a whole block, instead of one ``recvmsg`` per
-        packet (which measured 4-5 µs of the 7.5 µs per packet the socket
-        path cost in Python).  A block must hold the largest frame, so its
+        packet (most of what the socket path cost in Python, bench/README.md).
+        A block must hold the largest frame, so its
         size is the smallest power of two above the snap length plus the
         per-packet headers; there are at least 8 blocks so that a stall in
         Python does not drop packets at once.

@@ -142,9 +142,7 @@ class PcapParser:
 
         The fields and their order are :class:`RawFrame`'s (interface 0, no
         name: a pcap file has one unnamed interface).  A tuple costs a
-        third of a dataclass to build, which saves :func:`layerpeek.read`
-        about 0.5 µs a record, some 4 % of reading *and* decoding one
-        (``bench/README.md``).
+        fraction of a dataclass to build (``bench/README.md``, step 3).
         """
         return list(self.iter_records(chunk))
 
@@ -154,9 +152,9 @@ class PcapParser:
         Why a generator: a record handed over at once is usually dropped by
         its consumer before the next is cut, so its bytes are freed and the
         next slice reuses the memory while it is in the CPU cache; a list of
-        a megabyte's worth of records holds them all first.  Reading the
-        bench capture's records took 18 % less time this way.  Stopping
-        early is safe: the next call goes on after the last record handed over.
+        a megabyte's worth of records holds them all first (``bench/README.md``,
+        step 6, has the figures).  Stopping early is safe: the next call goes
+        on after the last record handed over.
         """
         if self._dead:
             return
