@@ -32,11 +32,11 @@ from collections.abc import Iterable, Iterator
 from layerpeek.errors import DecodeError
 from layerpeek.layers import ethernet, ipv4, ipv6, tcp, udp
 from layerpeek.layers.ethernet import Ethernet
-from layerpeek.layers.ipv4 import IPv4
-from layerpeek.layers.ipv6 import IPv6
-from layerpeek.layers.tcp import TCP, Timestamps
-from layerpeek.layers.udp import UDP
-from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.layers.ipv4 import IPv4, new_ipv4
+from layerpeek.layers.ipv6 import IPv6, new_ipv6
+from layerpeek.layers.tcp import TCP, Timestamps, new_tcp, new_timestamps
+from layerpeek.layers.udp import UDP, new_udp
+from layerpeek.packet import Layer, Malformed, Packet, Payload, new_payload
 from layerpeek.registry import DEPTHS, Dissector, Registry, default_registry
 
 #: Deepest chain we follow; the rest is kept as one Malformed remainder.
@@ -162,8 +162,8 @@ def decode_layers(
                 data, 14
             )
             if vihl == 0x45 and total_len >= 20:
-                ip = IPv4(4, 20, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
-                          proto, checksum, src, dst, ())
+                ip = new_ipv4(4, 20, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
+                              proto, checksum, src, dst, ())
                 start = 34
                 if 14 + total_len < end:
                     end = 14 + total_len  # Ethernet padding is not IP payload
@@ -172,8 +172,8 @@ def decode_layers(
         elif network is _IPV6 and end >= 54:
             first, payload_len, proto, hop_limit, src, dst = _ipv6_header(data, 14)
             if first >> 28 == 6 and proto not in _IPV6_EXTENSIONS:
-                ip = IPv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, proto,
-                          hop_limit, src, dst, ())
+                ip = new_ipv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, proto,
+                              hop_limit, src, dst, ())
                 start = 54
                 if payload_len and 54 + payload_len < end:
                     end = 54 + payload_len
@@ -195,19 +195,19 @@ def decode_layers(
                 )
                 header_len = (off_flags >> 10) & 0x3C
                 if header_len == 20:
-                    layer = TCP(sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum,
-                                urgent, (), end - start - 20)
+                    layer = new_tcp(sport, dport, seq, ack, 20, off_flags & 0x1FF, window,
+                                    checksum, urgent, (), end - start - 20)
                 elif header_len == 32 and end - start >= 32:
                     nop_nop_ts, tsval, tsecr = _tcp_u32x3(data, start + 20)
                     if nop_nop_ts == _NOP_NOP_TIMESTAMPS:
-                        layer = TCP(sport, dport, seq, ack, 32, off_flags & 0x1FF, window,
-                                    checksum, urgent, (_NOP, _NOP, Timestamps(8, tsval, tsecr)),
-                                    end - start - 32)
+                        options = (_NOP, _NOP, new_timestamps(tsval, tsecr))
+                        layer = new_tcp(sport, dport, seq, ack, 32, off_flags & 0x1FF, window,
+                                        checksum, urgent, options, end - start - 32)
                 table = "tcp_port"
             elif transport is _UDP and end - start >= 8:
                 sport, dport, length, checksum = _udp_header(data, start)
                 if length >= 8:
-                    layer = UDP(sport, dport, length, checksum)
+                    layer = new_udp(sport, dport, length, checksum)
                     header_len = 8
                     if start + length < end:
                         end = start + length
@@ -232,7 +232,7 @@ def decode_layers(
                 if dissector is None and heuristics[table]:
                     dissector = _resolve(reg, table, (sport, dport), data, start, end)
                 if dissector is None:
-                    return (eth, ip, layer, Payload(data[start:end])), (
+                    return (eth, ip, layer, new_payload(data[start:end])), (
                         (0, 14), (14, ip_start), (ip_start, start), (start, end)
                     )
                 layers = [eth, ip, layer]
@@ -265,7 +265,7 @@ def _decode_rest(
     for _ in range(MAX_DEPTH - len(layers)):
         if dissector is None:
             if start < end:
-                layers.append(Payload(data[start:end]))
+                layers.append(new_payload(data[start:end]))
                 spans.append((start, end))
             break
         try:
@@ -344,10 +344,14 @@ def decode_packets(
     goes through ``type.__call__`` and a C-to-Python ``__init__`` call, which
     costs about as much as the stores themselves, and a data segment has
     five such objects (IPv4, TCP, its Timestamps, the Payload, the Packet;
-    ``bench/README.md``, step 5).  A field added to one of these classes and
-    forgotten here leaves an unset slot, which ``tests/test_fast_path.py``
-    catches: it compares this loop with the layer decoders on every frame of
-    every capture and on one frame of each protocol path cut at every offset.
+    ``bench/README.md``, step 5).  Everywhere else these classes are built by
+    one function each, next to the class (``ipv4.new_ipv4``, ``tcp.new_tcp``,
+    ``packet.new_payload``...); this loop inlines those functions' stores,
+    because a call per object measured 0.2 µs a packet.
+    ``tests/test_constructor_sites.py`` reads this source and fails if a block
+    here misses a field of its class; ``tests/test_fast_path.py`` compares the
+    loop with the layer decoders on every frame of every capture and on one
+    frame of each protocol path cut at every offset.
     """
     if reg is None:
         reg = _DEFAULT if _DEFAULT is not None else registry()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 L = TypeVar("L", bound="Layer")
+_new = object.__new__
 
 
 class Layer:
@@ -66,6 +67,13 @@ class Payload(Layer):
     def __repr__(self) -> str:
         more = "…" if len(self.data) > 16 else ""
         return f"Payload({len(self.data)} bytes: {self.data[:16].hex()}{more})"
+
+
+def new_payload(data: bytes) -> Payload:
+    """Build a :class:`Payload`: the one constructor site decoders use (see ``new_tcp``)."""
+    payload = _new(Payload)
+    payload.data = data
+    return payload
 
 
 @dataclass(slots=True)

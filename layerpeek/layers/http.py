@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from layerpeek.dissect import Decoded, Dissector
-from layerpeek.packet import Layer, Payload
+from layerpeek.packet import Layer, new_payload
 
 #: The request methods recognised (RFC 9110 §9 and PATCH, RFC 5789).  The one
 #: table of them: the sniff here, the stream readers and the pairer use it.
@@ -92,7 +92,7 @@ def sniff(buf: bytes, start: int, end: int) -> bool:
 
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if not buf.startswith(STARTS, start, end):
-        return Payload(buf[start:end]), None
+        return new_payload(buf[start:end]), None
     # The head ends at the first empty line.  Two C-speed searches find it:
     # "\n\r\n" (CRLF heads, and a bare-LF line before a CRLF blank line) and
     # "\n\n" (bare-LF heads); the per-line work below then needs no bounds.

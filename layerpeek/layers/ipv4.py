@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
 HEADER = struct.Struct("!BBHHHBBH4s4s")
 _unpack_header = HEADER.unpack_from
+_new = object.__new__
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 
@@ -260,6 +261,45 @@ class IPv4(Layer):
         return f"{text} proto={enum_name(IPProto, self.protocol)}"
 
 
+def new_ipv4(
+    version: int,
+    header_len: int,
+    tos: int,
+    total_len: int,
+    ident: int,
+    flags: int,
+    fragment_offset: int,
+    ttl: int,
+    protocol: int,
+    checksum: int,
+    src: bytes,
+    dst: bytes,
+    options: tuple[IPv4Option, ...],
+) -> IPv4:
+    """Build an :class:`IPv4`: the one constructor site decoders use (this module's
+    ``decode`` and the fast path in :mod:`layerpeek.decode`).
+
+    ``object.__new__`` and one store per field, not a call of the class: on
+    CPython 3.11 a dataclass call goes through ``type.__call__`` and a
+    C-to-Python ``__init__`` call, which costs about as much as the stores.
+    """
+    obj = _new(IPv4)
+    obj.version = version
+    obj.header_len = header_len
+    obj.tos = tos
+    obj.total_len = total_len
+    obj.id = ident
+    obj.flags = flags
+    obj.fragment_offset = fragment_offset
+    obj.ttl = ttl
+    obj.protocol = protocol
+    obj.checksum = checksum
+    obj.src = src
+    obj.dst = dst
+    obj.options = options
+    return obj
+
+
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if end - start < 20:
         raise Short(f"ipv4: need 20 bytes, have {max(end - start, 0)}", start)
@@ -269,8 +309,8 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         payload_end = start + total_len
         if payload_end > end:
             payload_end = end  # cut by the snaplen: decode what is there
-        return IPv4(4, 20, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl, proto,
-                    checksum, src, dst, ()), (
+        return new_ipv4(4, 20, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
+                        proto, checksum, src, dst, ()), (
             "ip_proto",
             -1 if frag & 0x3FFF else proto,  # MF or an offset: a fragment is not decodable alone
             start + 20,
@@ -291,8 +331,8 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     damage: Damage | None = None
     if header_len > 20:
         options, damage = _options(buf, start + 20, start + header_len)
-    layer = IPv4(4, header_len, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
-                 proto, checksum, src, dst, options)
+    layer = new_ipv4(4, header_len, tos, total_len, ident, frag >> 13, (frag & 0x1FFF) << 3, ttl,
+                     proto, checksum, src, dst, options)
     if damage is not None:
         return layer, damage.marker("ipv4", buf, end)
     if total_len == 0:  # segmentation offload: the NIC fills the length in; trust the capture

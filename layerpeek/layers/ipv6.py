@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
 HEADER = struct.Struct("!IHBB16s16s")
 _unpack_header = HEADER.unpack_from
+_new = object.__new__
 _FRAGMENT = struct.Struct("!BBHI")
 _AH = struct.Struct("!BBHII")
 _U16 = struct.Struct("!H")
@@ -219,6 +220,37 @@ class IPv6(Layer):
         return f"{text} proto={enum_name(IPProto, self.protocol)}"
 
 
+def new_ipv6(
+    version: int,
+    traffic_class: int,
+    flow_label: int,
+    payload_len: int,
+    next_header: int,
+    hop_limit: int,
+    src: bytes,
+    dst: bytes,
+    extensions: tuple[IPv6Extension, ...],
+) -> IPv6:
+    """Build an :class:`IPv6`: the one constructor site decoders use (this module's
+    ``decode`` and the fast path in :mod:`layerpeek.decode`).
+
+    ``object.__new__`` and one store per field, not a call of the class: on
+    CPython 3.11 a dataclass call goes through ``type.__call__`` and a
+    C-to-Python ``__init__`` call, which costs about as much as the stores.
+    """
+    obj = _new(IPv6)
+    obj.version = version
+    obj.traffic_class = traffic_class
+    obj.flow_label = flow_label
+    obj.payload_len = payload_len
+    obj.next_header = next_header
+    obj.hop_limit = hop_limit
+    obj.src = src
+    obj.dst = dst
+    obj.extensions = extensions
+    return obj
+
+
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if end - start < 40:
         raise Short(f"ipv6: need 40 bytes, have {max(end - start, 0)}", start)
@@ -233,8 +265,8 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         declared = -1
         stop = end
     if next_header not in EXTENSION_HEADERS:  # the common case: no extension headers
-        layer = IPv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, next_header,
-                     hop_limit, src, dst, ())
+        layer = new_ipv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, next_header,
+                         hop_limit, src, dst, ())
         return layer, ("ip_proto", next_header, pos, stop)
 
     extensions: list[IPv6Extension] = []
@@ -281,8 +313,8 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         nh = ext.next_header
         pos += size
 
-    layer = IPv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, next_header, hop_limit,
-                 src, dst, tuple(extensions))
+    layer = new_ipv6(6, (first >> 20) & 0xFF, first & 0xFFFFF, payload_len, next_header,
+                     hop_limit, src, dst, tuple(extensions))
     if damage is not None:
         return layer, damage.marker("ipv6", buf, end)
     return layer, ("ip_proto", -1 if fragmented else nh, pos, stop)

@@ -64,6 +64,7 @@ _U32X2 = struct.Struct("!II")
 NOP_NOP_TIMESTAMPS_AREA = struct.Struct("!III")
 #: The first of those words: kinds 1, 1, 8 and length 10, big-endian.
 NOP_NOP_TIMESTAMPS = 0x0101080A
+_new = object.__new__
 
 _Opt = TypeVar("_Opt")
 
@@ -298,6 +299,59 @@ class TCP(Layer):
         return text
 
 
+def new_tcp(
+    src_port: int,
+    dst_port: int,
+    seq: int,
+    ack: int,
+    header_len: int,
+    flags: int,
+    window: int,
+    checksum: int,
+    urgent_pointer: int,
+    options: tuple[TCPOption, ...],
+    payload_len: int,
+) -> TCP:
+    """Build a :class:`TCP`: the one constructor site decoders use (this module's
+    ``decode`` and the fast path in :mod:`layerpeek.decode`).
+
+    ``object.__new__`` and one store per field, not a call of the class: on
+    CPython 3.11 a dataclass call goes through ``type.__call__`` and a
+    C-to-Python ``__init__`` call, which costs about as much as the stores.
+    """
+    obj = _new(TCP)
+    obj.src_port = src_port
+    obj.dst_port = dst_port
+    obj.seq = seq
+    obj.ack = ack
+    obj.header_len = header_len
+    obj.flags = flags
+    obj.window = window
+    obj.checksum = checksum
+    obj.urgent_pointer = urgent_pointer
+    obj.options = options
+    obj.payload_len = payload_len
+    return obj
+
+
+def new_timestamps(
+    value: int,
+    echo_reply: int,
+) -> Timestamps:
+    """Build a :class:`Timestamps`: the one constructor site decoders use (this module's
+    ``decode`` and the fast path in :mod:`layerpeek.decode`).
+
+    ``object.__new__`` and one store per field, not a call of the class: on
+    CPython 3.11 a dataclass call goes through ``type.__call__`` and a
+    C-to-Python ``__init__`` call, which costs about as much as the stores.
+    """
+    obj = _new(Timestamps)
+    obj.kind = 8
+    obj.value = value
+    obj.echo_reply = echo_reply
+    return obj
+
+
 def _options(buf: bytes, start: int, end: int) -> tuple[tuple[TCPOption, ...], Damage | None]:
     """Walk the options area ``buf[start:end]`` (all present): the options, and any damage.
 
@@ -331,7 +385,7 @@ def _options(buf: bytes, start: int, end: int) -> tuple[tuple[TCPOption, ...], D
             opt = MSS(2, _U16.unpack_from(buf, body)[0])
         elif kind == 8 and length == 10:
             tsval, tsecr = _U32X2.unpack_from(buf, body)
-            opt = Timestamps(8, tsval, tsecr)
+            opt = new_timestamps(tsval, tsecr)
         elif kind == 3 and length == 3:
             opt = WindowScale(3, buf[body])
         elif kind == 4 and length == 2:
@@ -365,11 +419,11 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     if header_len == 20:  # no options: the common case
         header_end = start + 20
         if header_end < end:
-            return TCP(
+            return new_tcp(
                 sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (),
                 end - header_end,
             ), ("tcp_port", (sport, dport), header_end, end)
-        return TCP(
+        return new_tcp(
             sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (), 0
         ), None
     if header_len < 20:
@@ -384,15 +438,15 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         if nop_nop_ts == NOP_NOP_TIMESTAMPS:
             # NOP, NOP, Timestamps: what Linux puts on every segment once both
             # sides agreed on timestamps, so it gets a path without the loop.
-            layer = TCP(
+            layer = new_tcp(
                 sport, dport, seq, ack, 32, off_flags & 0x1FF, window, checksum, urgent,
-                (NOP_OPTION, NOP_OPTION, Timestamps(8, tsval, tsecr)), end - header_end,
+                (NOP_OPTION, NOP_OPTION, new_timestamps(tsval, tsecr)), end - header_end,
             )
             if header_end < end:
                 return layer, ("tcp_port", (sport, dport), header_end, end)
             return layer, None
     options, damage = _options(buf, start + 20, header_end)
-    layer = TCP(
+    layer = new_tcp(
         sport, dport, seq, ack, header_len, off_flags & 0x1FF, window, checksum, urgent,
         options, end - header_end,
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from layerpeek.dissect import Decoded, Dissector
-from layerpeek.packet import Layer, Malformed, Payload
+from layerpeek.packet import Layer, Malformed, new_payload
 from layerpeek.tls import handshake, names
 from layerpeek.tls.handshake import HandshakeMessage
 from layerpeek.tls.records import (
@@ -150,7 +150,7 @@ def handshake_contents(
 
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     if not sniff(buf, start, end):
-        return Payload(buf[start:end]), None
+        return new_payload(buf[start:end]), None
     records: list[TLSRecord] = []
     pos = start
     problem: tuple[int, str] | None = None

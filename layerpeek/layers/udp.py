@@ -22,6 +22,7 @@ from layerpeek.wire import need
 #: The 8-byte header.
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
 HEADER = struct.Struct("!HHHH")
+_new = object.__new__
 
 
 @dataclass(slots=True)
@@ -39,6 +40,24 @@ class UDP(Layer):
         return f"len={self.length - 8}"
 
 
+def new_udp(
+    src_port: int, dst_port: int, length: int, checksum: int,
+) -> UDP:
+    """Build a :class:`UDP`: the one constructor site decoders use (this module's
+    ``decode`` and the fast path in :mod:`layerpeek.decode`).
+
+    ``object.__new__`` and one store per field, not a call of the class: on
+    CPython 3.11 a dataclass call goes through ``type.__call__`` and a
+    C-to-Python ``__init__`` call, which costs about as much as the stores.
+    """
+    obj = _new(UDP)
+    obj.src_port = src_port
+    obj.dst_port = dst_port
+    obj.length = length
+    obj.checksum = checksum
+    return obj
+
+
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     need(start, end, 8, "udp")
     src_port, dst_port, length, checksum = HEADER.unpack_from(buf, start)
@@ -49,7 +68,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         payload_end = end
     else:
         payload_end = min(end, start + length)  # drop Ethernet padding; tolerate snaplen
-    return UDP(src_port, dst_port, length, checksum), (
+    return new_udp(src_port, dst_port, length, checksum), (
         "udp_port",
         (src_port, dst_port),
         start + 8,
