@@ -86,5 +86,7 @@ class TestTypedVocabularies:
         assert constants == states
 
     def test_framing_names(self) -> None:
-        assert typing.get_args(message.Framing) == ("none", "length", "chunked", "close", "tunnel")
+        assert typing.get_args(message.Framing) == (
+            "none", "length", "chunked", "close", "tunnel", "http2"
+        )
         assert message.HTTPMessage.__dataclass_fields__["framing"].default == "none"

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from layerpeek.flows.events import StreamData, StreamGap
 from layerpeek.http.message import NO_RESPONSE, Headers, HTTPExchange, HTTPMessage
@@ -63,7 +64,7 @@ from layerpeek.wire import enum_name
 #: ``HTTPMessage.version`` of a message sent in HTTP/2.
 VERSION = "HTTP/2"
 #: ``HTTPMessage.framing`` of a message carried in HTTP/2 frames.
-FRAMING = "http2"
+FRAMING: Final = "http2"
 _MISSING = " (stream gap, not zero-filled)"
 
 #: Most streams followed at once on one connection (RFC 9113 leaves the number to
