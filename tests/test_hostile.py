@@ -1220,6 +1220,17 @@ def test_a_million_fins_keep_a_bounded_history_and_count_the_rest() -> None:
     assert zeek.history_dropped == MAX_HISTORY * 3
 
 
+def test_a_flood_of_fins_on_one_connection_reports_the_letters_dropped() -> None:
+    w = Wire()
+    packets = [w.c("S"), w.s("SA"), w.c("A")]
+    packets += [w.send("c", "FA", seq=w.next["c"] + i, advance=False) for i in range(300)]
+    tracker = TCPTracker()
+    feed(tracker, iter(packets))
+    (conv,) = tracker.conversations.values()
+    record = conv.to_dict()
+    assert len(record["history"]) == 256 and record["history_dropped"] > 0
+
+
 def test_interface_blocks_past_the_cap_stop_the_reader_with_a_problem() -> None:
     from layerpeek.capture import pcapng as pcapng_module
 

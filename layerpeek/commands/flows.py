@@ -35,7 +35,9 @@ TCP records also carry ``stream_bytes_client/server`` (unique bytes
 reassembled), ``missed_bytes_client/server`` (bytes in gaps),
 ``client_state``/``server_state`` (final RFC 9293 states), ``analysis``
 (counts per ``tcp.analysis.*`` flag), ``transitions`` (every state change:
-frame, endpoint, from, to, why), ``anomalies`` and ``inconsistencies``.
+frame, endpoint, from, to, why), ``anomalies``, ``inconsistencies`` (segments
+that re-sent bytes differently) and ``history_dropped`` (Zeek history letters
+past the 256 kept, normally 0).
 """
 
 from __future__ import annotations

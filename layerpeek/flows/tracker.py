@@ -443,6 +443,7 @@ class TCPConversation:
             "missed_bytes_server": self.missed_bytes_server,
             "conn_state": self.conn_state,
             "history": self.history,
+            "history_dropped": self.zeek.history_dropped,
             "client_state": self.client_state.value,
             "server_state": self.server_state.value,
             "handshake": self.handshake.to_dict(),
