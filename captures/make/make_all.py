@@ -515,6 +515,65 @@ def https_h2() -> None:
     expect(decrypted_count(path, OUT / "https_h2.keys", "http2.type == 1") >= 2, "h2 HEADERS")
 
 
+def quic_capture(file: str, port: int, *get_args: str, retry: bool = False, only_v2: bool = False,
+                 keys: bool = True, paths: tuple[str, ...] = ("/index.html",),
+                 check: Callable[[Path, Path | None, list[str]], None] | None = None,
+                 ) -> Callable[[], None]:
+    """h3_peer.py's client against its server on UDP 443: one QUIC connection, every
+    path requested at once; the key log is the client's (``keys=False``: none kept).
+    The client's report (status, sha256, length per path) is checked against content.py."""
+    def make() -> None:
+        path = OUT / file
+        name = file.removesuffix(".pcap")
+        with tls_files(name) as tmp:
+            with namespace(f"lp-cap-{name.replace('_', '-')}"[:15]) as ns:
+                ns.start(*py("h3_peer.py", "serve", "--listen", "127.0.0.1:443", "--certs",
+                             str(tmp / "certs"), *(["--retry"] if retry else []),
+                             *(["--only-v2"] if only_v2 else [])))
+                with capture(ns.name, "lo", path):
+                    report = ns.run(*py("h3_peer.py", "get", "--connect", "127.0.0.1:443",
+                                        "--cacert", str(tmp / "certs" / "ca.pem"), "--keylog",
+                                        str(tmp / "client.keys"), "--local-port", str(port),
+                                        *get_args, *paths)).splitlines()
+            kept = None
+            if keys:
+                keep_keys(tmp / "client.keys", name)
+                kept = OUT / f"{name}.keys"
+            else:
+                (OUT / f"{name}.keys").unlink(missing_ok=True)
+        import hashlib
+
+        import content
+        for line, asked in zip(report, paths, strict=True):
+            status, digest, _, got = line.split()
+            want = content.FILES.get(asked)
+            expect(got == asked and status == ("200" if want else "404"), f"{asked}: {line}")
+            if want:
+                expect(digest == hashlib.sha256(want[1]).hexdigest(), f"{asked}: body")
+        expect(count(path, "quic.header_form == 1") >= 2, "long-header packets")
+        if check:
+            check(path, kept, report)
+    return make
+
+
+def expect_h3_requests(n: int) -> Callable[[Path, Path | None, list[str]], None]:
+    def check(path: Path, keys: Path | None, report: list[str]) -> None:
+        assert keys is not None
+        got = decrypted_count(path, keys, "quic.frame_type == 0x08 || quic.frame_type == 0x0b"
+                              " || quic.frame_type == 0x0f || quic.frame_type == 0x0a")
+        expect(got >= n, f"{n} STREAM frames decrypted, got {got}")
+    return check
+
+
+def expect_retry(path: Path, keys: Path | None, report: list[str]) -> None:
+    expect(count(path, "quic.long.packet_type == 3") == 1, "one Retry")
+
+
+def expect_vn(path: Path, keys: Path | None, report: list[str]) -> None:
+    expect(count(path, "quic.version == 0") == 1, "one Version Negotiation")
+    expect(count(path, "quic.version == 0x6b3343cf") >= 2, "then QUIC version 2")
+
+
 def tls13_hrr() -> None:
     """The server accepts only secp256r1; curl's first key share is x25519, so the server
     answers with a HelloRetryRequest and curl sends a second ClientHello (same random)."""
@@ -675,6 +734,16 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "https_h2": https_h2,
     "tls13_keyupdate": tls13_keyupdate,
     "tls13_hrr": tls13_hrr,
+    "quic_h3_page": quic_capture(
+        "quic_h3_page.pcap", 41500,
+        paths=("/index.html", "/style.css", "/logo.png", "/data.json", "/no-such-page"),
+        check=expect_h3_requests(5)),
+    "quic_no_keys": quic_capture("quic_no_keys.pcap", 41501, keys=False),
+    "quic_retry": quic_capture("quic_retry.pcap", 41502, retry=True,
+                               paths=("/index.html", "/style.css"), check=expect_retry),
+    "quic_version_negotiation": quic_capture(
+        "quic_version_negotiation.pcap", 41503, "--offer", "1", "--version", "2", only_v2=True,
+        paths=("/style.css",), check=expect_vn),
     "http2_prior_knowledge": http2_capture(
         "http2_prior_knowledge.pcap", curl(41290, "--http2-prior-knowledge"),
         ("/index.html",), expect_h2(1),
