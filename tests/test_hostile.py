@@ -254,8 +254,9 @@ def test_a_packet_block_claiming_more_captured_bytes_than_it_holds_is_cut_to_the
 
 
 def test_a_block_claiming_hundreds_of_megabytes_is_not_allocated() -> None:
-    # 200 MB is under the parser's sanity limit, so it waits for the bytes;
-    # the file ends instead, and nothing near 200 MB was ever allocated.
+    # 200 MB is more than an Ethernet packet block may take: it is reported and
+    # passed over unread; the file ends inside it, and nothing near 200 MB was
+    # ever allocated.
     lying = struct.pack("<II", 6, 200 * 1024 * 1024) + b"\x00" * 64
     tracemalloc.start()
     try:
@@ -264,7 +265,7 @@ def test_a_block_claiming_hundreds_of_megabytes_is_not_allocated() -> None:
     finally:
         tracemalloc.stop()
     assert len(frames) == 1
-    assert problems and "cut by end of file" in problems[0]
+    assert "skipped unread" in problems[0] and "cut by end of file" in problems[-1]
     assert peak < 5 * 1024 * 1024
 
 
@@ -1340,3 +1341,38 @@ def test_export_of_http_exchanges_holds_rows_not_every_body(tmp_path: Path) -> N
 
     # Eight more bodies cost nothing more held (they cost 3.2 MB when all were kept).
     assert peak(12) - peak(4) < 1_000_000
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_a_pcapng_packet_block_over_its_link_types_maximum_is_skipped_unread(order: str) -> None:
+    """pcapng says each block's length, so an oversize packet block is reported
+    and passed over as it streams by, and the packets after it are still read."""
+    from layerpeek.capture import pcapng as pcapng_module
+    from layerpeek.columnar import table
+
+    huge = 4 << 20  # 16 times what an Ethernet packet may take (262,144 bytes)
+    data = (shb(order) + idb(order) + epb(order, 0, 1, b"a" * 60)
+            + epb(order, 0, 2, bytes(huge)) + epb(order, 0, 3, b"b" * 60))
+    held = 0
+    real = pcapng_module.append_chunk
+
+    def measuring(buf: bytes, pos: int, chunk: bytes) -> tuple[bytes, int]:
+        nonlocal held
+        out = real(buf, pos, chunk)
+        held = max(held, len(out[0]))
+        return out
+
+    with patch.object(pcapng_module, "append_chunk", measuring):
+        reader = open_capture(io.BytesIO(data), chunk_size=64 << 10)
+        assert [f.data for f in reader] == [b"a" * 60, b"b" * 60]
+    assert held < 256 << 10  # a 64 KiB chunk plus what was left of the one before
+    (problem,) = reader.problems
+    assert problem.startswith("packet block at byte ") and problem.endswith(
+        "more than a link type 1 packet may take (262144 bytes, as libpcap); skipped unread")
+    problems: list[str] = []
+    assert table(io.BytesIO(data), problems=problems).num_rows == 2  # the table path agrees
+    assert [p.split(": ", 1)[-1] for p in problems] == [problem.split(": ", 1)[-1]]
+    with patch.object(pcapng_module, "append_chunk", measuring):
+        cut = open_capture(io.BytesIO(data[: len(data) // 2]), chunk_size=64 << 10)
+        assert [f.data for f in cut] == [b"a" * 60]
+    assert "cut by end of file" in cut.problems[-1]

@@ -18,12 +18,17 @@ import struct
 from dataclasses import dataclass
 
 from layerpeek.capture.frame import RawFrame, append_chunk
+from layerpeek.capture.pcap import max_record
 from layerpeek.errors import CaptureFormatError
 
 SHB = 0x0A0D0D0A
 IDB, PB, SPB, EPB = 1, 2, 3, 6
 _BOM = 0x1A2B3C4D
 MAX_BLOCK = 256 * 1024 * 1024
+#: Room a packet block may take beyond its link type's largest record (see
+#: :func:`~layerpeek.capture.pcap.max_record`): the block's own fields, and
+#: options such as comments.  A longer packet block is skipped unread.
+PACKET_BLOCK_SLACK = 64 * 1024
 #: Interface Description Blocks kept in all (every one is kept so that frames
 #: can name their interface): past this, reading stops with a problem.  Real
 #: files have a handful; a crafted one can repeat IDBs by the million.
@@ -94,6 +99,10 @@ class PcapngParser:
         # 255 MiB record took 47 s).
         self._need = 0  # bytes from _pos the record waited for needs
         self._pending: bytearray | None = None
+        # Bytes of an oversize packet block still to pass over unread: such a
+        # block is reported and skipped as it streams past, never buffered
+        # (pcapng blocks say their length, so reading resumes after it).
+        self._skip = 0
 
     def _stop(self, message: str) -> None:
         self.problems.append(message)
@@ -138,6 +147,10 @@ class PcapngParser:
         buf = self._buf
         pos = self._pos
         size = len(buf)
+        if self._skip:
+            passed = min(self._skip, size - pos)
+            pos += passed
+            self._skip -= passed
         out: list[RawFrame] = []
         while pos + 12 <= size and not self._dead:
             at = self._consumed + pos
@@ -161,6 +174,14 @@ class PcapngParser:
                 self._stop(f"block type 0x{btype:x} at byte {at}: impossible length {length}")
                 break
             end = pos + length
+            if btype in (EPB, PB) and pos + 16 > size:
+                break  # the interface id is in the next chunk
+            if btype in (EPB, PB, SPB) and self._oversize(buf, pos, length, btype, at):
+                if end > size:
+                    self._skip = end - size
+                    end = size
+                pos = end
+                continue
             if end > size:
                 self._need = end - pos  # wait for the whole record without copying per chunk
                 break
@@ -190,6 +211,33 @@ class PcapngParser:
         self._pos = pos
         self.records += len(out)
         return out
+
+    def _oversize(self, buf: bytes, pos: int, length: int, btype: int, at: int) -> bool:
+        """Whether a packet block is too long for its interface's link type
+        (then it is reported here, and the caller skips it unread).
+
+        libpcap refuses records longer than the link type allows (262,144
+        bytes for most); a block that claims hundreds of megabytes would
+        otherwise be gathered whole before anything could be said of it.
+        """
+        if not self.interfaces:
+            return False
+        iface_id = 0
+        if btype != SPB:
+            iface_id = struct.unpack_from(
+                self.order + ("I" if btype == EPB else "H"), buf, pos + 8
+            )[0]
+            if iface_id >= len(self.interfaces):
+                return False
+        linktype = self.interfaces[iface_id].linktype
+        limit = max_record(linktype)
+        if length <= limit + PACKET_BLOCK_SLACK:
+            return False
+        self.problems.append(
+            f"packet block at byte {at}: {length} bytes, more than a link type {linktype} "
+            f"packet may take ({limit} bytes, as libpcap); skipped unread"
+        )
+        return True
 
     def _interface(self, buf: bytes, pos: int, end: int, at: int) -> None:
         if len(self.all_interfaces) >= MAX_INTERFACES:
@@ -261,6 +309,11 @@ class PcapngParser:
     def finish(self) -> None:
         self._flush_pending()
         left = len(self._buf) - self._pos
+        if self._skip and not self._dead:
+            self.problems.append(
+                f"the skipped packet block was cut by end of file ({self._skip} bytes missing)"
+            )
+            return
         if self._dead or left == 0:
             return
         self.problems.append(

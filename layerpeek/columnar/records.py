@@ -31,6 +31,7 @@ from layerpeek.capture.pcap import (
 )
 from layerpeek.capture.pcapng import (
     MAX_BLOCK,
+    PACKET_BLOCK_SLACK,
     PcapngParser,
     is_pcapng_magic,
     timestamp_ns,
@@ -84,6 +85,9 @@ class Records:
     need: int = 0
     #: Damage stopped the index (an impossible length): nothing after it is read.
     stopped: bool = False
+    #: Bytes after the buffer's end that belong to an oversize packet block
+    #: (reported, not indexed): a capture read in pieces passes over them unread.
+    skip: int = 0
 
     def __len__(self) -> int:
         return len(self.data_off)
@@ -367,6 +371,7 @@ def _index_pcapng(
     size = len(buf)
     stopped = False  # damage ended the walk
     need = 0  # bytes of the block cut by the end of the buffer, if known
+    skip = 0  # bytes of an oversize packet block past the buffer's end
     data_off: list[int] = []
     cap_len: list[int] = []
     wire_len: list[int] = []
@@ -398,8 +403,13 @@ def _index_pcapng(
         if _compiled.ENABLED and helper.section >= 0:
             speedups = _compiled.speedups
             assert speedups is not None
+            # Packet blocks longer than any interface's link type allows are
+            # left to the per-block path below, which reports and skips them.
+            largest = max(
+                (max_record(iface.linktype) for iface in helper.interfaces), default=0
+            )
             starts, headers, stop = speedups.pcapng_walk(
-                buf, pos, helper.order == ">", MAX_BLOCK
+                buf, pos, helper.order == ">", min(MAX_BLOCK, largest + PACKET_BLOCK_SLACK)
             )
             if len(starts):
                 move_lists()
@@ -438,6 +448,23 @@ def _index_pcapng(
             stopped = True
             break
         end = pos + length
+        if btype in (2, 3, 6) and helper.interfaces and (btype == 3 or pos + 16 <= size):
+            iface_id = 0 if btype == 3 else (
+                u32[order].unpack_from(buf, pos + 8)[0] if btype == 6
+                else struct.unpack_from(order + "H", buf, pos + 8)[0]
+            )
+            if iface_id < len(helper.interfaces):
+                kind = helper.interfaces[iface_id].linktype
+                limit = max_record(kind)
+                if length > limit + PACKET_BLOCK_SLACK:
+                    problems.append(
+                        f"packet block at byte {shift + pos}: {length} bytes, more than a link "
+                        f"type {kind} packet may take ({limit} bytes, as libpcap); skipped unread"
+                    )
+                    if end > size:
+                        skip, end = end - size, size
+                    pos = end
+                    continue
         if end > size:
             need = length
             if final:
@@ -518,7 +545,7 @@ def _index_pcapng(
     offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts = whole
     return Records(
         "pcapng", offsets, captured, on_wire, times, iface_numbers, linktypes, record_starts,
-        problems, meta, bad_time=bad_time, end=pos, need=need, stopped=stopped,
+        problems, meta, bad_time=bad_time, end=pos, need=need, stopped=stopped, skip=skip,
     )
 
 

@@ -87,6 +87,18 @@ class _Bytes:
             n -= len(data)
         return b"".join(parts)
 
+    def discard(self, n: int) -> int:
+        """Pass over ``n`` bytes unread (a megabyte at a time); returns how many there were."""
+        passed = 0
+        while passed < n and not self.ended:
+            passed += len(self.read(min(n - passed, 1 << 20)))
+        if passed < n:
+            self._problems.append(
+                f"{self._name}: the skipped packet block was cut by end of file "
+                f"({n - passed} bytes missing)"
+            )
+        return passed
+
     def read(self, n: int) -> bytes:
         head, self._head = self._head[:n], self._head[n:]
         data = head + self._read(n - len(head)) if n > len(head) else head
@@ -159,6 +171,8 @@ def pieces(
                 return
             carry = buf[rec.end :]
             shift += rec.end
+            if rec.skip:  # an oversize packet block, reported: pass over it unread
+                shift += source.discard(rec.skip)
             # A record longer than a piece is read whole in one go (its
             # header says how long: at most MAX_RECORD), not a piece at a time.
             buf = carry + source.read(max(step, rec.need - len(carry)))
