@@ -263,7 +263,7 @@ def _conversations_alive() -> int:
 
 
 @pytest.mark.parametrize("argv", [
-    ["handshake"], ["follow", "0"], ["flows"], ["dump"],
+    ["handshake"], ["follow", "0"], ["flows"], ["dump"], ["http"], ["dns"],
 ], ids=lambda a: a[0])
 def test_commands_hold_at_most_max_connections_conversations(
     argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

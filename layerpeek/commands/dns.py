@@ -49,7 +49,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
     from layerpeek.dnstx import DNSTransaction
@@ -78,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
     parser.add_argument("--json", action="store_true", help="one JSON object per transaction")
+    problems.add_max_connections(parser)
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     path: str = args.file
     reader = common.open_packets(path)
     try:
-        analysis = common.analysis(args, ["dns"])
+        # DNS over TCP needs the streams, not the conversation summaries.
+        analysis = common.analysis(args, ["dns"], settings={"tcp": {"keep_conversations": False}})
         for _ in analysis.run(common.iter_packets(reader, path)):
             pass
         final = analysis.finish()

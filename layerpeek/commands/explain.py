@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 DESCRIPTION = """\
 Tell what happens in a capture, step by step, as the explainer tells a page
@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--width", type=_width, default=100, metavar="COLS",
                         help="wrap the text at COLS columns (default 100)")
     common.add_keylog_option(parser, "the HTTP inside HTTPS connections is told like cleartext")
+    problems.add_max_connections(parser)
     parser.set_defaults(func=run, parser=parser)
 
 

@@ -64,7 +64,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from layerpeek.commands import common
+from layerpeek.commands import common, problems
 
 if TYPE_CHECKING:
     from layerpeek.http.message import HTTPExchange, HTTPMessage
@@ -110,6 +110,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Wireshark display filter, e.g. 'ip.addr == 10.0.0.5' or 'tcp.analysis.retransmission'",
     )
     common.add_keylog_option(parser, "HTTPS exchanges are listed like cleartext ones")
+    problems.add_max_connections(parser)
     parser.set_defaults(func=run, parser=parser)
 
 

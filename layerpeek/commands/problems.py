@@ -83,12 +83,17 @@ def add_options(parser: argparse.ArgumentParser, *, connections: bool = False) -
         "or the file was damaged (the summary on stderr says what)",
     )
     if connections:
-        parser.add_argument(
-            "--max-connections", type=common.positive_int, default=MAX_CONNECTIONS_DEFAULT,
-            metavar="N",
-            help="TCP and UDP conversations tracked at once; past it the least recently "
-            f"seen is evicted and counted in the summary (default {MAX_CONNECTIONS_DEFAULT})",
-        )
+        add_max_connections(parser)
+
+
+def add_max_connections(parser: argparse.ArgumentParser) -> None:
+    """``--max-connections``: the bound on the conversations a command tracks at once."""
+    parser.add_argument(
+        "--max-connections", type=common.positive_int, default=MAX_CONNECTIONS_DEFAULT,
+        metavar="N",
+        help="TCP and UDP conversations tracked at once; past it the least recently "
+        f"seen is evicted and counted in the summary (default {MAX_CONNECTIONS_DEFAULT})",
+    )
 
 
 class ProblemSummary:
