@@ -26,14 +26,9 @@ if TYPE_CHECKING:
         UnexpectedSegment,
     )
     from layerpeek.flows.pipeline import FlowPipeline, annotate, conversations
+    from layerpeek.flows.records import Handshake, PacketFlowInfo, TCPConversation, Teardown
     from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
-    from layerpeek.flows.tracker import (
-        Handshake,
-        PacketFlowInfo,
-        TCPConversation,
-        TCPTracker,
-        Teardown,
-    )
+    from layerpeek.flows.tracker import TCPTracker
     from layerpeek.flows.udp import UDPConversation, UDPTracker
 
 _WHERE = {
@@ -53,11 +48,11 @@ _WHERE = {
     "TRANSITIONS": "tcp_state",
     "Segment": "tcp_state",
     "TCPState": "tcp_state",
-    "Handshake": "tracker",
-    "PacketFlowInfo": "tracker",
-    "TCPConversation": "tracker",
+    "Handshake": "records",
+    "PacketFlowInfo": "records",
+    "TCPConversation": "records",
     "TCPTracker": "tracker",
-    "Teardown": "tracker",
+    "Teardown": "records",
     "UDPConversation": "udp",
     "UDPTracker": "udp",
 }

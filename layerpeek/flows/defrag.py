@@ -267,7 +267,7 @@ class Defragmenter:
     def on_packet(self, step: Step) -> Sequence[object]:
         packet, frag = self.process(step.packet)
         if frag is not None:
-            from layerpeek.flows.tracker import PacketFlowInfo
+            from layerpeek.flows.records import PacketFlowInfo
 
             step.packet = packet
             step.flow = PacketFlowInfo("", defrag=frag)

@@ -22,7 +22,7 @@ from layerpeek.flows.tcp_state import Segment, TCPState
 
 if TYPE_CHECKING:
     from layerpeek.flows.key import Endpoint
-    from layerpeek.flows.tracker import TCPConversation
+    from layerpeek.flows.records import TCPConversation
     from layerpeek.flows.udp import UDPConversation
 
 

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from layerpeek.analysis import Analysis, Source, Stage, packets_of
 from layerpeek.flows.defrag import Defragmenter
 from layerpeek.flows.events import ConversationSummary, Event
-from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation, TCPTracker
+from layerpeek.flows.records import PacketFlowInfo, TCPConversation
+from layerpeek.flows.tracker import TCPTracker
 from layerpeek.flows.udp import UDPConversation, UDPTracker
 from layerpeek.packet import Packet
 

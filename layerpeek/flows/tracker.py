@@ -1,5 +1,11 @@
 """The TCP conversation tracker: packets in, conversation events out (sans-IO).
 
+This module is the coordinator: it finds the conversation a packet belongs
+to and hands the packet to the parts that each keep one concern (the state
+machine in :mod:`~layerpeek.flows.tcp_state`, the sequence analysis, Zeek's
+history, reassembly); what it learns is written into the public records of
+:mod:`~layerpeek.flows.records` (re-exported here).
+
 Theory of operation
 ===================
 
@@ -67,7 +73,6 @@ then stays bounded by the table whatever the length of the capture.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.analysis import (
@@ -97,6 +102,14 @@ from layerpeek.flows.reassembly import (
     Budget,
     StreamReassembler,
 )
+from layerpeek.flows.records import (
+    Handshake,
+    PacketFlowInfo,
+    StreamContent,
+    SynOptions,
+    TCPConversation,
+    Teardown,
+)
 from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
 from layerpeek.flows.zeek import ZeekTracker
 from layerpeek.layers.icmp import ICMP
@@ -108,6 +121,20 @@ from layerpeek.packet import Packet
 
 if TYPE_CHECKING:
     from layerpeek.analysis import Step
+
+#: The records moved to :mod:`layerpeek.flows.records`; they are still importable from here.
+__all__ = [
+    "DEFAULT_CLOSED_LINGER_NS",
+    "DEFAULT_MAX_CONNECTIONS",
+    "MAX_ANOMALIES",
+    "Handshake",
+    "PacketFlowInfo",
+    "StreamContent",
+    "SynOptions",
+    "TCPConversation",
+    "TCPTracker",
+    "Teardown",
+]
 
 _MASK = 0xFFFFFFFF
 _FIN, _SYN, _RST, _PSH, _ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -143,440 +170,6 @@ _NOT_NEW = (
     | Flag.KEEP_ALIVE
     | Flag.ZERO_WINDOW_PROBE
 )
-
-
-# ---------------------------------------------------------------------------
-# Public records
-# ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class SynOptions:
-    """What one side announced in its SYN or SYN-ACK."""
-
-    mss: int | None = None
-    window_scale: int | None = None  #: the shift count, None if the option was absent
-    sack_permitted: bool = False
-    timestamps: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mss": self.mss,
-            "window_scale": self.window_scale,
-            "sack_permitted": self.sack_permitted,
-            "timestamps": self.timestamps,
-        }
-
-
-@dataclass(slots=True)
-class Handshake:
-    """The three-way handshake as captured (any part may be missing).
-
-    Times are the capture's: ``rtt_server_ns`` is SYN → SYN-ACK (the round
-    trip from the capture point to the server and back), ``rtt_client_ns``
-    SYN-ACK → ACK (to the client and back), and ``rtt_ns`` their sum, SYN →
-    ACK, which is Wireshark's ``tcp.analysis.initial_rtt``.  When the SYN was
-    retransmitted, the last copy counts (as in Wireshark).
-    """
-
-    client_isn: int | None = None
-    server_isn: int | None = None
-    syn_frame: int | None = None  #: the first SYN
-    synack_frame: int | None = None
-    ack_frame: int | None = None  #: the client's ACK completing the handshake
-    syn_ts_ns: int | None = None  #: the most recent SYN's time
-    synack_ts_ns: int | None = None
-    ack_ts_ns: int | None = None
-    syn_count: int = 0  #: SYNs sent (more than 1: retransmitted)
-    synack_count: int = 0
-    client_options: SynOptions | None = None
-    server_options: SynOptions | None = None
-
-    @property
-    def complete(self) -> bool:
-        """SYN, SYN-ACK and the final ACK were all captured."""
-        return self.ack_frame is not None and self.synack_frame is not None
-
-    @property
-    def rtt_server_ns(self) -> int | None:
-        if self.syn_ts_ns is None or self.synack_ts_ns is None:
-            return None
-        return self.synack_ts_ns - self.syn_ts_ns
-
-    @property
-    def rtt_client_ns(self) -> int | None:
-        if self.synack_ts_ns is None or self.ack_ts_ns is None:
-            return None
-        return self.ack_ts_ns - self.synack_ts_ns
-
-    @property
-    def rtt_ns(self) -> int | None:
-        if self.syn_ts_ns is None or self.ack_ts_ns is None or self.synack_ts_ns is None:
-            return None
-        return self.ack_ts_ns - self.syn_ts_ns
-
-    @property
-    def window_scaling(self) -> bool:
-        """Both SYNs carried the window scale option, so scaling is in use (RFC 7323)."""
-        c, s = self.client_options, self.server_options
-        return bool(c and s and c.window_scale is not None and s.window_scale is not None)
-
-    @property
-    def sack(self) -> bool:
-        c, s = self.client_options, self.server_options
-        return bool(c and s and c.sack_permitted and s.sack_permitted)
-
-    @property
-    def timestamps(self) -> bool:
-        c, s = self.client_options, self.server_options
-        return bool(c and s and c.timestamps and s.timestamps)
-
-    def options_text(self) -> list[str]:
-        """What the two SYNs agreed, for listings: ``["MSS 1460/1460", "SACK", ...]``.
-
-        Empty when either SYN was not captured (nothing was negotiated that we saw).
-        """
-        c, s = self.client_options, self.server_options
-        if c is None or s is None:
-            return []
-        parts = [f"MSS {c.mss or '-'}/{s.mss or '-'}"]
-        if self.window_scaling:
-            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
-        if self.sack:
-            parts.append("SACK")
-        if self.timestamps:
-            parts.append("timestamps")
-        return parts
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "complete": self.complete,
-            "client_isn": self.client_isn,
-            "server_isn": self.server_isn,
-            "syn_frame": self.syn_frame,
-            "synack_frame": self.synack_frame,
-            "ack_frame": self.ack_frame,
-            "syn_count": self.syn_count,
-            "rtt_ms": _ms(self.rtt_ns),
-            "rtt_server_ms": _ms(self.rtt_server_ns),
-            "rtt_client_ms": _ms(self.rtt_client_ns),
-            "client_options": _options(self.client_options),
-            "server_options": _options(self.server_options),
-            "window_scaling": self.window_scaling,
-            "sack": self.sack,
-            "timestamps": self.timestamps,
-        }
-
-
-def _options(options: SynOptions | None) -> dict[str, Any] | None:
-    return None if options is None else options.to_dict()
-
-
-def _ms(ns: int | None) -> float | None:
-    return None if ns is None else round(ns / 1e6, 6)
-
-
-@dataclass(slots=True)
-class Teardown:
-    """How the conversation ended, in the explainer's words.
-
-    ``kind``:
-
-    * ``"four-way"``: one side sent FIN, the other acknowledged it and later
-      sent its own FIN (the ACK and the second FIN may share a segment);
-    * ``"simultaneous"``: both FINs were sent before either was received
-      (an endpoint went through CLOSING);
-    * ``"half-close"``: after one side's FIN the other side still sent data
-      (the ``shutdown(SHUT_WR)`` pattern); ended with both FINs or still open;
-    * ``"rst"``: aborted by a RST (``initiator`` says who sent it);
-    * ``"refused"``: the SYN was answered by a RST;
-    * ``"open"``: the capture ended first (``fins`` says how many FINs were seen);
-    * ``"evicted"``: still open when the connection table was full and it was
-      the least recently seen (see ``TCPTracker(max_connections=...)``).
-    """
-
-    kind: str = "open"
-    initiator: str | None = None  #: "client" or "server": who sent the first FIN or the RST
-    client_fin_frame: int | None = None
-    server_fin_frame: int | None = None
-    rst_frame: int | None = None
-    rst_by: str | None = None
-    half_closed: bool = False  #: data flowed toward a side after it sent FIN
-    fins: int = 0
-    ts_ns: int | None = None  #: when it closed (the packet that completed the close)
-
-    def describe(self) -> str:
-        """One sentence for the ``flows`` table and the ladder diagram."""
-        k = self.kind
-        if k == "refused":
-            return f"refused: the {self.rst_by} answered the SYN with RST (frame {self.rst_frame})"
-        if k == "rst":
-            half = " after a half-close" if self.half_closed else ""
-            return f"aborted{half}: {self.rst_by} sent RST (frame {self.rst_frame})"
-        if k == "evicted":
-            return "evicted from the full connection table while still open"
-        if k == "open":
-            if self.fins:
-                return f"still open at end of capture ({self.initiator} sent FIN)"
-            return "still open at end of capture"
-        other = "server" if self.initiator == "client" else "client"
-        if k == "simultaneous":
-            return "simultaneous close: both sides sent FIN before receiving the other's"
-        if k == "half-close":
-            return (
-                f"half-close: the {self.initiator} sent FIN, the {other} kept sending, "
-                f"then closed"
-            )
-        return f"four-way close begun by the {self.initiator}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "initiator": self.initiator,
-            "client_fin_frame": self.client_fin_frame,
-            "server_fin_frame": self.server_fin_frame,
-            "rst_frame": self.rst_frame,
-            "rst_by": self.rst_by,
-            "half_closed": self.half_closed,
-            "description": self.describe(),
-        }
-
-
-@dataclass(slots=True)
-class StreamContent:
-    """One direction's reassembled bytes and the holes in it (when ``keep_data``)."""
-
-    chunks: list[tuple[int, bytes]] = field(default_factory=list)  #: (offset, bytes)
-    gaps: list[tuple[int, int, str]] = field(default_factory=list)  #: (offset, length, reason)
-
-    @property
-    def data(self) -> bytes:
-        """The bytes that were captured, in order (holes are *not* filled)."""
-        return b"".join(c for _, c in self.chunks)
-
-
-@dataclass(slots=True, eq=False)
-class TCPConversation:
-    """One TCP connection: its endpoints, handshake, states, teardown and counters."""
-
-    id: int
-    client: Endpoint
-    server: Endpoint
-    client_by: str  #: how the client was chosen: "syn", "synack", "port" or "first packet"
-    first_frame: int
-    first_ts_ns: int
-    last_frame: int = 0
-    last_ts_ns: int = 0
-    packets_client: int = 0
-    packets_server: int = 0
-    bytes_client: int = 0  #: TCP payload bytes the client sent, retransmissions included
-    bytes_server: int = 0
-    handshake: Handshake = field(default_factory=Handshake)
-    close: Teardown = field(default_factory=Teardown)
-    client_state: TCPState = TCPState.CLOSED
-    server_state: TCPState = TCPState.CLOSED
-    transitions: list[StateChanged] = field(default_factory=list)
-    anomalies: list[UnexpectedSegment] = field(default_factory=list)
-    anomaly_count: int = 0
-    inconsistencies: int = 0  #: overlaps that carried different bytes
-    analysis: dict[str, int] = field(default_factory=dict)  #: tcp.analysis.* name → count
-    stream_bytes_client: int = 0  #: unique bytes delivered by reassembly
-    stream_bytes_server: int = 0
-    missed_bytes_client: int = 0  #: bytes reported as gaps
-    missed_bytes_server: int = 0
-    frames: list[int] | None = None  #: every frame of it, when ``keep_frames``
-    client_stream: StreamContent | None = None  #: when ``keep_data``
-    server_stream: StreamContent | None = None
-    zeek: ZeekTracker = field(default_factory=ZeekTracker, repr=False)
-
-    proto = "tcp"
-
-    @property
-    def packets(self) -> int:
-        return self.packets_client + self.packets_server
-
-    @property
-    def duration_ns(self) -> int:
-        return self.last_ts_ns - self.first_ts_ns
-
-    @property
-    def conn_state(self) -> str:
-        """Zeek's ``conn_state`` (S0, S1, SF, REJ, …)."""
-        return self.zeek.conn_state()
-
-    @property
-    def history(self) -> str:
-        """Zeek's ``history`` letters."""
-        return self.zeek.history_string
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: the facts and the SVG ladder (:mod:`layerpeek.notebook.ladder`)."""
-        from layerpeek.notebook.ladder import conversation_html
-
-        return conversation_html(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from layerpeek.notebook.ladder import conversation_text
-
-        p.text(conversation_text(self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The documented ``flows --json`` record (see ``layerpeek/commands/flows.py``)."""
-        return {
-            "id": self.id,
-            "proto": "tcp",
-            "client": str(self.client),
-            "server": str(self.server),
-            "client_by": self.client_by,
-            "first_frame": self.first_frame,
-            "last_frame": self.last_frame,
-            "start": self.first_ts_ns / 1e9,
-            "duration": round(self.duration_ns / 1e9, 9),
-            "packets": self.packets,
-            "packets_client": self.packets_client,
-            "packets_server": self.packets_server,
-            "bytes_client": self.bytes_client,
-            "bytes_server": self.bytes_server,
-            "stream_bytes_client": self.stream_bytes_client,
-            "stream_bytes_server": self.stream_bytes_server,
-            "missed_bytes_client": self.missed_bytes_client,
-            "missed_bytes_server": self.missed_bytes_server,
-            "conn_state": self.conn_state,
-            "history": self.history,
-            "history_dropped": self.zeek.history_dropped,
-            "client_state": self.client_state.value,
-            "server_state": self.server_state.value,
-            "handshake": self.handshake.to_dict(),
-            "close": self.close.to_dict(),
-            "analysis": dict(sorted(self.analysis.items())),
-            "transitions": [
-                {
-                    "frame": t.frame,
-                    "endpoint": t.endpoint,
-                    "from": t.old.value,
-                    "to": t.new.value,
-                    "why": t.why,
-                }
-                for t in self.transitions
-            ],
-            "anomalies": self.anomaly_count,
-            "inconsistencies": self.inconsistencies,
-        }
-
-
-@dataclass(slots=True)
-class PacketFlowInfo:
-    """What the flow stages know about one packet (``dump`` shows it).
-
-    For TCP: the stream index, who sent it, Wireshark-style relative
-    numbers next to the raw ones, each endpoint's state *after* the packet,
-    and the analysis verdict.  For UDP only the stream and direction.
-    ``defrag`` is set on IP fragments and on the frame that completed a
-    datagram.
-    """
-
-    proto: str  #: "tcp", "udp" or "" (not a TCP/UDP packet; defrag info only)
-    stream: int = -1
-    direction: str = ""  #: "client" or "server": the sender
-    seq: int | None = None  #: relative sequence number (tcp.seq)
-    ack: int | None = None  #: relative acknowledgement number, None without ACK (tcp.ack)
-    next_seq: int | None = None  #: relative seq + length (+1 for SYN/FIN) (tcp.nxtseq)
-    seglen: int = 0  #: payload length on the wire (tcp.len)
-    client_state: TCPState | None = None
-    server_state: TCPState | None = None
-    analysis: Verdict | None = None
-    defrag: Any = None  #: a :class:`~layerpeek.flows.defrag.FragmentInfo` or None
-    #: The frame of the first copy, when this segment re-sent bytes *differently*
-    #: (the first copy is what the stream holds: a possible evasion).
-    conflict_with: int | None = None
-
-    @property
-    def flags(self) -> int:
-        """The analysis flags (``Flag`` bits), 0 if none."""
-        return 0 if self.analysis is None else self.analysis.flags
-
-    def summary(self) -> str:
-        """A compact suffix for one-line listings.
-
-        ``[tcp 0 seq=1 ack=1 len=12 ESTABLISHED/ESTABLISHED] [TCP Retransmission]``
-        """
-        parts: list[str] = []
-        if self.proto == "tcp":
-            ack = "" if self.ack is None else f" ack={self.ack}"
-            states = ""
-            if self.client_state is not None and self.server_state is not None:
-                states = f" {self.client_state.value}/{self.server_state.value}"
-            numbers = f"seq={self.seq}{ack} len={self.seglen}"
-            parts.append(f"[tcp.stream {self.stream} {numbers}{states}]")
-        elif self.proto == "udp":
-            parts.append(f"[udp.stream {self.stream}]")
-        parts.extend(self.labels())
-        return " ".join(parts)
-
-    def labels(self) -> list[str]:
-        """The bracketed notes after the stream: Wireshark's analysis labels
-        (``[TCP Dup ACK 17#2]``), then the IP defragmentation note."""
-        parts: list[str] = []
-        if self.analysis is not None and self.analysis.flags:
-            parts.extend(f"[{label}]" for label in self.analysis.labels())
-        if self.conflict_with is not None:
-            parts.append(f"[TCP retransmission with different data than #{self.conflict_with}]")
-        if self.defrag is not None:
-            parts.append(f"[{self.defrag.summary()}]")
-        return parts
-
-    def tree_lines(self) -> list[str]:
-        """Indented detail lines for ``dump -V`` (after the TCP/UDP layer)."""
-        lines: list[str] = []
-        if self.proto == "tcp":
-            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
-            lines.append(
-                f"Relative seq: {self.seq}  next: {self.next_seq}  "
-                f"ack: {'-' if self.ack is None else self.ack}  len: {self.seglen}"
-            )
-            if self.client_state is not None and self.server_state is not None:
-                lines.append(
-                    f"State after: client {self.client_state.value}, "
-                    f"server {self.server_state.value}"
-                )
-            if self.analysis is not None:
-                for name, reason in self.analysis.reasons():
-                    lines.append(f"{name}: {reason}")
-            if self.conflict_with is not None:
-                lines.append(f"Conflicting retransmission: bytes differ from #{self.conflict_with}"
-                             " (the first copy is the stream's)")
-        elif self.proto == "udp":
-            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
-        if self.defrag is not None:
-            lines.extend(self.defrag.tree_lines())
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: a ``"flow"`` object beside the packet's layers."""
-        out: dict[str, Any] = {"proto": self.proto}
-        if self.proto in ("tcp", "udp"):
-            out["stream"] = self.stream
-            out["direction"] = self.direction
-        if self.proto == "tcp":
-            out.update(
-                seq=self.seq,
-                ack=self.ack,
-                next_seq=self.next_seq,
-                len=self.seglen,
-                client_state=None if self.client_state is None else self.client_state.value,
-                server_state=None if self.server_state is None else self.server_state.value,
-            )
-            a = self.analysis
-            flags = [] if a is None else [name for name, _ in a.reasons()]
-            out["analysis"] = flags
-            if a is not None and a.flags & Flag.DUPLICATE_ACK:
-                out["duplicate_ack_num"] = a.dupack_num
-                out["duplicate_ack_frame"] = a.dupack_frame
-            if self.conflict_with is not None:
-                out["conflict_with"] = self.conflict_with
-        if self.defrag is not None:
-            out["defrag"] = self.defrag.to_dict()
-        return out
 
 
 # ---------------------------------------------------------------------------

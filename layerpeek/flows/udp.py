@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.events import ConversationSummary
 from layerpeek.flows.key import Endpoint, FlowKey, flow_key
-from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS, PacketFlowInfo
+from layerpeek.flows.records import PacketFlowInfo
+from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
 from layerpeek.flows.zeek import udp_conn_state
 from layerpeek.layers.icmp import ICMP
 from layerpeek.layers.icmpv6 import ICMPv6
