@@ -62,7 +62,9 @@ class Payload(Layer):
     data: bytes = field(repr=False)
 
     def summary(self) -> str:
-        return f"{len(self.data)} bytes"
+        from layerpeek.render.text import layer_summary
+
+        return layer_summary(self)
 
     def __repr__(self) -> str:
         more = "…" if len(self.data) > 16 else ""
@@ -92,11 +94,9 @@ class Malformed(Layer):
     data: bytes = field(repr=False, default=b"")  #: the undecoded remainder, never lost
 
     def summary(self) -> str:
-        kind = "Truncated" if self.truncated else "Malformed"
-        reason = self.reason
-        if reason.startswith(self.protocol + ": "):  # reasons often name the protocol already
-            reason = reason[len(self.protocol) + 2 :]
-        return f"[{kind} {self.protocol}: {reason} @{self.offset}]"
+        from layerpeek.render.text import layer_summary
+
+        return layer_summary(self)
 
 
 @dataclass(slots=True)
@@ -189,6 +189,6 @@ class Packet:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: one box per layer, each inside the one that carries it."""
-        from layerpeek.notebook.html import packet_html
+        from layerpeek.render.html import packet_html
 
         return packet_html(self)

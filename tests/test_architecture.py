@@ -7,8 +7,14 @@ set of others; add one by listing the two sides.
 * Protocol modules stand alone: nothing under ``layers/`` imports the
   registry (the decoder types come from :mod:`layerpeek.dissect`), so a new
   protocol is one module plus one line in ``registry.default_registry``.
-* Decoding, the flow stages and capture do not import the notebook layer:
-  Jupyter views are presentation and live in ``render/``/``notebook/``.
+* Decoding, the flow stages and capture do not import the notebook layer at
+  all, and import ``render/`` only from a display hook of one statement
+  (``_repr_html_``, ``_repr_pretty_``, ``__str__``) or a kept public method
+  (``to_dict``, ``summary``, ``describe``…) that hands the record to
+  ``render/``: how a record is shown lives in ``render/``, never beside it.
+* The records of those modules, of ``dnstx.py`` and of ``story.py`` keep no
+  presentation logic: a method named like a renderer is such a hand-over
+  or a constant default.
 """
 
 from __future__ import annotations
@@ -71,13 +77,119 @@ def modules(*roots: str) -> list[Path]:
     return out
 
 
+def _is_under(imported: str, forbidden: str) -> bool:
+    return imported == forbidden or imported.startswith(forbidden + ".")
+
+
 def offenders(sources: list[Path], forbidden: str) -> list[str]:
     """``module: imported`` for every import of ``forbidden`` or a module inside it."""
     bad = []
     for path in sources:
         for imported in sorted(imported_modules(path)):
-            if imported == forbidden or imported.startswith(forbidden + "."):
+            if _is_under(imported, forbidden):
                 bad.append(f"{module_name(path)}: {imported}")
+    return bad
+
+
+#: Methods that show a record; in the modules below they may only hand over to ``render/``.
+PRESENTATION_METHODS = frozenset({
+    "_repr_html_", "_repr_pretty_", "to_dict", "describe", "summary", "labels",
+    "tree_lines", "options_text", "text",
+})
+#: Where those modules may import ``render/``: the methods above and ``__str__``
+#: (which may also stay a record's own: ``Endpoint`` is ``10.0.0.1:80`` everywhere).
+HOOK_METHODS = PRESENTATION_METHODS | {"__str__"}
+
+#: The modules that may import ``render/`` only from such a hand-over.
+DECODING_AND_STAGES = ("layers", "flows", "http", "capture", "packet.py", "decode.py")
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _enclosing_function(
+    node: ast.AST, parents: dict[ast.AST, ast.AST]
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return None
+
+
+def _statements(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    """The body without its docstring."""
+    body = list(func.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return body
+
+
+#: Expressions that are logic, not a hand-over: a hook passing ``self`` on has none.
+_LOGIC = (ast.IfExp, ast.BoolOp, ast.BinOp, ast.Compare, ast.JoinedStr, ast.Lambda,
+          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Subscript)
+
+
+def _is_hand_over(func: ast.FunctionDef | ast.AsyncFunctionDef, module: str) -> bool:
+    """``from layerpeek.render.x import f`` then one ``return f(self)``/``p.text(f(self))``."""
+    body = _statements(func)
+    if len(body) != 2 or not isinstance(body[0], ast.ImportFrom):
+        return False
+    if not any(_is_under(m, "layerpeek.render") for m in imports_in(ast.unparse(body[0]), module)):
+        return False
+    last = body[1]
+    if not isinstance(last, (ast.Return, ast.Expr)) or last.value is None:
+        return False
+    return not any(isinstance(n, _LOGIC) for n in ast.walk(last.value))
+
+
+def _is_constant_default(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """``return ""``: a base class's default that subclasses override."""
+    body = _statements(func)
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.Return)
+        and isinstance(body[0].value, ast.Constant)
+    )
+
+
+def render_imports_outside_hooks(source: str, module: str, is_package: bool = False) -> list[str]:
+    """``module: line N`` for every import of ``layerpeek.render`` that is not a hand-over."""
+    tree = ast.parse(source)
+    parents = _parents(tree)
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        names = imports_in(ast.unparse(node), module, is_package)
+        if not any(_is_under(m, "layerpeek.render") for m in names):
+            continue
+        func = _enclosing_function(node, parents)
+        if (
+            func is None
+            or func.name not in HOOK_METHODS
+            or not _is_hand_over(func, module)
+        ):
+            bad.append(f"{module}: line {node.lineno}")
+    return bad
+
+
+def presentation_logic(source: str, module: str) -> list[str]:
+    """``module: Class.method`` for every renderer-named method that does more than hand over."""
+    tree = ast.parse(source)
+    bad = []
+    for cls in ast.walk(tree):
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for func in cls.body:
+            if (
+                isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and func.name in PRESENTATION_METHODS
+                and not _is_hand_over(func, module)
+                and not _is_constant_default(func)
+            ):
+                bad.append(f"{module}: {cls.name}.{func.name}")
     return bad
 
 
@@ -117,6 +229,60 @@ class TestTheCheckItself:
         ]
 
 
+    HOOKS = (
+        "class Packet:\n"
+        "    def _repr_html_(self) -> str:\n"
+        "        \"\"\"Jupyter's view.\"\"\"\n"
+        "        from layerpeek.render.html import packet_html\n"
+        "        return packet_html(self)\n"
+        "    def _repr_pretty_(self, p, cycle):\n"
+        "        from ..render.text import packet_tree\n"
+        "        p.text(packet_tree(self))\n"
+    )
+
+    def test_a_one_statement_hook_may_import_render(self) -> None:
+        assert render_imports_outside_hooks(self.HOOKS, "layerpeek.packet") == []
+        assert presentation_logic(self.HOOKS, "layerpeek.flows.x") == []
+
+    def test_render_imported_anywhere_else_is_reported(self) -> None:
+        source = (
+            "from layerpeek.render import text\n"  # module level
+            "class C:\n"
+            "    def helper(self):\n"  # not a presentation method
+            "        from layerpeek.render.text import packet_line\n"
+            "        return packet_line(self)\n"
+            "    def to_dict(self):\n"  # a hook with logic of its own
+            "        from layerpeek.render.json import packet_to_dict\n"
+            "        d = packet_to_dict(self)\n"
+            "        return d\n"
+            "    def summary(self):\n"
+            "        from layerpeek.render.text import key_facts\n"
+            "        return key_facts(self)[0] if self else ''\n"
+        )
+        assert render_imports_outside_hooks(source, "layerpeek.flows.x") == [
+            "layerpeek.flows.x: line 1",
+            "layerpeek.flows.x: line 4",
+            "layerpeek.flows.x: line 7",
+            "layerpeek.flows.x: line 11",
+        ]
+
+    def test_presentation_logic_in_a_record_is_reported(self) -> None:
+        source = (
+            "class Base:\n"
+            "    def summary(self) -> str:\n"
+            "        return ''\n"  # a default: allowed
+            "class Teardown:\n"
+            "    def describe(self) -> str:\n"
+            "        return f'closed by {self.initiator}'\n"
+            "    def to_dict(self):\n"
+            "        return {'kind': self.kind}\n"
+        )
+        assert presentation_logic(source, "layerpeek.flows.x") == [
+            "layerpeek.flows.x: Teardown.describe",
+            "layerpeek.flows.x: Teardown.to_dict",
+        ]
+
+
 class TestImportDirections:
     def test_layers_do_not_import_the_registry(self) -> None:
         assert offenders(modules("layers"), "layerpeek.registry") == []
@@ -139,3 +305,31 @@ class TestImportDirections:
     def test_decoding_flows_and_capture_do_not_import_the_notebook(self) -> None:
         sources = modules("layers", "flows", "http", "capture", "packet.py", "decode.py")
         assert offenders(sources, "layerpeek.notebook") == []
+
+    def test_decoding_flows_and_capture_import_render_only_from_hooks(self) -> None:
+        bad: list[str] = []
+        for path in modules(*DECODING_AND_STAGES):
+            bad.extend(render_imports_outside_hooks(
+                path.read_text(encoding="utf-8"), module_name(path),
+                is_package=path.name == "__init__.py",
+            ))
+        assert bad == []
+
+
+def _not_yet(root: str) -> object:
+    return pytest.param(root, marks=pytest.mark.xfail(
+        strict=True, reason=f"issue 14: {root} still formats its records itself"))
+
+
+class TestRecordsHoldNoPresentation:
+    """Where the records live that ``render/`` shows (``layers/`` keep their own summaries)."""
+
+    @pytest.mark.parametrize(
+        "root", ["packet.py", _not_yet("http"), _not_yet("dnstx.py"), _not_yet("story.py"),
+                 _not_yet("flows")],
+    )
+    def test_renderer_named_methods_hand_over_to_render(self, root: str) -> None:
+        bad: list[str] = []
+        for path in modules(root):
+            bad.extend(presentation_logic(path.read_text(encoding="utf-8"), module_name(path)))
+        assert bad == []

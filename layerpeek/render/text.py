@@ -95,6 +95,32 @@ def layer_title(layer: Layer) -> str:
     return TITLES.get(layer.name, type(layer).__name__)
 
 
+def malformed_summary(layer: Malformed) -> str:
+    """``[Truncated tcp: need 20 bytes, have 7 @34]``: why decoding stopped, and where."""
+    kind = "Truncated" if layer.truncated else "Malformed"
+    reason = layer.reason
+    if reason.startswith(layer.protocol + ": "):  # reasons often name the protocol already
+        reason = reason[len(layer.protocol) + 2 :]
+    return f"[{kind} {layer.protocol}: {reason} @{layer.offset}]"
+
+
+def layer_summary(layer: Layer) -> str:
+    """A layer's key facts for a one-line listing.
+
+    The protocol layers say it themselves (``summary()`` lives with each
+    decoder, which knows its fields); the two layers of the packet model, the
+    undecoded bytes and the Malformed marker, are said here.
+    """
+    cls = type(layer)
+    if cls is Malformed:
+        assert isinstance(layer, Malformed)
+        return malformed_summary(layer)
+    if cls is Payload:
+        assert isinstance(layer, Payload)
+        return f"{len(layer.data)} bytes"
+    return layer.summary()
+
+
 # --------------------------------------------------------------------------- escaping
 
 # C0 and C1 controls, DEL, bidi and other format characters → ``\xNN`` /
@@ -211,7 +237,7 @@ def _key_facts(layers: tuple[Layer, ...]) -> tuple[str, int]:
         if text:
             return text, i
     if layers and type(layers[0]) is Payload:  # nothing decoded at all: say how much there is
-        return layers[0].summary(), 0
+        return layer_summary(layers[0]), 0
     return "", -1
 
 
@@ -318,7 +344,7 @@ def packet_line(
         if extra:
             line = f"{line} {_YELLOW}{extra}{_RESET}" if color and flow.flags else f"{line} {extra}"
     if layers and type(layers[-1]) is Malformed:
-        text = _clean(layers[-1].summary())
+        text = _clean(layer_summary(layers[-1]))
         line = f"{line} {_RED}{text}{_RESET}" if color else f"{line} {text}"
     return line
 
@@ -649,7 +675,7 @@ def _record_lines(obj: Any, indent: str) -> Iterator[str]:
 def layer_lines(layer: Layer, indent: str = "", color: bool = False) -> list[str]:
     """A layer's title line and one line per field (fields one indent deeper)."""
     title = paint(layer_title(layer), _RED if isinstance(layer, Malformed) else _BOLD, color)
-    summary = _clean(layer.summary())
+    summary = _clean(layer_summary(layer))
     lines = [f"{indent}{title}  {summary}" if summary else f"{indent}{title}"]
     if dataclasses.is_dataclass(layer):
         lines.extend(_clean(line) for line in _record_lines(layer, indent + "  "))
@@ -719,7 +745,9 @@ __all__ = [
     "frame_line",
     "key_facts",
     "layer_lines",
+    "layer_summary",
     "layer_title",
+    "malformed_summary",
     "packet_line",
     "packet_tree",
     "relative_time",
