@@ -16,6 +16,10 @@ a sensible account too.
 * Connection steps (handshake, refusal, teardown and the states each side
   went through) come from the TCP tracker's
   :class:`~layerpeek.flows.tracker.TCPConversation`.
+* TLS steps (the handshake, the encrypted data when the key log does not
+  open it, alerts) come from the TLS stage's events, gathered per connection
+  by :class:`~layerpeek.tls.summary.TLSSummary`; with a key log the HTTP
+  inside is told like cleartext HTTP.
 * HTTP steps come from :func:`layerpeek.http.exchanges`.
 * Other TCP payload is told as data runs (who sent how many bytes, with a
   preview), and UDP that is not DNS as its datagrams.
@@ -28,6 +32,7 @@ The functions here read no files: the capture comes in as packets.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +46,7 @@ from layerpeek.flows.udp import UDPConversation, udp_payload
 from layerpeek.http.message import HTTPExchange
 from layerpeek.layers.dns import RRType
 from layerpeek.packet import Packet
+from layerpeek.tls.summary import TLSSummaries, TLSSummary, version_words
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
@@ -62,8 +68,8 @@ _REFERENCE = re.compile(rb"""(?:src|href)\s*=\s*["']([^"'#?]+)""", re.IGNORECASE
 class Step:
     """One step of the story: what happened, in words, and where to look."""
 
-    kind: str  #: dns, handshake, refused, no-answer, midstream, request, response, data,
-    #: udp, teardown, reset, open
+    kind: str  #: dns, handshake, refused, no-answer, midstream, tls-handshake, request,
+    #: response, data, tls-data, tls-alert, udp, teardown, reset, open
     title: str  #: a short heading, e.g. "TCP three-way handshake"
     text: str  #: the explanation, in plain sentences
     frames: tuple[int, ...]  #: the packets of this step (1-based, as in Wireshark)
@@ -91,7 +97,7 @@ class Step:
 class Story:
     """A capture's story: an overview, the steps in order, and remarks."""
 
-    kind: str  #: "page load", "web", "dns", "tcp", "udp" or "other"
+    kind: str  #: "page load", "web", "https", "dns", "tcp", "udp" or "other"
     overview: str
     steps: list[Step]
     notes: list[str] = field(default_factory=list)  #: what could not be followed, etc.
@@ -243,6 +249,7 @@ class _Gathered:
     others: dict[str, int]  #: packets in no TCP/UDP conversation, by protocol path end
     start_ns: int
     packets: int
+    tls: dict[int, TLSSummary] = field(default_factory=dict)  #: by TCP conversation
 
 
 class Storyteller:
@@ -260,6 +267,7 @@ class Storyteller:
     stage_name: ClassVar[str] = "story"
     requires: Mapping[str, Mapping[str, Any]] = {
         "tcp": {"keep_frames": True}, "udp": {"keep_frames": True}, "dns": {}, "http": {},
+        "tls": {"keep_connections": False},
     }
 
     def __init__(
@@ -282,6 +290,7 @@ class Storyteller:
         self._dropped: dict[int, int] = {}
         self._datagrams: dict[int, list[_Datagram]] = {}
         self._others: dict[str, int] = {}
+        self._tls = TLSSummaries()
         self._start = 0
         self._count = 0
 
@@ -311,11 +320,13 @@ class Storyteller:
                                        t.exchange.index))
         gathered = _Gathered(self._dns, self._dns_problems, self._tcp, self._udp, self._runs,
                              self._dropped, self._datagrams, self._others, self._start,
-                             self._count)
+                             self._count, self._tls.by_conversation)
         return [_tell(gathered, self._told, self._http_problems)]
 
     def _take(self, events: Iterable[object]) -> None:
+        tls = self._tls
         for event in events:
+            tls.feed(event)
             if isinstance(event, StreamData):
                 _add_run(self._runs, self._dropped, event)
             elif isinstance(event, ConversationSummary):
@@ -395,7 +406,7 @@ def explain(
     *,
     http: Sequence[HTTPExchange | ToldExchange] | None = None,
     http_problems: Iterable[str] = (),
-    keylog: KeyLog | None = None,
+    keylog: KeyLog | str | os.PathLike[str] | None = None,
 ) -> Story:
     """The story of a capture's packets (read them with :func:`layerpeek.read`).
 
@@ -404,17 +415,17 @@ def explain(
     elsewhere (with the problems that pairing reported) instead of pairing
     them here; it may hold :class:`ToldExchange` records from
     :func:`told_exchanges`, which keep what the story says of the bodies
-    without the bodies.  ``keylog`` (a :class:`~layerpeek.tls.KeyLog`)
-    decrypts HTTPS so its requests and responses are told too.
+    without the bodies.  ``keylog`` (a :class:`~layerpeek.tls.KeyLog`, or
+    the path of an NSS key log) decrypts HTTPS so its requests and responses
+    are told too; without it TLS connections are told as far as the
+    handshake and the record sizes allow.
     """
     from layerpeek.analysis import Analysis
 
     teller = Storyteller(http=http, http_problems=http_problems)
-    if keylog is None:
-        analysis = Analysis(["defrag", teller])
-    else:  # HTTPS: the HTTP inside the TLS connections whose secrets the key log holds
-        analysis = Analysis(["defrag", teller, "tls"],
-                            settings={"tls": {"keylog": keylog, "keep_connections": False}})
+    # TLS is always told (handshakes, sizes); with a key log, the HTTP inside too
+    analysis = Analysis(["defrag", teller],
+                        settings={"tls": {"keylog": keylog, "keep_connections": False}})
     for _ in analysis.run(packets):
         pass
     (story,) = (e for e in analysis.finish() if isinstance(e, Story))
@@ -435,8 +446,13 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
         if conv.id in dns_tcp_streams and steps and steps[-1].stream == _stream(conv):
             steps[-1].text += " This connection carries DNS messages (DNS over TCP)."
         exchanges = http_by_stream.get(conv.id, [])
+        tls = g.tls.get(conv.id)
+        if tls is not None:
+            steps.extend(_tls_steps(conv, tls, bool(exchanges)))
         if exchanges:
             steps.extend(_http_steps(conv, exchanges))
+        elif tls is not None:
+            steps.extend(_tls_data_steps(conv, tls))
         elif conv.id not in dns_tcp_streams:
             steps.extend(_data_steps(conv, g.runs.get(conv.id, []), g.runs_dropped.get(conv.id, 0)))
         steps.extend(_close_steps(conv))
@@ -445,8 +461,8 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
         if udp.id not in dns_udp_streams:
             steps.append(_udp_step(udp, g.datagrams.get(udp.id, [])))
     order = {kind: i for i, kind in enumerate(
-        ("dns", "udp", "handshake", "midstream", "refused", "no-answer", "request", "response",
-         "data", "teardown", "reset", "open"))}
+        ("dns", "udp", "handshake", "midstream", "refused", "no-answer", "tls-handshake",
+         "request", "response", "data", "tls-data", "tls-alert", "teardown", "reset", "open"))}
     steps.sort(key=lambda s: (s.first_frame, s.ts_ns, order.get(s.kind, 99)))
     notes = [*g.dns_problems, *http_problems]
     kind, overview = _overview(g, http)
@@ -936,6 +952,275 @@ def _references(body: bytes) -> list[str]:
     return out
 
 
+# -- TLS -------------------------------------------------------------------------
+
+#: What the alerts people meet say, in plain words (RFC 8446 §6).
+_ALERT_WORDS = {
+    0: "the polite end of the TLS session (the sender will send nothing more)",
+    10: "a message arrived that was not expected at that point",
+    20: "a record did not authenticate (wrong keys, or bytes changed on the way)",
+    40: "the two sides found no parameters they both accept",
+    42: "the certificate was damaged or could not be checked",
+    44: "the certificate was revoked by its issuer",
+    45: "the certificate has expired or is not valid yet",
+    46: "the certificate was not accepted",
+    47: "a field of a handshake message had a value out of range",
+    48: "the certificate authority that issued the server's certificate is not trusted",
+    49: "the peer refused access",
+    50: "a message could not be decoded",
+    51: "a handshake signature or Finished check failed",
+    70: "the client offered no protocol version the server accepts",
+    71: "the server requires stronger cipher suites than the client offered",
+    80: "the sender hit an internal error",
+    86: "the client fell back to a lower version it should not need",
+    90: "the user cancelled the handshake",
+    109: "a required extension is missing",
+    112: "the server does not know the server name the client asked for (SNI)",
+    116: "a certificate was required and none was sent",
+    120: "the server supports none of the application protocols offered (ALPN)",
+}
+
+
+def _names(items: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _offered_versions(tls: TLSSummary) -> list[str]:
+    from layerpeek.tls.names import is_grease
+
+    ch = tls.client_hello
+    if ch is None:
+        return []
+    codes = [v for v in ch.supported_versions if not is_grease(v)] or [ch.version]
+    return [version_words(v) for v in codes]
+
+
+def _tls_handshake_frames(tls: TLSSummary) -> tuple[int, ...]:
+    """The frames of the handshake messages, up to where the client could send data."""
+    limit = tls.ready_frame
+    frames = {m.frame for m in tls.messages
+              if limit is None or m.frame <= limit or "Hello" in m.label}
+    if limit is not None:
+        frames.add(limit)
+    return tuple(sorted(frames))
+
+
+def _tls_decryption_words(tls: TLSSummary, http: bool) -> str:
+    if tls.decrypted:
+        words = "With the key log, layerpeek decrypted the session"
+        if http:
+            what = "HTTP/2" if tls.alpn == "h2" else "HTTP"
+            return words + f": the {what} requests and responses inside are told below."
+        return words + ": what it carried is told below."
+    why = _tls_not_decrypted(tls)
+    return f"What the two sides sent after it stays encrypted: {why}."
+
+
+def _tls_not_decrypted(tls: TLSSummary) -> str:
+    for p in tls.problems:
+        if p.kind in ("no-keys", "unsupported", "auth-failed"):
+            return p.reason.removesuffix(": its content stays encrypted")
+    if tls.problems:
+        return tls.problems[0].reason
+    return ("no key log was given: --keylog FILE, or the SSLKEYLOGFILE a browser or curl "
+            "writes, lets layerpeek read it")
+
+
+def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]:
+    """The TLS handshake in the explainer's words, and the alerts either side sent."""
+    from layerpeek.tls.names import cipher_suite_name, group_name
+
+    steps: list[Step] = []
+    stream = _stream(conv)
+    ch, sh = tls.client_hello, tls.server_hello
+    words: list[str] = []
+    if ch is not None:
+        offered = _offered_versions(tls)
+        sni = (f" for the server name {tls.server_name} (SNI: sent in the clear, so anyone "
+               "on the path can read it)" if tls.server_name else " without a server name (SNI)")
+        alpn = (f" and the application protocols {_names(list(ch.alpn))} (ALPN)"
+                if ch.alpn else "")
+        words.append(
+            f"The client began TLS with a ClientHello ({_frames_text(tls.client_hello_frames)})"
+            f"{sni}, offering {_and(offered)} with {len(ch.cipher_suites)} cipher suites"
+            f"{alpn}.")
+    else:
+        words.append("The ClientHello was not captured (the capture starts after it).")
+    if tls.retry is not None:
+        from layerpeek.tls import handshake
+
+        share = handshake.find(tls.retry.extensions, handshake.KeyShare)
+        wants = (f": it wants a key share for {group_name(share.selected_group)} instead"
+                 if share is not None and share.selected_group is not None else "")
+        words.append(f"The server asked for a second ClientHello (HelloRetryRequest, "
+                     f"{_frames_text(tls.retry_frames)}){wants}, which costs one more round "
+                     "trip.")
+    if sh is not None:
+        version = version_words(tls.version)
+        cipher = cipher_suite_name(sh.cipher_suite)
+        words.append(f"The server answered with a ServerHello "
+                     f"({_frames_text(tls.server_hello_frames)}): {version}, with the cipher "
+                     f"suite {cipher}.")
+        if tls.alpn:
+            words.append(f"The application protocol is {tls.alpn} (ALPN).")
+        elif tls.tls13 and not tls.certificate_frames and ch is not None and ch.alpn:
+            words.append("The protocol it chose (ALPN) travels in the encrypted part of the "
+                         "handshake.")
+        if tls.resumed:
+            how = ("a pre-shared key from a session ticket" if tls.tls13
+                   else "the session id or ticket of an earlier session")
+            words.append(f"It resumed an earlier session ({how}): no certificate is sent and "
+                         "the keys come from that session.")
+        if tls.tls13:
+            if tls.certificate_frames and tls.certificate_decrypted:
+                words.append("TLS 1.3 encrypts the rest of the handshake; read with the key "
+                             "log, it holds "
+                             + _names([m.label.split()[0] for m in tls.messages
+                                       if m.decrypted and m.direction != tls.client_side
+                                       and (tls.ready_frame is None
+                                            or m.frame <= tls.ready_frame)], 8) + ".")
+            elif tls.encrypted_handshake:
+                words.append("TLS 1.3 encrypts the rest of the handshake: without the key log "
+                             "its messages (the server's certificate among them) cannot be "
+                             "read.")
+    elif ch is not None:
+        words.append("No ServerHello was captured.")
+    if tls.certificates:
+        leaf = tls.certificates[0]
+        if leaf.subject is not None:
+            names = f" (names: {_names(list(leaf.san))})" if leaf.san else ""
+            until = f", valid until {leaf.not_after}" if leaf.not_after else ""
+            chain = (f"; the chain has {len(tls.certificates)} certificates"
+                     if len(tls.certificates) > 1 else "")
+            words.append(f"The server's certificate ({_frames_text(tls.certificate_frames)}) is "
+                         f"for {leaf.subject}{names}, issued by {leaf.issuer}{until}{chain}.")
+        elif leaf.problem:
+            words.append(f"The server sent a certificate ({leaf.problem}).")
+    rounds = tls.round_trips
+    if rounds is not None:
+        took = f"{rounds} round trip{'s' if rounds != 1 else ''}"
+        elapsed = tls.handshake_ns
+        words.append(f"The handshake took {took}: the client could send encrypted data "
+                     f"{_ms(elapsed)} after its ClientHello (frame {tls.ready_frame}).")
+        if tls.version == 0x0303 and rounds == 2 and not tls.resumed:
+            words.append("(TLS 1.3 needs one round trip for the same.)")
+        words.append(_tls_decryption_words(tls, http))
+    elif tls.alerts:
+        words.append("The handshake did not complete.")
+    frames = _tls_handshake_frames(tls)
+    start = tls.client_hello_ts_ns if ch is not None else (
+        tls.messages[0].ts_ns if tls.messages else conv.first_ts_ns)
+    facts: dict[str, Any] = {
+        "version": version_words(tls.version) if tls.version is not None else None,
+        "cipher_suite": cipher_suite_name(sh.cipher_suite) if sh is not None else None,
+        "server_name": tls.server_name,
+        "alpn_offered": list(ch.alpn) if ch is not None else [],
+        "alpn": tls.alpn,
+        "resumed": tls.resumed,
+        "hello_retry": tls.retry is not None,
+        "certificate_subject": tls.certificates[0].subject if tls.certificates else None,
+        "certificate_issuer": tls.certificates[0].issuer if tls.certificates else None,
+        "round_trips": rounds,
+        "handshake_ms": None if tls.handshake_ns is None else tls.handshake_ns / 1e6,
+        "decrypted": tls.decrypted,
+    }
+    title = f"TLS handshake ({version_words(tls.version)}" + (
+        ", resumed)" if tls.resumed else ")") if tls.version is not None else "TLS handshake"
+    steps.append(Step("tls-handshake", title, " ".join(words), frames or (conv.first_frame,),
+                      start, stream, facts))
+    for alert in tls.alerts:
+        steps.append(_tls_alert_step(conv, tls, alert))
+    return steps
+
+
+def _tls_alert_step(conv: TCPConversation, tls: TLSSummary, alert: Any) -> Step:
+    from layerpeek.tls.names import alert_level_name, alert_name
+
+    who = tls.role(alert.direction)
+    a = alert.alert
+    frames = tuple(alert.frames)
+    where = _frames_text(frames)
+    if a.level is None or a.description is None:
+        title = "TLS alert (encrypted)"
+        text = (f"The {who} sent an encrypted TLS alert ({where}); without the keys its kind "
+                "cannot be read (at the end of a session it is usually close_notify, the "
+                "polite goodbye).")
+        facts: dict[str, Any] = {"from": who, "level": None, "description": None}
+    else:
+        name = alert_name(a.description)
+        level = alert_level_name(a.level)
+        title = "TLS close_notify" if a.description == 0 else f"TLS alert: {name}"
+        meaning = _ALERT_WORDS.get(a.description, "")
+        text = f"The {who} sent the TLS alert {name} ({level}, {where})"
+        text += f": {meaning}." if meaning else "."
+        if a.level == 2:
+            text += " A fatal alert ends the TLS session at once."
+        facts = {"from": who, "level": level, "description": name}
+    return Step("tls-alert", title, text, frames or (conv.last_frame,), alert.ts_ns,
+                _stream(conv), facts)
+
+
+def _tls_data_steps(conv: TCPConversation, tls: TLSSummary) -> list[Step]:
+    """What can be said of data that stays encrypted: who sent how much, and when."""
+    client, server = tls.sent["client"], tls.sent["server"]
+    if not client.records and not server.records:
+        return []
+    why = _tls_not_decrypted(tls)
+    words = [f"The content is encrypted: {why}." if not tls.decrypted
+             else "The decrypted data is not HTTP."]
+
+    def side(who: str, t: Any) -> str:
+        if not t.records:
+            return f"the {who} sent no application data"
+        return (f"the {who} sent {t.records} record{'s' if t.records != 1 else ''} "
+                f"({t.length} bytes)")
+
+    words.append(f"What can be seen: {side('client', client)} and {side('server', server)}.")
+    if tls.alpn in ("h2", "http/1.1") and tls.server_name:
+        proto = "HTTP/2" if tls.alpn == "h2" else "HTTP/1.1"
+        words.append(f"ALPN says these are {proto} requests and responses to "
+                     f"{tls.server_name}; their sizes and times are all there is to see.")
+    elif tls.alpn in ("h2", "http/1.1"):
+        words.append(f"ALPN says these are {'HTTP/2' if tls.alpn == 'h2' else 'HTTP/1.1'} "
+                     "requests and responses.")
+    if tls.tls13 and not tls.decrypted:
+        words.append("(In TLS 1.3 the session tickets the server sends after the handshake "
+                     "look like application data too.)")
+    told = []
+    previous: int | None = None
+    for burst in tls.bursts:
+        where = (f"frame {burst.first_frame}" if burst.first_frame == burst.last_frame
+                 else f"frames {burst.first_frame}-{burst.last_frame}")
+        later = "" if previous is None else f", {_ms(burst.ts_ns - previous)} later"
+        told.append(f"{where}, the {burst.direction}: {burst.records} "
+                    f"record{'s' if burst.records != 1 else ''}, {burst.length} bytes{later}")
+        previous = burst.end_ts_ns
+    if told:
+        words.append("In order: " + "; ".join(told) + ".")
+    if tls.bursts_dropped:
+        words.append(f"({tls.bursts_dropped} more records are not told here.)")
+    bursts = tls.bursts
+    frames = tuple(sorted({f for b in bursts for f in (b.first_frame, b.last_frame)}))
+    first_ts = min((t.first_ts_ns for t in (client, server) if t.records), default=0)
+    facts = {
+        "client_records": client.records, "client_bytes": client.length,
+        "server_records": server.records, "server_bytes": server.length,
+        "client_plaintext": client.plaintext, "server_plaintext": server.plaintext,
+        "decrypted": tls.decrypted,
+    }
+    return [Step("tls-data", "Encrypted application data" if not tls.decrypted
+                 else "Decrypted application data", " ".join(words),
+                 frames or (conv.first_frame,), first_ts, _stream(conv), facts)]
+
+
 # -- other TCP data, UDP -----------------------------------------------------
 
 
@@ -1023,6 +1308,8 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
         return "other", "The capture holds no packets."
     names = [t.name for t in g.dns if t.query is not None and t.name]
     hosts = {ex.host.split(":")[0].lower() for ex in http if ex.host}
+    tls = list(g.tls.values())
+    sni = {t.server_name.lower() for t in tls if t.server_name}
     looked_up = {n.lower() for n in names}
     requests = sum(1 for ex in http if ex.request is not None)
     dns_tcp = {t.stream for t in g.dns if t.transport == "tcp"}
@@ -1035,6 +1322,10 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
                      + (f" ({shown})" if shown else ""))
     if g.tcp:
         parts.append(f"{len(g.tcp)} TCP connection{'s' if len(g.tcp) != 1 else ''}")
+    if tls:
+        opened = sum(1 for t in tls if t.decrypted)
+        parts.append(f"{len(tls)} TLS session{'s' if len(tls) != 1 else ''}"
+                     + (f" ({opened} decrypted with the key log)" if opened else ""))
     if requests:
         parts.append(f"{requests} HTTP request{'s' if requests != 1 else ''}")
     dns_udp = len({t.stream for t in g.dns if t.transport == "udp"})
@@ -1046,13 +1337,26 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(g.others.items()))
         parts.append(f"{sum(g.others.values())} other packets ({counts})")
     listing = "; ".join(parts) if parts else "nothing layerpeek can follow"
+    secure = " the TLS handshake," if tls else ""
     if http and g.dns and hosts & looked_up:
         kind = "page load"
-        lead = ("A page load, as the explainer tells it: the DNS lookup, the TCP handshake, "
-                "the HTTP requests and responses, and the teardown.")
+        lead = (f"A page load, as the explainer tells it: the DNS lookup, the TCP handshake,"
+                f"{secure} the HTTP requests and responses, and the teardown.")
     elif http:
         kind = "web"
-        lead = "Web traffic (HTTP), without the DNS lookup of the server's name."
+        lead = ("Web traffic (HTTPS, decrypted with the key log)" if tls and any(
+            t.decrypted for t in tls) else "Web traffic (HTTP)")
+        lead += ", without the DNS lookup of the server's name."
+    elif tls and g.dns and sni & looked_up:
+        kind = "page load"
+        lead = ("An HTTPS page load, encrypted: the DNS lookup, the TCP handshake, the TLS "
+                "handshake, then requests and responses whose content the capture does not "
+                "show without the key log (only their sizes and timing), and the teardown.")
+    elif tls:
+        kind = "https"
+        lead = ("Encrypted traffic (TLS): the handshakes tell the server names, protocols and "
+                "certificates, and the records how much each side sent and when; the content "
+                "needs the key log (--keylog).")
     elif g.dns and not non_dns_tcp:
         kind = "dns"
         lead = "DNS lookups only."
