@@ -175,30 +175,9 @@ class HTTPMessage:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: everything but the body bytes (their sizes instead)."""
-        decoded = self.decoded()
-        out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "request":
-            out.update(method=self.method, target=self.target)
-        else:
-            out.update(status=self.status, reason=self.reason)
-        out.update(
-            version=self.version,
-            headers=[list(f) for f in self.headers.fields],
-            trailers=[list(f) for f in self.trailers.fields],
-            framing=self.framing,
-            body_len=len(self.body) + self.missing,
-            body_wire_len=self.body_wire_len,
-            body_decoded_len=len(decoded.data),
-            decode_problem=decoded.problem,
-            missing=self.missing,
-            complete=self.complete,
-            problems=list(self.problems),
-            notes=list(self.notes),
-            frames=list(self.frames),
-            start=self.start_ts_ns / 1e9,
-            end=self.end_ts_ns / 1e9,
-        )
-        return out
+        from layerpeek.render.http import message_to_dict
+
+        return message_to_dict(self)
 
 
 #: Why an exchange has no response, by how the connection ended (ConnectionClosed.how).
@@ -335,54 +314,18 @@ class HTTPExchange:
         return self.response.end_ts_ns - self.request.start_ts_ns
 
     def _repr_html_(self) -> str:
-        """Jupyter's view: the request above its response (:mod:`layerpeek.notebook.http`)."""
-        from layerpeek.notebook.http import exchange_html
+        """Jupyter's view: the request above its response (:mod:`layerpeek.render.http`)."""
+        from layerpeek.render.http import exchange_html
 
         return exchange_html(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from layerpeek.notebook.http import exchange_text
+        from layerpeek.render.http import exchange_text
 
         p.text(exchange_text(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``http --json`` record (see ``layerpeek/commands/http.py``)."""
-        req, resp = self.request, self.response
-        dreq = req.decoded() if req is not None else None
-        dresp = resp.decoded() if resp is not None else None
-        duration = self.duration_ns
-        return {
-            "stream": self.stream,
-            "index": self.index,
-            "http_version": self.http_version or None,
-            "http2_stream": self.http2_stream,
-            "pushed_by": self.pushed_by,
-            "client": self.client,
-            "server": self.server,
-            "time": self.start_ts_ns / 1e9,
-            "method": req.method if req is not None else None,
-            "host": self.host or None,
-            "target": req.target if req is not None else None,
-            "request_version": req.version if req is not None else None,
-            "status": resp.status if resp is not None else None,
-            "reason": resp.reason if resp is not None else None,
-            "response_version": resp.version if resp is not None else None,
-            "interim": [m.status for m in self.interim],
-            "request_body_len": len(req.body) + req.missing if req is not None else None,
-            "request_body_wire_len": req.body_wire_len if req is not None else None,
-            "request_body_decoded_len": len(dreq.data) if dreq is not None else None,
-            "response_body_len": len(resp.body) + resp.missing if resp is not None else None,
-            "response_body_wire_len": resp.body_wire_len if resp is not None else None,
-            "response_body_decoded_len": len(dresp.data) if dresp is not None else None,
-            "content_type": resp.content_type or None if resp is not None else None,
-            "content_encoding": resp.content_encoding or None if resp is not None else None,
-            "transfer_encoding": resp.transfer_encoding or None if resp is not None else None,
-            "request_start": req.start_ts_ns / 1e9 if req is not None else None,
-            "response_start": resp.start_ts_ns / 1e9 if resp is not None else None,
-            "response_end": resp.end_ts_ns / 1e9 if resp is not None else None,
-            "duration": round(duration / 1e9, 9) if duration is not None else None,
-            "request_frames": list(req.frames) if req is not None else [],
-            "response_frames": list(resp.frames) if resp is not None else [],
-            "complete": self.complete,
-            "problem": self.problem,
-        }
+        from layerpeek.render.http import exchange_to_dict
+
+        return exchange_to_dict(self)
