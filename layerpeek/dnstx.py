@@ -65,7 +65,7 @@ from layerpeek.flows.events import (
 )
 from layerpeek.flows.key import Endpoint
 from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
-from layerpeek.layers.dns import DNS, DNSQuestion, DNSRecord, Opcode, Rcode, RRType, data_text
+from layerpeek.layers.dns import DNS, DNSQuestion, DNSRecord, Rcode
 from layerpeek.layers.dns import decode_message as _decode_message
 from layerpeek.layers.icmp import ICMP
 from layerpeek.layers.icmpv6 import ICMPv6
@@ -96,15 +96,6 @@ _EXTENDED_RCODES = {
     21: "BADALG",
     22: "BADTRUNC",
     23: "BADCOOKIE",
-}
-
-#: What the common error RCODEs mean, for one-line descriptions.
-_RCODE_MEANING = {
-    "NXDOMAIN": "no such name",
-    "SERVFAIL": "the server failed",
-    "REFUSED": "the server refused",
-    "FORMERR": "the server could not parse the query",
-    "NOTIMP": "not implemented by the server",
 }
 
 #: Longest CNAME chain followed: real resolvers give up around 8-16 hops, and
@@ -302,91 +293,15 @@ class DNSTransaction:
 
     def describe(self) -> str:
         """The answer in one phrase: ``www.example.test → edge… → 127.0.0.1``."""
-        if self.response is None:
-            return "no answer" if self.query is not None else "-"
-        rcode = self.rcode_name or "?"
-        chain = self.cname_chain
-        addresses = self.addresses
-        if addresses:
-            hops = " → ".join(chain)
-            return f"{hops} → {', '.join(addresses)}"
-        if rcode != "NOERROR":
-            return f"{rcode} ({_RCODE_MEANING[rcode]})" if rcode in _RCODE_MEANING else rcode
-        if self.truncated and not self.answers:
-            return "truncated (TC), no records"
-        asked = enum_name(RRType, self.qtype) if self.qtype is not None else "?"
-        if len(chain) > 1:
-            hops = " → ".join(chain)
-            if self.qtype in (1, 28):
-                return f"{hops} (no {asked} record)"
-            return hops
-        if self.answers:
-            return ", ".join(_record_text(r, self.qtype) for r in self.answers)
-        return f"no {asked} record (NODATA)"
+        from layerpeek.render.dns import answer_text
+
+        return answer_text(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``dns --json`` record (see :mod:`layerpeek.commands.dns`)."""
-        q, r = self.query, self.response
-        rt = self.response_time_ns
-        flags_from = r if r is not None else q
-        return {
-            "transport": self.transport,
-            "stream": self.stream,
-            "client": str(self.client),
-            "server": str(self.server),
-            "dns_id": self.dns_id,
-            "opcode": enum_name(Opcode, self.opcode),
-            "name": self.name,
-            "type": None if self.qtype is None else enum_name(RRType, self.qtype),
-            "questions": [
-                {"name": x.name, "type": enum_name(RRType, x.type), "class": x.rclass}
-                for x in self.questions
-            ],
-            "status": self.status,
-            "query_frame": None if q is None else q.frame,
-            "query_ts": None if q is None else q.ts_ns / 1e9,
-            "response_frame": None if r is None else r.frame,
-            "response_ts": None if r is None else r.ts_ns / 1e9,
-            "response_time_ms": None if rt is None else round(rt / 1e6, 6),
-            "rcode": self.rcode_name,
-            "rcode_value": self.rcode,
-            "flags": [] if flags_from is None else _flag_names(flags_from.dns),
-            "truncated": self.truncated,
-            "answers": [_record_dict(x) for x in self.answers],
-            "authorities": [_record_dict(x) for x in self.authorities],
-            "cname_chain": list(self.cname_chain) if len(self.cname_chain) > 1 else [],
-            "addresses": list(self.addresses),
-            "retransmission_frames": [m.frame for m in self.retransmissions],
-            "duplicate_response_frames": [m.frame for m in self.duplicate_responses],
-            "tcp_retry_frame": _query_frame(self.tcp_retry),
-            "retry_of_frame": _query_frame(self.retry_of),
-            "frames": list(self.frames),
-            "problems": self.problems,
-        }
+        from layerpeek.render.dns import transaction_to_dict
 
-
-def _query_frame(tx: DNSTransaction | None) -> int | None:
-    return None if tx is None or tx.query is None else tx.query.frame
-
-
-def _flag_names(message: DNS) -> list[str]:
-    names = ("qr", "aa", "tc", "rd", "ra", "ad", "cd")
-    values = (message.qr, message.aa, message.tc, message.rd, message.ra, message.ad, message.cd)
-    return [n for n, v in zip(names, values, strict=True) if v]
-
-
-def _record_dict(record: DNSRecord) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "type": enum_name(RRType, record.type),
-        "ttl": record.ttl,
-        "data": data_text(record.data),
-    }
-
-
-def _record_text(record: DNSRecord, asked: int | None) -> str:
-    text = data_text(record.data)
-    return text if record.type == asked else f"{enum_name(RRType, record.type)} {text}"
+        return transaction_to_dict(self)
 
 
 def follow_cnames(name: str, answers: Iterable[DNSRecord]) -> tuple[str, ...]:
