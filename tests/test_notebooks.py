@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -38,6 +39,18 @@ NEEDS = {
     "05_dataframes.ipynb": ("pandas", "pyarrow", "matplotlib"),
     "06_tables_parquet_dask.ipynb": ("numpy", "pyarrow", "pandas", "dask"),
 }
+
+
+def test_the_notebook_extra_installs_what_every_notebook_imports() -> None:
+    """`pip install '.[notebook]'` is all a reader needs to open and run every notebook."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    names = {re.split(r"[\[<>=!~ ]", req, maxsplit=1)[0] for req in extras["notebook"]}
+    assert "jupyterlab" in names, "the notebook extra must bring Jupyter itself"
+    for notebook, modules in NEEDS.items():
+        missing = set(modules) - names
+        assert not missing, f"{notebook} imports {sorted(missing)}, which the notebook extra lacks"
 
 
 def test_the_notebooks_are_the_documented_six() -> None:
