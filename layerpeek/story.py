@@ -24,8 +24,9 @@ a sensible account too.
 * Other TCP payload is told as data runs (who sent how many bytes, with a
   preview), and UDP that is not DNS as its datagrams.
 
-The steps are plain data (:class:`Step`, :class:`Story`); rendering to text
-is :meth:`Story.text`, and ``to_dict()`` gives the ``explain --json`` form.
+The steps are plain data (:class:`Step`, :class:`Story`); their layout as
+text and as the ``explain --json`` form is :mod:`layerpeek.render.story`
+(``Story.text()`` and ``to_dict()`` hand over to it).
 The functions here read no files: the capture comes in as packets.
 """
 
@@ -34,7 +35,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,6 +46,7 @@ from layerpeek.flows.udp import UDPConversation, udp_payload
 from layerpeek.http.message import HTTPExchange
 from layerpeek.layers.dns import RRType
 from layerpeek.packet import Packet
+from layerpeek.render.story import frames_text
 from layerpeek.tls.summary import TLSSummaries, TLSSummary, version_words
 from layerpeek.wire import enum_name
 
@@ -82,15 +83,9 @@ class Step:
         return self.frames[0] if self.frames else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "title": self.title,
-            "text": self.text,
-            "frames": list(self.frames),
-            "time": self.ts_ns / 1e9,
-            "stream": self.stream,
-            "facts": self.facts,
-        }
+        from layerpeek.render.story import step_to_dict
+
+        return step_to_dict(self)
 
 
 @dataclass(slots=True)
@@ -105,49 +100,15 @@ class Story:
     conclusion: str = ""  #: the explainer's last step for web traffic: what was fetched
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "overview": self.overview,
-            "steps": [dict(step.to_dict(), number=i) for i, step in enumerate(self.steps, 1)],
-            "conclusion": self.conclusion,
-            "notes": list(self.notes),
-        }
+        from layerpeek.render.story import story_to_dict
+
+        return story_to_dict(self)
 
     def text(self, *, width: int = 100, max_steps: int = 0) -> str:
         """The story as wrapped text; ``max_steps`` > 0 tells only that many steps."""
-        out = textwrap.wrap(self.overview, width, break_on_hyphens=False) or [""]
-        shown = self.steps if max_steps <= 0 else self.steps[:max_steps]
-        for i, step in enumerate(shown, 1):
-            out.append("")
-            at = (step.ts_ns - self.start_ns) / 1e9
-            where = f"  [{step.stream}]" if step.stream else ""
-            out.append(f"{i}. {step.title}  ({_frames_text(step.frames)}, t={at:.6f}s){where}")
-            out.extend(textwrap.wrap(step.text, width, initial_indent="    ",
-                                     subsequent_indent="    ", break_on_hyphens=False))
-        if len(shown) < len(self.steps):
-            out.append("")
-            out.append(f"… {len(self.steps) - len(shown)} more steps not shown "
-                       "(--max-steps 0 shows all).")
-        if self.conclusion:
-            out.append("")
-            out.extend(textwrap.wrap(self.conclusion, width, break_on_hyphens=False))
-        for note in self.notes:
-            out.append("")
-            out.extend(textwrap.wrap("Note: " + note, width, subsequent_indent="      "))
-        return "\n".join(out) + "\n"
+        from layerpeek.render.story import story_text
 
-
-def _frames_text(frames: tuple[int, ...]) -> str:
-    if not frames:
-        return "no frame"
-    if len(frames) == 1:
-        return f"frame {frames[0]}"
-    contiguous = list(frames) == list(range(frames[0], frames[-1] + 1))
-    if contiguous and len(frames) > 3:
-        return f"frames {frames[0]}-{frames[-1]}"
-    if len(frames) > 8:
-        return f"{len(frames)} frames from {frames[0]} to {frames[-1]}"
-    return "frames " + ", ".join(map(str, frames))
+        return story_text(self, width=width, max_steps=max_steps)
 
 
 # ---------------------------------------------------------------------------
@@ -859,7 +820,7 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
                 title = "Further HTTP request"
                 lead = (f"On the same connection (keep-alive), the client asked for "
                         f"{req.method} {req.target}{host}")
-            words = [f"{lead} in {_frames_text(req.frames)}."]
+            words = [f"{lead} in {frames_text(req.frames)}."]
             if h2 is not None and req.version != "HTTP/2":
                 words.append("It asked to switch the connection to HTTP/2 (Upgrade: h2c).")
             if req.target in referenced:
@@ -886,7 +847,7 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
         if resp is not None:
             on = f" on HTTP/2 stream {h2}" if h2 is not None else ""
             words = [f"The server answered {resp.status} {resp.reason}".rstrip()
-                     + f"{on} in {_frames_text(resp.frames)}"]
+                     + f"{on} in {frames_text(resp.frames)}"]
             if ex.duration_ns is not None:
                 words[0] += f", {_ms(ex.duration_ns)} after the request began"
             words[0] += "."
@@ -1049,7 +1010,7 @@ def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]
         alpn = (f" and the application protocols {_names(list(ch.alpn))} (ALPN)"
                 if ch.alpn else "")
         words.append(
-            f"The client began TLS with a ClientHello ({_frames_text(tls.client_hello_frames)})"
+            f"The client began TLS with a ClientHello ({frames_text(tls.client_hello_frames)})"
             f"{sni}, offering {_and(offered)} with {len(ch.cipher_suites)} cipher suites"
             f"{alpn}.")
     else:
@@ -1061,13 +1022,13 @@ def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]
         wants = (f": it wants a key share for {group_name(share.selected_group)} instead"
                  if share is not None and share.selected_group is not None else "")
         words.append(f"The server asked for a second ClientHello (HelloRetryRequest, "
-                     f"{_frames_text(tls.retry_frames)}){wants}, which costs one more round "
+                     f"{frames_text(tls.retry_frames)}){wants}, which costs one more round "
                      "trip.")
     if sh is not None:
         version = version_words(tls.version)
         cipher = cipher_suite_name(sh.cipher_suite)
         words.append(f"The server answered with a ServerHello "
-                     f"({_frames_text(tls.server_hello_frames)}): {version}, with the cipher "
+                     f"({frames_text(tls.server_hello_frames)}): {version}, with the cipher "
                      f"suite {cipher}.")
         if tls.alpn:
             words.append(f"The application protocol is {tls.alpn} (ALPN).")
@@ -1100,7 +1061,7 @@ def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]
             until = f", valid until {leaf.not_after}" if leaf.not_after else ""
             chain = (f"; the chain has {len(tls.certificates)} certificates"
                      if len(tls.certificates) > 1 else "")
-            words.append(f"The server's certificate ({_frames_text(tls.certificate_frames)}) is "
+            words.append(f"The server's certificate ({frames_text(tls.certificate_frames)}) is "
                          f"for {leaf.subject}{names}, issued by {leaf.issuer}{until}{chain}.")
         elif leaf.problem:
             words.append(f"The server sent a certificate ({leaf.problem}).")
@@ -1147,7 +1108,7 @@ def _tls_alert_step(conv: TCPConversation, tls: TLSSummary, alert: Any) -> Step:
     who = tls.role(alert.direction)
     a = alert.alert
     frames = tuple(alert.frames)
-    where = _frames_text(frames)
+    where = frames_text(frames)
     if a.level is None or a.description is None:
         title = "TLS alert (encrypted)"
         text = (f"The {who} sent an encrypted TLS alert ({where}); without the keys its kind "

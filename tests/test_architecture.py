@@ -325,7 +325,7 @@ class TestRecordsHoldNoPresentation:
     """Where the records live that ``render/`` shows (``layers/`` keep their own summaries)."""
 
     @pytest.mark.parametrize(
-        "root", ["packet.py", "http", "dnstx.py", _not_yet("story.py"),
+        "root", ["packet.py", "http", "dnstx.py", "story.py",
                  _not_yet("flows")],
     )
     def test_renderer_named_methods_hand_over_to_render(self, root: str) -> None:
