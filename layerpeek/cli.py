@@ -48,6 +48,22 @@ exit codes:
 Colour is used on a terminal only, and never when NO_COLOR is set."""
 
 
+def compiled_status() -> str:
+    """Which path ``layerpeek.table`` takes here: its compiled loops or their Python twins.
+
+    Found without importing the table package (it imports NumPy), so
+    ``--version`` stays as quick as ``--help``.
+    """
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("layerpeek._speedups") is None:
+        return "compiled loops (layerpeek._speedups): not built; the pure-Python path runs"
+    if os.environ.get("LAYERPEEK_PURE_PYTHON", "") not in ("", "0"):
+        return "compiled loops (layerpeek._speedups): built, off (LAYERPEEK_PURE_PYTHON is set)"
+    return "compiled loops (layerpeek._speedups): built and used"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from layerpeek import __version__
 
@@ -57,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__version__}\n{compiled_status()}")
     subparsers = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", required=True
     )

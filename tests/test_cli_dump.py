@@ -235,9 +235,24 @@ class TestUsage:
 
     def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
         import layerpeek
+        from layerpeek.columnar import _compiled
 
         code, out, _ = run(capsys, "--version")
-        assert code == 0 and out.strip() == f"layerpeek {layerpeek.__version__}"
+        version, status = out.strip().splitlines()
+        assert code == 0 and version == f"layerpeek {layerpeek.__version__}"
+        assert status.startswith("compiled loops (layerpeek._speedups): ")
+        assert ("built and used" in status) == _compiled.ENABLED
+
+    def test_version_says_when_the_pure_python_path_runs(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("LAYERPEEK_PURE_PYTHON", "1")
+        code, out, _ = run(capsys, "--version")
+        assert code == 0
+        assert out.strip().splitlines()[1] in (
+            "compiled loops (layerpeek._speedups): built, off (LAYERPEEK_PURE_PYTHON is set)",
+            "compiled loops (layerpeek._speedups): not built; the pure-Python path runs",
+        )
 
     def test_help_lists_every_command_and_the_exit_codes(
         self, capsys: pytest.CaptureFixture[str]
