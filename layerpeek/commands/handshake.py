@@ -16,6 +16,12 @@ A side that passes through two states in one packet shows both
 
 Handshake packets and the FINs/RSTs of the teardown are labelled at the
 right; Wireshark's analysis labels (``[TCP Retransmission]`` …) follow.
+
+A TLS conversation has the TLS messages each segment completed drawn on a
+second arrow under its own (``|==== TLS ClientHello SNI=example.test ===>|``),
+so the TLS handshake shows after the TCP one; with ``--keylog`` TLS 1.3's
+encrypted handshake messages are named too.  Its header line says what the
+handshake settled (version, cipher suite, SNI, ALPN, round trips).
 Without STREAM every TCP stream of the capture is drawn, one after another,
 each as soon as it is over (two minutes of capture time after its close, or
 at the end of the capture): in stream order for a short capture, in the
@@ -26,7 +32,7 @@ connections the capture holds.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from layerpeek.commands import common, problems
@@ -34,6 +40,7 @@ from layerpeek.layers.tcp import flag_names
 
 if TYPE_CHECKING:
     from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
+    from layerpeek.tls.summary import TLSSummary
 
 DESCRIPTION = """\
 Draw TCP conversations as ladder diagrams: client on the left, server on the
@@ -73,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-defrag", dest="defrag", action="store_false",
         help="do not reassemble fragmented IP datagrams",
     )
+    common.add_keylog_option(
+        parser, "TLS 1.3's encrypted handshake messages are named on the arrows")
     problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
@@ -86,12 +95,14 @@ class _Row:
     notes: str
     client_states: list[str]  #: states the client went through in this packet
     server_states: list[str]
+    tls: list[str] = field(default_factory=list)  #: TLS messages this segment completed
 
 
 def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.events import ConversationSummary, StateChanged
     from layerpeek.flows.tracker import TCPConversation, TCPTracker
     from layerpeek.layers.tcp import TCP
+    from layerpeek.tls.summary import TLSSummaries, message_labels
 
     path: str = args.file
     wanted: int | None = args.stream
@@ -101,12 +112,14 @@ def run(args: argparse.Namespace) -> int:
         # (ConversationSummary: two minutes of capture time after its close,
         # evicted, or at the end), and its rows dropped: memory holds the rows
         # of the conversations still tracked, at most --max-connections.
-        analysis = common.analysis(args, ["tcp"], settings={"tcp": {"keep_conversations": False}})
+        analysis = common.analysis(args, ["tcp", "tls"], settings={
+            "tcp": {"keep_conversations": False}, "tls": {"keep_connections": False}})
         tracker = analysis.get(TCPTracker)
         assert tracker is not None
         summary = problems.ProblemSummary()
         summary.analysis(analysis)
         rows: dict[int, list[_Row]] = {}
+        tls = TLSSummaries()
         drawn = 0
         out: TextIO | None = None
 
@@ -119,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 if not isinstance(conv, TCPConversation):
                     continue
                 its = rows.pop(conv.id, None)
+                told = tls.pop(conv.id)
                 if its is None:
                     continue
                 if out is None:
@@ -126,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 if drawn:
                     out.write("\n")
                 drawn += 1
-                ladder(conv, its, out)
+                ladder(conv, its, out, told)
 
         for packet in summary.watch(common.iter_packets(reader, path)):
             step = analysis.feed(packet)
@@ -138,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
                     if isinstance(e, StateChanged) and e.conversation == info.stream:
                         side = row.client_states if e.endpoint == "client" else row.server_states
                         side.append(e.new.value)
+                row.tls = message_labels(step.events, info.stream)
                 rows.setdefault(info.stream, []).append(row)
+            for e in step.events:
+                tls.feed(e)
             if step.events:
                 draw(step.events)
         draw(analysis.finish())
@@ -167,12 +184,30 @@ def _row(frame: int, ts: int, flags: int, info: PacketFlowInfo) -> _Row:
     return _Row(frame, ts, info.direction == "client", " ".join(parts), notes, [], [])
 
 
-def _arrow(label: str, to_right: bool) -> str:
+def _arrow(label: str, to_right: bool, line: str = "-") -> str:
     body = f" {label} "
     fill = max(ARROW - len(body) - 6, 2)
     if to_right:
-        return f"|----{body}{'-' * fill}>|"
-    return f"|<{'-' * fill}{body}----|"
+        return f"|{line * 4}{body}{line * fill}>|"
+    return f"|<{line * fill}{body}{line * 4}|"
+
+
+def _tls_arrows(labels: list[str], to_right: bool) -> list[str]:
+    """The TLS messages on arrows of ``=`` under the segment's, as many as they need."""
+    room = ARROW - 10 - len("TLS ")
+    lines: list[str] = []
+    current = ""
+    for label in labels:
+        if len(label) > room:
+            label = label[: room - 1] + "…"
+        if current and len(current) + 2 + len(label) > room:
+            lines.append(current)
+            current = label
+        else:
+            current = f"{current}, {label}" if current else label
+    if current:
+        lines.append(current)
+    return [_arrow(f"TLS {text}", to_right, "=") for text in lines]
 
 
 #: Columns before the arrow: "frame  time       ".
@@ -201,12 +236,17 @@ def _phase(conv: TCPConversation, row: _Row) -> str:
     return marks.get(row.frame, "")
 
 
-def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO) -> None:
-    """Write one conversation's ladder diagram."""
+def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
+           tls: TLSSummary | None = None) -> None:
+    """Write one conversation's ladder diagram (with its TLS account, if it is TLS)."""
     hs = conv.handshake
     out.write(f"TCP stream {conv.id}: client {conv.client}, server {conv.server}\n")
     if hs.syn_frame is not None or hs.synack_frame is not None:
         out.write(f"  {_handshake_text(conv)}\n")
+    if tls is not None:
+        from layerpeek.tls.summary import settled_text
+
+        out.write(f"  TLS: {settled_text(tls)}\n")
     out.write(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n\n")
     head = _columns(f"client {conv.client}", f"server {conv.server}")
     out.write(f"{'frame':>5}  {'time':<9}  {head[_MARGIN:]}\n")
@@ -219,6 +259,8 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO) -> None:
         when = (row.ts_ns - t0) / 1e9
         line = f"{row.frame:>5}  {when:<9.6f}  {_arrow(row.label, row.from_client)}"
         out.write(f"{line} {notes}".rstrip() + "\n")
+        for arrow in _tls_arrows(row.tls, row.from_client):
+            out.write(f"{'':<{_MARGIN}}{arrow}\n")
         if row.client_states or row.server_states:
             # Every state a side went through in this packet, e.g. CLOSE_WAIT > LAST_ACK.
             client = " > ".join(row.client_states) if row.client_states else client
@@ -243,3 +285,4 @@ def _handshake_text(conv: TCPConversation) -> str:
     if hs.client_isn is not None or hs.server_isn is not None:
         parts.append(f"ISN client {hs.client_isn} server {hs.server_isn}")
     return "; ".join(parts)
+

@@ -18,13 +18,21 @@ runs that pass and keeps one :class:`LadderSegment` per packet in a
 list.  A conversation that was not recorded (from
 :func:`layerpeek.flows.conversations`) is still drawn, as its state
 transitions and summary, with a hint on how to get the segments.
+
+A TLS conversation's arrows also carry the TLS messages each segment
+completed (``ClientHello SNI=…``, ``ServerHello TLS1.3 …``), drawn under the
+TCP label, so the TLS handshake shows after the TCP one; ``keylog=`` names
+TLS 1.3's encrypted handshake messages too, and the conversation's
+``tls`` (a :class:`~layerpeek.tls.summary.TLSSummary`) says what the
+handshake settled.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerpeek.flows.events import StateChanged
 from layerpeek.flows.tcp_state import TCPState
@@ -36,6 +44,10 @@ from layerpeek.layers.tcp import TCP, flag_names
 from layerpeek.layers.udp import UDP
 from layerpeek.notebook._source import Source, iter_packets
 from layerpeek.notebook.html import HTML, conversations_table, esc
+
+if TYPE_CHECKING:
+    from layerpeek.tls.keylog import KeyLog
+    from layerpeek.tls.summary import TLSSummary
 
 _SYN, _FIN, _RST = 0x02, 0x01, 0x04
 
@@ -63,6 +75,7 @@ class LadderSegment:
     client_state: TCPState | None  #: after this packet
     server_state: TCPState | None
     ip_len: int = 0  #: IP header + payload bytes (Zeek's ``*_ip_bytes``)
+    tls: tuple[str, ...] = ()  #: TLS messages this segment completed (``ClientHello …``)
 
     @property
     def label(self) -> str:
@@ -88,6 +101,7 @@ class RecordedConversation(TCPConversation):
     services: tuple[str, ...] = ()  #: application layers seen in it ("http", "dns")
     ip_bytes_client: int = 0  #: IP bytes the client sent (headers included)
     ip_bytes_server: int = 0
+    tls: TLSSummary | None = None  #: what its TLS handshake settled, if it is TLS
 
 
 class ConversationList(list[Any]):
@@ -134,7 +148,8 @@ def _ip_len(packet: Any, tcp_index: int) -> int:
 
 
 def conversations(
-    source: Source, *, keep_data: bool = False, defrag: bool = True
+    source: Source, *, keep_data: bool = False, defrag: bool = True,
+    keylog: KeyLog | str | os.PathLike[str] | None = None,
 ) -> ConversationList:
     """Every conversation of a capture, the TCP ones recorded for the ladder and plots.
 
@@ -142,16 +157,22 @@ def conversations(
     frames kept), but each TCP conversation is a :class:`RecordedConversation`
     whose ``segments`` hold one :class:`LadderSegment` per packet, so it
     displays as a ladder in Jupyter.  ``keep_data`` also keeps each
-    direction's reassembled bytes.
+    direction's reassembled bytes.  TLS conversations carry their TLS
+    messages on the arrows and a :class:`~layerpeek.tls.summary.TLSSummary`
+    (``tls``); ``keylog`` (a :class:`~layerpeek.tls.KeyLog` or the path of
+    an NSS key log) decrypts, so TLS 1.3's encrypted handshake is named.
     """
     from layerpeek.analysis import Analysis
     from layerpeek.flows.events import ConversationSummary
+    from layerpeek.tls.summary import TLSSummaries, message_labels
 
     analysis = Analysis(
-        ["defrag", "tcp", "udp"] if defrag else ["tcp", "udp"],
+        ["defrag", "tcp", "udp", "tls"] if defrag else ["tcp", "udp", "tls"],
         settings={"tcp": {"keep_frames": True, "keep_data": keep_data},
-                  "udp": {"keep_frames": True}},
+                  "udp": {"keep_frames": True},
+                  "tls": {"keylog": keylog, "keep_connections": False}},
     )
+    tls = TLSSummaries()
     summaries: list[TCPConversation | UDPConversation] = []
     segments: dict[int, list[LadderSegment]] = {}
     services: dict[tuple[str, int], dict[str, None]] = {}
@@ -159,6 +180,8 @@ def conversations(
     for step in analysis.run(iter_packets(source)):
         packet, info, events = step.packet, step.flow, step.events
         summaries.extend(e.summary for e in events if isinstance(e, ConversationSummary))
+        for e in events:
+            tls.feed(e)
         if info is None or info.proto not in ("tcp", "udp"):
             continue
         key = (info.proto, info.stream)
@@ -184,8 +207,12 @@ def conversations(
             info.next_seq, info.seglen, tcp.window, info.flags,
             tuple(verdict.labels()) if verdict is not None else (), changes,
             info.client_state, info.server_state, ip_len,
+            tuple(message_labels(events, info.stream)),
         ))
-    summaries.extend(e.summary for e in analysis.finish() if isinstance(e, ConversationSummary))
+    for e in analysis.finish():
+        tls.feed(e)
+        if isinstance(e, ConversationSummary):
+            summaries.append(e.summary)
     summaries.sort(key=lambda c: (c.first_frame, c.proto))
     out = ConversationList()
     out.services = {key: tuple(names) for key, names in services.items()}
@@ -198,6 +225,9 @@ def conversations(
             rec.segments = rows
             rec.services = tuple(services.get(("tcp", conv.id), {}))
             rec.ip_bytes_client, rec.ip_bytes_server = ip_bytes.get(("tcp", conv.id), (0, 0))
+            rec.tls = tls.get(conv.id)
+            if rec.tls is not None and "tls" not in rec.services:
+                rec.services += ("tls",)
             out.append(rec)
         else:
             assert isinstance(conv, UDPConversation)
@@ -214,6 +244,9 @@ SERVER_X = 600
 ROW = 38  #: vertical distance between two segments
 SLOPE = 16  #: how far an arrow drops between its two ends
 TOP = 58  #: where the first row starts (below the column titles and initial states)
+
+#: The colour of the TLS messages under an arrow's TCP label.
+_TLS_COLOUR = "#00695c"
 
 _COLOURS = {
     "syn": "#2e7d32",
@@ -345,6 +378,13 @@ def ladder_svg(conv: TCPConversation, max_segments: int = MAX_SEGMENTS) -> str:
             _text(8, y + SLOPE / 2 + 3, f"{seg.frame:>4}  {(seg.ts_ns - t0) / 1e9:.6f}",
                   size=10, colour="#444", extra=' xml:space="preserve"'),
         ]
+        if seg.tls:
+            text = "TLS " + ", ".join(seg.tls)
+            if len(text) > 62:
+                text = text[:61] + "…"
+            items.append(_text((CLIENT_X + SERVER_X) / 2, y + SLOPE / 2 + 6, text,
+                               anchor="middle", size=10, colour=_TLS_COLOUR, cls="lp-tls",
+                               extra=f' data-messages="{esc(" | ".join(seg.tls))}"'))
         if notes:
             items.append(_text((CLIENT_X + SERVER_X) / 2, y + SLOPE + 10, notes,
                                anchor="middle", size=10, colour="#c62828"))
@@ -402,6 +442,11 @@ def conversation_text(conv: TCPConversation) -> str:
     hs = _handshake_text(conv)
     if hs:
         lines.append(f"  {hs}")
+    tls = getattr(conv, "tls", None)
+    if tls is not None:
+        from layerpeek.tls.summary import settled_text
+
+        lines.append(f"  TLS: {settled_text(tls)}")
     lines.append(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}")
     for t in conv.transitions:
         lines.append(f"  frame {t.frame}: {t.endpoint} {t.old.value} → {t.new.value} ({t.why})")
@@ -419,6 +464,11 @@ def conversation_html(conv: TCPConversation) -> str:
     hs = _handshake_text(conv)
     if hs:
         facts.append(esc(hs))
+    tls = getattr(conv, "tls", None)
+    if tls is not None:
+        from layerpeek.tls.summary import settled_text
+
+        facts.append("TLS: " + esc(settled_text(tls)))
     facts.append(
         f"end: {esc(conv.close.describe())}; Zeek <code>{esc(conv.conn_state)}</code> "
         f"<code>{esc(conv.history)}</code>"

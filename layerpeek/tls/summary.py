@@ -27,6 +27,7 @@ application data are kept (the rest are counted).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from layerpeek.tls import handshake
@@ -40,7 +41,7 @@ from layerpeek.tls.events import (
     TLSHandshake,
     TLSProblem,
 )
-from layerpeek.tls.names import alert_level_name, alert_name, version_name
+from layerpeek.tls.names import alert_level_name, alert_name, cipher_suite_name, version_name
 from layerpeek.tls.records import EncryptedHandshake
 
 #: Handshake-phase messages kept per connection (a ladder label each).
@@ -330,6 +331,57 @@ class TLSSummary:
             self.bursts_dropped += 1
 
 
+def message_labels(events: Iterable[object], conversation: int) -> list[str]:
+    """The TLS messages of ``conversation`` among one packet's events, as Wireshark names them.
+
+    For the ladders: the messages a segment completed, drawn on its arrow.
+
+    Application-data records are counted, not listed: ``Application Data ×3
+    (1148 bytes)``.
+    """
+    labels: list[str] = []
+    records = size = 0
+    for e in events:
+        if isinstance(e, TLSApplicationData) and e.conversation == conversation:
+            records += 1
+            size += e.length
+        elif isinstance(e, TLSHandshake) and e.conversation == conversation:
+            labels.append(e.message.summary())
+        elif isinstance(e, TLSChangeCipherSpec) and e.conversation == conversation:
+            labels.append("ChangeCipherSpec")
+        elif isinstance(e, TLSAlert) and e.conversation == conversation:
+            labels.append(e.alert.summary())
+    if records:
+        labels.append("Application Data" + (f" ×{records}" if records > 1 else "")
+                      + f" ({size} bytes)")
+    return labels
+
+
+def settled_text(tls: TLSSummary) -> str:
+    """What a TLS handshake settled, in one line: ``TLS 1.3 TLS_AES_128_GCM_SHA256, SNI …``."""
+    parts = []
+    if tls.version is not None and tls.cipher_suite is not None:
+        parts.append(f"{version_words(tls.version)} {cipher_suite_name(tls.cipher_suite)}")
+    else:
+        parts.append("no ServerHello captured")
+    if tls.server_name:
+        parts.append(f"SNI {tls.server_name}")
+    if tls.alpn:
+        parts.append(f"ALPN {tls.alpn}")
+    if tls.retry is not None:
+        parts.append("HelloRetryRequest")
+    if tls.resumed:
+        parts.append("resumed")
+    if tls.round_trips is not None:
+        parts.append(f"{tls.round_trips} round trip{'s' if tls.round_trips != 1 else ''} "
+                     f"({tls.handshake_ns / 1e6:.3f} ms)" if tls.handshake_ns is not None
+                     else f"{tls.round_trips} round trips")
+    if tls.certificates and tls.certificates[0].subject:
+        parts.append(f"certificate {tls.certificates[0].subject}")
+    parts.append("decrypted" if tls.decrypted else "content encrypted")
+    return ", ".join(parts)
+
+
 class TLSSummaries:
     """A :class:`TLSSummary` per TLS conversation, fed every event (others are ignored)."""
 
@@ -361,5 +413,7 @@ __all__ = [
     "TLSMessage",
     "TLSSummaries",
     "TLSSummary",
+    "message_labels",
+    "settled_text",
     "version_words",
 ]
