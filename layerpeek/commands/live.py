@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from layerpeek.capture.live import LiveCapture
     from layerpeek.flows.tracker import TCPConversation
     from layerpeek.packet import Packet
+    from layerpeek.tls.keylog import KeyLog
 
 DESCRIPTION = """\
 Capture packets from a network interface (Linux; needs root or CAP_NET_RAW)
@@ -121,6 +122,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--handshake", action="store_true",
         help="draw each TCP conversation as a ladder diagram while it happens",
     )
+    common.add_keylog_option(
+        parser, "with --handshake, TLS messages are drawn on the arrows and TLS 1.3's "
+        "encrypted handshake is named (a key log is read as it is when the capture starts)")
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -137,6 +141,7 @@ class Options:
     view: str = "lines"  #: "lines", "detailed", "json", "handshake" or "none"
     tree: bool = False  #: with view "detailed": -V
     hexdump: bool = False  #: with view "detailed": -x
+    keylog: KeyLog | None = None  #: with view "handshake": names TLS 1.3's encrypted handshake
 
 
 def _filter_from(parser: argparse.ArgumentParser, flag: str | None, words: list[str]) -> str:
@@ -186,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         view=_view(parser, args),
         tree=args.verbose,
         hexdump=args.hex,
+        keylog=common.load_keylog(args),
     )
     if opts.write == "-" and opts.view != "none":
         if args.json or args.verbose or args.hex or args.handshake:
@@ -219,6 +225,7 @@ def run_dump(args: argparse.Namespace) -> int:
         view=_view(parser, args),
         tree=args.verbose,
         hexdump=args.hex,
+        keylog=common.load_keylog(args),
     )
     return capture(opts)
 
@@ -417,13 +424,14 @@ def _show(packets: Iterator[Packet], opts: Options) -> None:
     elif opts.view == "detailed":
         dump._detailed(packets, write, None, opts.tree, opts.hexdump, color, dump._FirstTime())
     elif opts.view == "handshake":
-        _handshake(packets, write, color)
+        _handshake(packets, write, color, opts.keylog)
     else:
         dump._lines(packets, write, None, color, dump._FirstTime())
 
 
-def _handshake(packets: Iterator[Packet], write: Callable[[str], None], color: bool) -> None:
-    ladder = LiveLadder(write)
+def _handshake(packets: Iterator[Packet], write: Callable[[str], None], color: bool,
+               keylog: KeyLog | None = None) -> None:
+    ladder = LiveLadder(write, keylog)
     try:
         for packet in packets:
             ladder.feed(packet)
@@ -442,20 +450,24 @@ class LiveLadder:
     * the conversation's header when its first packet arrives;
     * each segment's arrow, and both sides' states whenever they change;
     * the handshake summary (RTT, options, ISNs) once the handshake completes;
+    * the TLS messages a segment completed, on arrows of their own under it
+      (named inside TLS 1.3's encrypted handshake when ``keylog`` has the
+      session's secrets);
     * the end line once both sides are closed (or when the capture stops).
 
     Rows of concurrent conversations interleave; a ``(continued)`` line says
     whose rows follow whenever the conversation changes.
     """
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], keylog: KeyLog | None = None) -> None:
         from layerpeek.analysis import Analysis
         from layerpeek.flows.tracker import TCPTracker
 
         # Conversations are forgotten once over, and so is what was drawn of
         # them: memory stays bounded however long the capture runs.
-        self._analysis = Analysis(["defrag", "tcp"],
-                                  settings={"tcp": {"keep_conversations": False}})
+        self._analysis = Analysis(["defrag", "tcp", "tls"], settings={
+            "tcp": {"keep_conversations": False},
+            "tls": {"keylog": keylog, "keep_connections": False}})
         tracker = self._analysis.get(TCPTracker)
         assert tracker is not None
         self._tracker = tracker
@@ -467,6 +479,7 @@ class LiveLadder:
         from layerpeek.commands import handshake as hs
         from layerpeek.flows.events import ConnectionClosed, StateChanged
         from layerpeek.layers.tcp import TCP
+        from layerpeek.tls.summary import message_labels
 
         step = self._analysis.feed(packet)
         packet, info, events = step.packet, step.flow, step.events
@@ -505,6 +518,8 @@ class LiveLadder:
         seconds = (row.ts_ns - drawn.t0) / 1e9
         line = f"{row.frame:>5}  {seconds:<9.6f}  {hs._arrow(row.label, row.from_client)}"
         out.append(f"{line} {notes}".rstrip() + "\n")
+        for arrow in hs._tls_arrows(message_labels(events, sid), row.from_client):
+            out.append(f"{'':<{hs._MARGIN}}{arrow}\n")
         if row.client_states or row.server_states:
             # Every state a side went through in this packet, e.g. CLOSE_WAIT > LAST_ACK.
             out.append(

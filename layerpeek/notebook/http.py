@@ -7,7 +7,8 @@ that import them from ``layerpeek.notebook.http``.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from layerpeek.notebook._source import Source
 from layerpeek.render.http import (
@@ -29,13 +30,20 @@ class ExchangeList(list[Any]):
         p.text(exchanges_table(self, limit=50).text)
 
 
-def exchanges(source: Source) -> ExchangeList:
-    """Every HTTP/1.x exchange of a capture (:func:`layerpeek.http.exchanges`), as a table."""
+if TYPE_CHECKING:
+    from layerpeek.tls.keylog import KeyLog
+
+
+def exchanges(source: Source, *,
+              keylog: KeyLog | str | os.PathLike[str] | None = None) -> ExchangeList:
+    """Every HTTP/1.x and HTTP/2 exchange of a capture (:func:`layerpeek.http.exchanges`), as a
+    table; ``keylog`` (a :class:`~layerpeek.tls.KeyLog` or the path of an NSS key log)
+    adds the HTTPS ones."""
     from layerpeek.http import exchanges as rebuild
     from layerpeek.notebook._source import iter_packets
 
     out = ExchangeList()
-    out.extend(rebuild(iter_packets(source)))
+    out.extend(rebuild(iter_packets(source), keylog=keylog))
     return out
 
 

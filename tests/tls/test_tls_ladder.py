@@ -121,3 +121,32 @@ def test_the_handshake_messages_of_each_frame_equal_tsharks(name: str) -> None:
             if types:
                 ours[seg.frame] = types
     assert ours == theirs
+
+
+def test_live_handshake_draws_the_same_tls_arrows_as_it_goes(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``live --handshake --keylog``: the ladder drawn packet by packet has the file's arrows."""
+    import layerpeek
+    from layerpeek.commands.live import LiveLadder
+    from layerpeek.tls import KeyLog
+
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+    keys = CAPTURES / "tls13_http11.keys"
+    written: list[str] = []
+    ladder_ = LiveLadder(written.append, KeyLog.load(keys))
+    with layerpeek.read(CAPTURES / "tls13_http11.pcap") as packets:
+        for packet in packets:
+            ladder_.feed(packet)
+    ladder_.finish()
+    whole = frames_and_tls(ladder(capsys, "tls13_http11", "--keylog", str(keys)))
+    assert frames_and_tls("".join(written)) == whole
+    assert (6, "EncryptedExtensions ALPN=http/1.1") in whole
+
+
+def test_the_notebook_lists_https_exchanges_with_the_key_log() -> None:
+    from layerpeek.notebook import exchanges
+
+    assert len(exchanges(CAPTURES / "https_h2.pcap")) == 0
+    found = exchanges(CAPTURES / "https_h2.pcap", keylog=CAPTURES / "https_h2.keys")
+    assert [(ex.target, ex.status) for ex in found] == [
+        ("/index.html", 200), ("/style.css", 200), ("/no-such-page", 404)]
