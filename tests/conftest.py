@@ -55,3 +55,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run tests/corpus: tcpdump's and Zeek's test captures against tshark "
         "(fetch them first: python3 tests/corpus/fetch.py; about 30 minutes)",
     )
+    parser.addoption(
+        "--update-golden", action="store_true",
+        help="rewrite tests/golden/ (and the README's and tutorial's outputs shown whole) from "
+        "what the documented commands print now (also LAYERPEEK_UPDATE_GOLDEN=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--update-golden", default=False):
+        import os
+
+        os.environ["LAYERPEEK_UPDATE_GOLDEN"] = "1"
