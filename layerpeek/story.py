@@ -1069,8 +1069,8 @@ def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]
     if rounds is not None:
         took = f"{rounds} round trip{'s' if rounds != 1 else ''}"
         elapsed = tls.handshake_ns
-        words.append(f"The handshake took {took}: the client could send encrypted data "
-                     f"{_ms(elapsed)} after its ClientHello (frame {tls.ready_frame}).")
+        words.append(f"The handshake took {took}: it was over {_ms(elapsed)} after the "
+                     f"ClientHello (frame {tls.ready_frame}).")
         if tls.version == 0x0303 and rounds == 2 and not tls.resumed:
             words.append("(TLS 1.3 needs one round trip for the same.)")
         words.append(_tls_decryption_words(tls, http))

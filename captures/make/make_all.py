@@ -451,6 +451,30 @@ def tls_resumed() -> None:
     expect(decrypted_count(path, OUT / "tls_resumed.keys", "http.request") == 4, "4 requests")
 
 
+def tls12_resumed() -> None:
+    """TLS 1.2 resumed both ways (Python's ssl on both sides, tls_client.py): a full
+    handshake then one resumed by its session ticket, a full one without tickets then
+    one resumed by its session id; the client writes the key log."""
+    path = OUT / "tls12_resumed.pcap"
+    with tls_files("tls12-resumed") as tmp:
+        keys = tmp / "client.keys"
+        with namespace("lp-cap-tls12-resumed") as ns:
+            tls_serve(ns, tmp, "--max-version", "1.2", "--close-notify")
+            with capture(ns.name, "lo", path):
+                ns.run(*py("tls_client.py", "resume", "--connect", "127.0.0.1:8443",
+                           "--server-name", "example.test", "--cafile",
+                           str(tmp / "certs" / "ca.pem"), "--keylog", str(keys),
+                           "--local-port", "41470"))
+                time.sleep(0.1)
+        keep_keys(keys, "tls12_resumed")
+    hellos = fields(path, "tls.handshake.type == 2", "frame.number", "tls.handshake.session_id")
+    expect(len(hellos) == 4 and hellos[2][1] == hellos[3][1] != "",
+           "four ServerHellos, the last echoing the third's session id")
+    expect(count(path, "tls.handshake.type == 11") == 2, "certificates in the full handshakes only")
+    expect(decrypted_count(path, OUT / "tls12_resumed.keys", "http.response.code == 200") == 4,
+           "four answers decrypted")
+
+
 def tls_alert() -> None:
     """curl does not trust the server's CA and says so with a fatal alert (TLS 1.3: the
     alert is encrypted under the client's handshake keys; TLS 1.2: in the clear)."""
@@ -729,6 +753,7 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "tls13_http11": tls13_http11,
     "tls12_http11": tls12_http11,
     "tls_resumed": tls_resumed,
+    "tls12_resumed": tls12_resumed,
     "tls_alert": tls_alert,
     "tls_missing_keys": tls_missing_keys,
     "https_h2": https_h2,

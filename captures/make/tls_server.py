@@ -9,12 +9,16 @@ certificate for ``example.test`` (SAN ``example.test``, ``www.example.test``,
 [--max-version 1.2] [--ciphers SPEC]`` serves ``web.py``'s routes over TLS with
 Python's ``ssl`` module, writing the session secrets to FILE in the NSS key log
 format (``SSLContext.keylog_filename``), prints ``ready``, and serves until
-SIGTERM.  ALPN offers ``http/1.1`` only.
+SIGTERM.  ALPN offers ``http/1.1`` only.  ``--close-notify`` ends each
+connection with a TLS close_notify (``unwrap()``) before closing the socket:
+OpenSSL drops a session from its cache when the connection ends without one,
+so resumption by session id needs it (tickets do not).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import http.server
 import ipaddress
@@ -68,7 +72,8 @@ OP_NO_ENCRYPT_THEN_MAC = 1 << 19
 
 
 def serve(listen: str, cert_dir: Path, keylog: str, max_version: str | None,
-          ciphers: str | None, etm: bool = True, curve: str | None = None) -> None:
+          ciphers: str | None, etm: bool = True, curve: str | None = None,
+          close_notify: bool = False) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_dir / "server.pem", cert_dir / "server.key")
     ctx.keylog_filename = keylog
@@ -94,6 +99,12 @@ def serve(listen: str, cert_dir: Path, keylog: str, max_version: str | None,
 
         def handle_error(self, request, client_address):  # type: ignore[no-untyped-def]
             """Quiet: a client that rejects our certificate is one of the scenarios."""
+
+        def shutdown_request(self, request):  # type: ignore[no-untyped-def]
+            if close_notify:
+                with contextlib.suppress(OSError, ValueError):  # the client went first, or left
+                    request.unwrap()
+            super().shutdown_request(request)
 
     server = Server((host, port), web.DemoHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -124,12 +135,14 @@ def main(argv: list[str]) -> None:
     p.add_argument("--ciphers")
     p.add_argument("--no-etm", action="store_true", help="refuse encrypt_then_mac")
     p.add_argument("--curve", help="the only key exchange group, e.g. prime256v1")
+    p.add_argument("--close-notify", action="store_true",
+                   help="end each connection with close_notify (keeps sessions resumable)")
     args = ap.parse_args(argv)
     if args.cmd == "certs":
         certs(args.dir)
     else:
         serve(args.listen, args.certs, args.keylog, args.max_version, args.ciphers,
-              not args.no_etm, args.curve)
+              not args.no_etm, args.curve, args.close_notify)
 
 
 if __name__ == "__main__":

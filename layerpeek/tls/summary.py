@@ -134,12 +134,15 @@ class TLSSummary:
     bursts_dropped: int = 0
     problems: list[TLSProblem] = field(default_factory=list)  #: the first of each kind
     server_flights: int = 0  #: server flights before :attr:`ready_frame`
-    #: where the client could send application data: its first record of it after the
-    #: ServerHello, or (TLS 1.3, read with the keys) its Finished
+    #: where the handshake was over for the client: TLS 1.3, its Finished (without keys, its
+    #: first protected record); TLS 1.2, the later of the two Finished; or earlier, its
+    #: first application data (TLS 1.2 False Start)
     ready_frame: int | None = None
     ready_ts_ns: int | None = None
     _last_direction: str | None = None
     _counting: bool = True
+    _switched: set[str] = field(default_factory=set)  #: TLS 1.2 roles past ChangeCipherSpec
+    _done: set[str] = field(default_factory=set)  #: TLS 1.2 roles that sent Finished
 
     # -- facts -----------------------------------------------------------------
 
@@ -215,6 +218,8 @@ class TLSSummary:
             self.sent[self.role(event.direction)].plaintext += len(event.data)
         elif isinstance(event, TLSChangeCipherSpec):
             self._flight(event.direction)
+            if self.server_hello is not None:
+                self._switched.add(self.role(event.direction))
             self._message(event.direction, "ChangeCipherSpec", event.frames, event.ts_ns)
         elif isinstance(event, TLSAlert):
             self._flight(event.direction)
@@ -240,6 +245,15 @@ class TLSSummary:
             self.server_flights += 1
         self._last_direction = self.role(direction)
 
+    def _tls12_finished(self, role: str, frames: Frames, ts_ns: int) -> None:
+        """TLS 1.2: the first handshake message after a side's ChangeCipherSpec is its
+        Finished; once both sides have sent theirs the handshake is over."""
+        if self.tls13 or role not in self._switched or role in self._done:
+            return
+        self._done.add(role)
+        if len(self._done) == 2:
+            self._ready(frames, ts_ns)
+
     def _ready(self, frames: Frames, ts_ns: int) -> None:
         """The client may send application data from here: stop counting round trips."""
         if self._counting:
@@ -259,6 +273,7 @@ class TLSSummary:
         if isinstance(msg, EncryptedHandshake):
             self.encrypted_handshake += 1
             self._message(event.direction, msg.summary(), frames, ts)
+            self._tls12_finished(self.role(event.direction), frames, ts)  # its Finished
             return
         if isinstance(msg, handshake.ClientHello):
             if self.client_hello is None:
@@ -287,6 +302,8 @@ class TLSSummary:
             self.finished_ts_ns.setdefault(role, ts)
             if role == "client" and self.tls13:
                 self._ready(frames, ts)
+            elif not self.tls13:
+                self._tls12_finished(role, frames, ts)
         elif isinstance(msg, handshake.NewSessionTicket):
             self.session_tickets += 1
         elif isinstance(msg, handshake.KeyUpdate):

@@ -34,7 +34,7 @@ TLS_FIELDS = (
 )
 NAMES = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_alert.pcap",
          "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap",
-         "tls13_hrr.pcap"]
+         "tls13_hrr.pcap", "tls12_resumed.pcap"]
 
 
 @pytest.mark.parametrize("name", NAMES)

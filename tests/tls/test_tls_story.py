@@ -103,6 +103,18 @@ def test_a_hello_retry_costs_a_round_trip_and_a_resumed_session_sends_no_certifi
     assert "resumed an earlier session" in resumed[1].text
 
 
+def test_tls12_resumes_by_ticket_and_by_session_id_in_one_round_trip() -> None:
+    for keys in (False, True):
+        s = story("tls12_resumed", keys=keys)
+        hs = [step for step in s.steps if step.kind == "tls-handshake"]
+        assert [(h.facts["resumed"], h.facts["round_trips"]) for h in hs] == [
+            (False, 2), (True, 1), (False, 2), (True, 1)], keys
+        assert [h.facts["certificate_subject"] is not None for h in hs] == [
+            True, False, True, False]
+        assert hs[1].title == "TLS handshake (TLS 1.2, resumed)"
+        assert [step.kind for step in s.steps].count("request") == (4 if keys else 0)
+
+
 def test_a_fatal_alert_is_a_step_and_the_handshake_did_not_complete() -> None:
     s = story("tls_alert", keys=False)
     alerts = [step for step in s.steps if step.kind == "tls-alert"]
@@ -145,7 +157,7 @@ TSHARK = shutil.which("tshark")
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("name", ["tls13_http11", "tls12_http11", "tls_resumed", "tls13_hrr",
-                                  "tls_alert", "https_h2"])
+                                  "tls_alert", "https_h2", "tls12_resumed"])
 def test_hello_frames_versions_and_server_names_equal_tsharks(name: str) -> None:
     assert TSHARK is not None
     out = subprocess.run(

@@ -33,9 +33,9 @@ pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed"
 
 NAMES = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_alert.pcap",
          "tls_missing_keys.pcap", "https_h2.pcap", "tls13_keyupdate.pcap",
-         "tls13_hrr.pcap"]
+         "tls13_hrr.pcap", "tls12_resumed.pcap"]
 HTTP1 = ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap", "tls_missing_keys.pcap",
-         "tls13_hrr.pcap"]
+         "tls13_hrr.pcap", "tls12_resumed.pcap"]
 
 #: tshark field → how to read ours from a frame's TLS layer (a list per frame).
 FIELDS = [
