@@ -7,7 +7,8 @@ The path of one frame, from the file to what is printed::
 
     capture/     pcap / pcapng records ──► RawFrame (bytes, time, link type)
     decode.py    + layers/ ──► Packet (the layers, outermost first, with spans)
-    analysis.py  Analysis: defrag ─► tcp ─► udp ─► http2_frames ─► http ─► dns ─► story
+    analysis.py  Analysis: defrag ─► tcp ─► udp ─► tls ─► quic ─► http2_frames ─► http
+                 ─► dns ─► story
                  ──► Step (the packet, its flow facts, the events it caused)
     render/      one-liners, the -V tree, JSON, HTML ──► commands/ write them
 
@@ -70,6 +71,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("tcp", "layerpeek.flows.tracker:TCPTracker"),
     ("udp", "layerpeek.flows.udp:UDPTracker"),
     ("tls", "layerpeek.tls.stage:TLSStage"),
+    ("quic", "layerpeek.quic.stage:QUICStage"),
     ("http2_frames", "layerpeek.http2.packets:HTTP2PacketStage"),
     ("http", "layerpeek.http.pairing:HTTPPairer"),
     ("dns", "layerpeek.dnstx:DNSTracker"),

@@ -138,4 +138,10 @@ def default_registry() -> Registry:
     for port in tls.PORTS:  # 443 (HTTPS), 8443, 993 (IMAPS), 853 (DNS over TLS), …
         r.tables["tcp_port"][port] = tls.DISSECTOR
     r.heuristics["tcp_port"].append(tls.DISSECTOR)  # a record header (16 03 0x …) on any port
+
+    from layerpeek.quic import packets as quic
+
+    for port in quic.PORTS:  # 443 (HTTP/3), 853 (DNS over QUIC)
+        r.tables["udp_port"][port] = quic.DISSECTOR
+    r.heuristics["udp_port"].append(quic.DISSECTOR)  # a long header of a known version, any port
     return r

@@ -39,6 +39,7 @@ DOCUMENTED = {
     "dns": {"id", "qr", "opcode", "rcode", "questions", "answers", "authorities", "additionals"},
     "http": {"kind", "method", "target", "version", "status", "reason", "headers"},
     "tls": {"records"},
+    "quic": {"packets"},
     "http2": {"magic", "frames", "pending", "problem"},
     "malformed": {"protocol", "reason", "offset", "truncated"},
     "vlan": {"pcp", "dei", "vid", "type"},

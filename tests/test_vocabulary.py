@@ -87,6 +87,6 @@ class TestTypedVocabularies:
 
     def test_framing_names(self) -> None:
         assert typing.get_args(message.Framing) == (
-            "none", "length", "chunked", "close", "tunnel", "http2"
+            "none", "length", "chunked", "close", "tunnel", "http2", "http3"
         )
         assert message.HTTPMessage.__dataclass_fields__["framing"].default == "none"

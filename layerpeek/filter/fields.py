@@ -88,6 +88,7 @@ from layerpeek.layers.tls import TLS, TLSRecord
 from layerpeek.layers.udp import UDP
 from layerpeek.layers.vlan import VLAN
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.quic.packets import QUIC, QUICPacket
 from layerpeek.tls.handshake import ALPN as TLSALPN
 from layerpeek.tls.handshake import Certificate as TLSCertificate
 from layerpeek.tls.handshake import (
@@ -535,7 +536,33 @@ def _addr_pair(get: Callable[[Frame], Sequence[Any]], src: Callable[[Any], Any],
 
 
 def _tls_messages(f: Frame) -> list[Any]:
-    return [m for layer in f.of(TLS) for m in layer.messages()]
+    """The TLS messages of the frame: in TLS records, and in QUIC's CRYPTO frames (as tshark)."""
+    found: list[Any] = [m for layer in f.of(TLS) for m in layer.messages()]
+    for quic in f.of(QUIC):
+        found.extend(m for p in quic.packets for m in p.messages)
+    return found
+
+
+def _quic(get: Callable[[QUICPacket], Any]) -> Extractor:
+    """One value per QUIC packet of the datagram (None from ``get``: not in that one)."""
+
+    def extract(f: Frame) -> list[Any]:
+        values = (get(p) for layer in f.of(QUIC) for p in layer.packets)
+        return [v for v in values if v is not None]
+
+    return extract
+
+
+def _quic_frames(kind: type[Any] | tuple[type[Any], ...], get: Callable[[Any], Any]
+                 ) -> Extractor:
+    """One value per QUIC frame of class ``kind`` in the datagram's decrypted packets."""
+
+    def extract(f: Frame) -> list[Any]:
+        values = (get(fr) for layer in f.of(QUIC) for fr in layer.frames()
+                  if isinstance(fr, kind))
+        return [v for v in values if v is not None]
+
+    return extract
 
 
 def _tls_records(get: Callable[[TLSRecord], Any]) -> Extractor:
@@ -937,6 +964,59 @@ def _build() -> list[Field]:
     add("tls.handshake.ja4_r", S, "JA4 raw (sorted) form", _tls_fingerprint(True, fp.ja4, True))
     add("tls.handshake.ja4s", S, "JA4S fingerprint of the ServerHello (layerpeek)",
         _tls_fingerprint(False, fp.ja4s, False))
+
+    # QUIC (the packets of this datagram; see layerpeek.quic.packets)
+    from layerpeek.quic import frames as qf
+
+    protocol("quic", "QUIC IETF (the packets of this datagram)", QUIC)
+    add("quic.header_form", U, "Header form (1 long, 0 short)",
+        _quic(lambda p: int(p.long_header)))
+    add("quic.long.packet_type", U, "Long header type bits as sent (v1: 0 Initial, 1 0-RTT, "
+        "2 Handshake, 3 Retry)", _quic(lambda p: p.long_packet_type))
+    add("quic.version", U, "Version (0 in Version Negotiation)", _quic(lambda p: p.version), 8)
+    add("quic.supported_version", U, "A version offered by Version Negotiation",
+        lambda f: [x for layer in f.of(QUIC) for p in layer.packets
+                   for x in p.supported_versions], 8)
+    add("quic.dcid", BY, "Destination Connection ID (short header: once its connection is known)",
+        _quic(lambda p: p.dcid if p.dcid else None))
+    add("quic.scid", BY, "Source Connection ID", _quic(lambda p: p.scid if p.scid else None))
+    add("quic.dcil", U, "Destination Connection ID length (long header)",
+        _quic(lambda p: len(p.dcid) if p.long_header and p.dcid is not None else None))
+    add("quic.scil", U, "Source Connection ID length",
+        _quic(lambda p: len(p.scid) if p.scid is not None else None))
+    add("quic.token_length", U, "Initial token length",
+        _quic(lambda p: len(p.token) if p.kind == "Initial" else None))
+    add("quic.length", U, "Length field (packet number and payload)", _quic(lambda p: p.length))
+    add("quic.packet_number", U, "Packet number (once header protection is removed)",
+        _quic(lambda p: p.packet_number))
+    add("quic.key_phase", B, "Key phase (short header, once unprotected)",
+        _quic(lambda p: None if p.key_phase is None else bool(p.key_phase)))
+    add("quic.retry_integrity_tag", BY, "Retry integrity tag",
+        _quic(lambda p: p.retry_tag or None))
+    add("quic.frame_type", U, "Frame type (decrypted packets)",
+        lambda f: [fr.frame_type for layer in f.of(QUIC) for fr in layer.frames()
+                   if fr.frame_type is not None], 2)
+    add("quic.ack.largest_acknowledged", U, "ACK: largest acknowledged",
+        _quic_frames(qf.Ack, lambda a: a.largest))
+    add("quic.ack.ack_range_count", U, "ACK: ranges after the first",
+        _quic_frames(qf.Ack, lambda a: len(a.gaps)))
+    add("quic.ack.first_ack_range", U, "ACK: first range",
+        _quic_frames(qf.Ack, lambda a: a.first_range))
+    add("quic.crypto.offset", U, "CRYPTO: offset", _quic_frames(qf.Crypto, lambda c: c.offset))
+    add("quic.crypto.length", U, "CRYPTO: length", _quic_frames(qf.Crypto, lambda c: len(c.data)))
+    add("quic.stream.stream_id", U, "STREAM: stream id",
+        _quic_frames(qf.Stream, lambda s: s.stream_id))
+    add("quic.stream.offset", U, "STREAM: offset", _quic_frames(qf.Stream, lambda s: s.offset))
+    add("quic.stream.length", U, "STREAM: length", _quic_frames(qf.Stream, lambda s: len(s.data)))
+    add("quic.stream.fin", B, "STREAM: FIN", _quic_frames(qf.Stream, lambda s: s.fin))
+    add("quic.nci.connection_id", BY, "NEW_CONNECTION_ID: the connection id",
+        _quic_frames(qf.NewConnectionId, lambda n: n.connection_id))
+    add("quic.cc.error_code", U, "CONNECTION_CLOSE: transport error code",
+        _quic_frames(qf.ConnectionClose, lambda c: None if c.application else c.error_code))
+    add("quic.cc.error_code.app", U, "CONNECTION_CLOSE: application error code",
+        _quic_frames(qf.ConnectionClose, lambda c: c.error_code if c.application else None))
+    add("quic.cc.reason_phrase", S, "CONNECTION_CLOSE: reason",
+        _quic_frames(qf.ConnectionClose, lambda c: c.reason))
 
     # HTTP/2 (the frames this segment completed, read from the reassembled stream)
     protocol("http2", "HyperText Transfer Protocol 2 (frames completed by this segment)", HTTP2)

@@ -23,7 +23,7 @@ from layerpeek.http.decoding import DEFAULT_CAP, DecodedBody, decode_body
 #: How a message's body is delimited (RFC 9112 §6.3): no body, Content-Length,
 #: chunked, until the connection closes, a tunnel after a protocol switch, or
 #: HTTP/2 frames.
-Framing = Literal["none", "length", "chunked", "close", "tunnel", "http2"]
+Framing = Literal["none", "length", "chunked", "close", "tunnel", "http2", "http3"]
 
 
 class Headers:

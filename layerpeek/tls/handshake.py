@@ -214,6 +214,61 @@ class EarlyData:
     max_early_data_size: int | None = None
 
 
+#: QUIC transport parameters (RFC 9000 §18.2, RFC 9221, RFC 9368): id → name.
+TRANSPORT_PARAMETER_NAMES: dict[int, str] = {
+    0x00: "original_destination_connection_id", 0x01: "max_idle_timeout",
+    0x02: "stateless_reset_token", 0x03: "max_udp_payload_size", 0x04: "initial_max_data",
+    0x05: "initial_max_stream_data_bidi_local", 0x06: "initial_max_stream_data_bidi_remote",
+    0x07: "initial_max_stream_data_uni", 0x08: "initial_max_streams_bidi",
+    0x09: "initial_max_streams_uni", 0x0A: "ack_delay_exponent", 0x0B: "max_ack_delay",
+    0x0C: "disable_active_migration", 0x0D: "preferred_address",
+    0x0E: "active_connection_id_limit", 0x0F: "initial_source_connection_id",
+    0x10: "retry_source_connection_id", 0x11: "version_information",
+    0x20: "max_datagram_frame_size", 0x2AB2: "grease_quic_bit", 0xFF04DE1B: "min_ack_delay",
+}  # fmt: skip
+#: Those whose value is one variable-length integer.
+_INTEGER_PARAMETERS = frozenset(
+    {0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0E, 0x20, 0xFF04DE1B})
+
+
+@dataclass(slots=True)
+class TransportParameter:
+    """One QUIC transport parameter: an integer, or bytes (connection ids, tokens)."""
+
+    id: int
+    name: str  #: RFC 9000's name; ``GREASE`` for a reserved id (31 * N + 27)
+    value: int | bytes
+
+
+def transport_parameter_name(pid: int) -> str:
+    known = TRANSPORT_PARAMETER_NAMES.get(pid)
+    if known is not None:
+        return known
+    return "GREASE" if pid % 31 == 27 else f"0x{pid:x}"
+
+
+@dataclass(slots=True)
+class TransportParameters:
+    """quic_transport_parameters (RFC 9001 §8.2): what each QUIC endpoint allows."""
+
+    type: int
+    parameters: tuple[TransportParameter, ...]
+
+    def get(self, name: str) -> int | bytes | None:
+        for p in self.parameters:
+            if p.name == name:
+                return p.value
+        return None
+
+
+def _quic_varint(c: Cursor, name: str) -> int:
+    first = c.u8(name)
+    value = first & 0x3F
+    for _ in range((1 << (first >> 6)) - 1):
+        value = (value << 8) | c.u8(name)
+    return value
+
+
 @dataclass(slots=True)
 class RawExtension:
     """An extension kept as bytes: encrypted_client_hello, unknown codes, the rest."""
@@ -225,7 +280,7 @@ class RawExtension:
 Extension = (
     ServerName | ALPN | SupportedVersions | SupportedGroups | ECPointFormats |
     SignatureAlgorithms | KeyShare | PSKKeyExchangeModes | PreSharedKey | EarlyData |
-    RawExtension
+    TransportParameters | RawExtension
 )
 
 
@@ -315,6 +370,21 @@ def _early_data(c: Cursor, ext_type: int, where: int) -> Extension:
     return EarlyData(ext_type)
 
 
+def _transport_parameters(c: Cursor, ext_type: int, where: int) -> Extension:
+    params: list[TransportParameter] = []
+    while c.left():
+        pid = _quic_varint(c, "transport parameter id")
+        value = c.take(_quic_varint(c, "transport parameter length"), "transport parameter")
+        if pid in _INTEGER_PARAMETERS and value:
+            inner = Cursor(value, 0, len(value), f"transport parameter 0x{pid:x}")
+            number = _quic_varint(inner, "value")
+            inner.done()
+            params.append(TransportParameter(pid, transport_parameter_name(pid), number))
+        else:
+            params.append(TransportParameter(pid, transport_parameter_name(pid), value))
+    return TransportParameters(ext_type, tuple(params))
+
+
 ExtensionParser = Callable[[Cursor, int, int], Extension]
 
 #: Extension type → parser.  The rest are kept as :class:`RawExtension`
@@ -331,6 +401,7 @@ EXTENSION_PARSERS: dict[int, ExtensionParser] = {
     45: _psk_modes,
     41: _pre_shared_key,
     42: _early_data,
+    57: _transport_parameters,  # quic_transport_parameters (RFC 9001 §8.2)
 }
 
 
