@@ -90,3 +90,37 @@ class TestTypedVocabularies:
             "none", "length", "chunked", "close", "tunnel", "http2", "http3"
         )
         assert message.HTTPMessage.__dataclass_fields__["framing"].default == "none"
+
+
+class TestCloseVocabulary:
+    """How a connection closed: one spelling per word, one table of texts."""
+
+    def test_the_http_readers_and_pairer_read_the_one_table(self) -> None:
+        from layerpeek.flows import events
+
+        assert reader.ENDED is events.CLOSE_TEXTS
+        assert set(message.NO_RESPONSE) == set(events.CLOSE_TEXTS)
+        for how, text in events.CLOSE_TEXTS.items():
+            assert message.NO_RESPONSE[how].endswith(text)
+
+    def test_every_close_word_has_a_text(self) -> None:
+        from layerpeek.flows import events
+
+        assert set(typing.get_args(events.CloseHow)) == set(events.CLOSE_TEXTS)
+        assert set(events.CLOSE_LABELS) <= set(typing.get_args(events.CloseKind))
+
+    def test_the_records_and_events_are_typed_by_the_vocabularies(self) -> None:
+        from layerpeek.flows import events, records
+
+        hints = typing.get_type_hints(records.Teardown)
+        assert hints["kind"] == events.CloseKind
+        assert hints["rst_by"] == events.Direction | None
+        assert typing.get_type_hints(events.ConnectionClosed)["how"] == events.CloseHow
+        assert typing.get_type_hints(events.StateChanged)["endpoint"] == events.Direction
+
+    def test_the_ladders_label_a_refused_connection_alike(self) -> None:
+        from layerpeek.commands import handshake
+        from layerpeek.flows import events
+        from layerpeek.notebook import ladder
+
+        assert handshake.CLOSE_LABELS is events.CLOSE_LABELS is ladder.CLOSE_LABELS

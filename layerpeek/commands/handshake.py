@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from layerpeek.commands import common, problems
+from layerpeek.flows.events import CLOSE_LABELS
 from layerpeek.layers.tcp import flag_names
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class _Row:
 
 def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.events import ConversationSummary, StateChanged
+    from layerpeek.flows.key import innermost_transport
     from layerpeek.flows.tracker import TCPConversation, TCPTracker
     from layerpeek.layers.tcp import TCP
     from layerpeek.tls.summary import TLSSummaries, message_labels
@@ -146,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
             step = analysis.feed(packet)
             info = step.flow
             if info is not None and info.proto == "tcp" and wanted in (None, info.stream):
-                tcp = next(x for x in reversed(step.packet.layers) if isinstance(x, TCP))
+                found = innermost_transport(step.packet, TCP)
+                assert found is not None  # the tracker found this segment there
+                tcp = step.packet.layers[found[0]]
+                assert isinstance(tcp, TCP)
                 row = _row(step.packet.index, step.packet.ts_ns, tcp.flags, info)
                 for e in step.events:
                     if isinstance(e, StateChanged) and e.conversation == info.stream:
@@ -230,7 +235,8 @@ def _phase(conv: TCPConversation, row: _Row) -> str:
         hs.ack_frame: "handshake 3/3",
         close.client_fin_frame: "teardown: client FIN",
         close.server_fin_frame: "teardown: server FIN",
-        close.rst_frame: f"abort: {close.rst_by} RST" if close.kind != "refused" else "refused",
+        close.rst_frame: f"{CLOSE_LABELS.get(close.kind, CLOSE_LABELS['rst'])} "
+                         f"by the {close.rst_by}",
     }
     marks.pop(None, None)
     return marks.get(row.frame, "")

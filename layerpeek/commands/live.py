@@ -478,6 +478,7 @@ class LiveLadder:
     def feed(self, packet: Packet) -> None:
         from layerpeek.commands import handshake as hs
         from layerpeek.flows.events import ConnectionClosed, StateChanged
+        from layerpeek.flows.key import innermost_transport
         from layerpeek.layers.tcp import TCP
         from layerpeek.tls.summary import message_labels
 
@@ -489,9 +490,11 @@ class LiveLadder:
         self._take_summaries(events)
         if info is None or info.proto != "tcp":
             return
-        tcp = next((x for x in reversed(packet.layers) if isinstance(x, TCP)), None)
-        if tcp is None:
+        found = innermost_transport(packet, TCP)
+        if found is None:
             return
+        tcp = packet.layers[found[0]]
+        assert isinstance(tcp, TCP)
         sid = info.stream
         conv = self._tracker.conversations[sid]
         out: list[str] = []

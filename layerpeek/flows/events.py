@@ -16,7 +16,7 @@ packet, as tshark's ``tcp.stream``).  ``direction`` is ``"client"`` or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from layerpeek.flows.tcp_state import Segment, TCPState
 
@@ -24,6 +24,40 @@ if TYPE_CHECKING:
     from layerpeek.flows.key import Endpoint
     from layerpeek.flows.records import TCPConversation
     from layerpeek.flows.udp import UDPConversation
+
+# ---------------------------------------------------------------------------
+# The vocabularies (one spelling each; mypy checks every use)
+# ---------------------------------------------------------------------------
+
+#: An endpoint of a conversation: the sender of a segment or of stream bytes.
+Direction = Literal["client", "server"]
+
+#: How a conversation was first seen (:attr:`ConnectionOpened.how`).
+OpenedHow = Literal["handshake", "synack", "midstream"]
+
+#: How a conversation ended (:attr:`ConnectionClosed.how`).
+CloseHow = Literal["fin", "rst", "refused", "reused", "evicted", "eof"]
+
+#: The teardown's classification (:attr:`~layerpeek.flows.records.Teardown.kind`).
+CloseKind = Literal["four-way", "simultaneous", "half-close", "rst", "refused", "open", "evicted"]
+
+#: What ended a stream, by :data:`CloseHow`, as a clause ("… because the connection
+#: closed"): the one table of these texts; the HTTP readers and pairer build on it.
+CLOSE_TEXTS: dict[CloseHow, str] = {
+    "fin": "the connection closed",
+    "rst": "the connection was reset (RST)",
+    "eof": "the capture ended",
+    "reused": "the connection was reused",
+    "refused": "the connection was refused",
+    "evicted": "the tracker dropped the connection (table full)",
+}
+
+#: The short label of a conversation's end where a ladder marks it, by :data:`CloseKind`
+#: (None: the frames are marked as the teardown's FINs).
+CLOSE_LABELS: dict[CloseKind, str] = {
+    "rst": "abort (RST)",
+    "refused": "refused (RST)",
+}
 
 
 @dataclass(slots=True)
@@ -36,7 +70,7 @@ class ConnectionOpened:
     """
 
     conversation: int
-    how: str
+    how: OpenedHow
     ts_ns: int
     frame: int = 0  #: the frame that opened it
     client: Endpoint | None = None  #: the endpoint taken as the client (the SYN's sender)
@@ -48,7 +82,7 @@ class StateChanged:
     """One endpoint's TCP state moved (an entry of the ``TRANSITIONS`` table fired)."""
 
     conversation: int
-    endpoint: str  #: "client" or "server"
+    endpoint: Direction
     frame: int
     ts_ns: int
     old: TCPState
@@ -65,7 +99,7 @@ class UnexpectedSegment:
     """
 
     conversation: int
-    endpoint: str
+    endpoint: Direction
     frame: int
     ts_ns: int
     state: TCPState
@@ -77,7 +111,7 @@ class StreamData:
     """Bytes of one direction's stream, in order, each byte delivered exactly once."""
 
     conversation: int
-    direction: str  #: who SENT the bytes
+    direction: Direction  #: who SENT the bytes
     offset: int  #: byte offset in that direction's stream (0 = first byte after the SYN)
     data: bytes = field(repr=False)
     frames: tuple[int, ...] = ()  #: frames that carried these bytes
@@ -95,7 +129,7 @@ class StreamGap:
     """
 
     conversation: int
-    direction: str
+    direction: Direction
     offset: int
     length: int
     reason: str
@@ -111,7 +145,7 @@ class StreamInconsistency:
     """
 
     conversation: int
-    direction: str
+    direction: Direction
     offset: int
     length: int
     frame: int  #: the frame of the later copy (whose bytes were not used)
@@ -133,7 +167,7 @@ class ConnectionClosed:
     """
 
     conversation: int
-    how: str
+    how: CloseHow
     ts_ns: int
 
 

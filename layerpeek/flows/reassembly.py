@@ -54,7 +54,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
-from layerpeek.flows.events import Event, StreamData, StreamGap, StreamInconsistency
+from layerpeek.flows.events import Direction, Event, StreamData, StreamGap, StreamInconsistency
 
 _MASK = 0xFFFFFFFF
 _HALF = 1 << 31
@@ -248,7 +248,7 @@ class StreamReassembler:
     def __init__(
         self,
         conversation: int,
-        direction: str,
+        direction: Direction,
         *,
         cap: int = DEFAULT_CAP,
         budget: Budget | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerpeek.flows.analysis import Flag, Verdict
-from layerpeek.flows.events import StateChanged, UnexpectedSegment
+from layerpeek.flows.events import CloseKind, Direction, StateChanged, UnexpectedSegment
 from layerpeek.flows.key import Endpoint
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.zeek import ZeekTracker
@@ -175,12 +175,12 @@ class Teardown:
       the least recently seen (see ``TCPTracker(max_connections=...)``).
     """
 
-    kind: str = "open"
-    initiator: str | None = None  #: "client" or "server": who sent the first FIN or the RST
+    kind: CloseKind = "open"
+    initiator: Direction | None = None  #: who sent the first FIN or the RST
     client_fin_frame: int | None = None
     server_fin_frame: int | None = None
     rst_frame: int | None = None
-    rst_by: str | None = None
+    rst_by: Direction | None = None
     half_closed: bool = False  #: data flowed toward a side after it sent FIN
     fins: int = 0
     ts_ns: int | None = None  #: when it closed (the packet that completed the close)

@@ -16,7 +16,8 @@ after our capture point) the segment is retransmitted, and the retransmission
 is a self-loop in the table.
 
 Each packet is turned into at most a few :class:`Segment` kinds per endpoint
-(see ``TCPTracker``): for the sender ``SEND_SYN``, ``SEND_SYN_ACK``,
+by :func:`on_segment` (the classifier; it keeps what it needs of each
+endpoint's SYN and FIN in a :class:`TCPEndpoint`): for the sender ``SEND_SYN``, ``SEND_SYN_ACK``,
 ``SEND_FIN``, ``SEND_RST``; for the receiver ``RECV_SYN``, ``RECV_SYN_ACK``,
 ``RECV_ACK_OF_SYN`` and ``RECV_ACK_OF_FIN`` (the *first* acknowledgement
 covering its SYN or FIN), ``RECV_RST``.  Within a received segment the RFC's
@@ -59,6 +60,10 @@ count as "closed" for the conversation.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from layerpeek.flows.events import Direction
 
 
 class TCPState(enum.Enum):
@@ -187,3 +192,124 @@ FINISHED = frozenset({TCPState.CLOSED, TCPState.TIME_WAIT})
 def next_state(state: TCPState, segment: Segment) -> TCPState | None:
     """The state after ``segment``, or None when the table has no such transition."""
     return TRANSITIONS.get((state, segment))
+
+
+class TCPEndpoint:
+    """One endpoint as the state machine sees it: its state and what the wire showed of
+    its SYN and FIN.
+
+    :func:`on_segment` reads and updates it; nothing else needs to.  The
+    tracker's per-endpoint record extends it with reassembly and counters.
+    """
+
+    __slots__ = ("fin_acked", "fin_crossed", "fin_seq", "name", "sent_isn", "state", "syn_acked")
+
+    def __init__(self, name: Direction, state: TCPState = TCPState.CLOSED) -> None:
+        self.name: Direction = name
+        self.state = state
+        self.sent_isn: int | None = None  #: the ISN of its (first) SYN
+        self.syn_acked = False  #: the peer acknowledged its SYN
+        self.fin_seq: int | None = None  #: the sequence number after its FIN
+        self.fin_acked = False  #: the peer acknowledged its FIN
+        #: its FIN did not acknowledge the peer's, already sent: the FINs crossed
+        self.fin_crossed = False
+
+    def awaits_ack(self) -> bool:
+        """Its SYN or FIN is still unacknowledged: a plain ACK from the peer may move it."""
+        return (not self.syn_acked and self.sent_isn is not None) or (
+            not self.fin_acked and self.fin_seq is not None
+        )
+
+    def __repr__(self) -> str:
+        return f"TCPEndpoint({self.name!r}, {self.state})"
+
+
+class Move(NamedTuple):
+    """One segment kind applied to one endpoint: ``new`` is None when the table has no
+    entry (an unexpected segment; the state stays ``old``)."""
+
+    endpoint: TCPEndpoint
+    segment: Segment
+    old: TCPState
+    new: TCPState | None
+
+
+_MASK = 0xFFFFFFFF
+_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+_CLOSED = TCPState.CLOSED
+
+
+def _ge(a: int, b: int) -> bool:
+    """a >= b in 32-bit sequence space."""
+    return ((a - b) & _MASK) < 0x80000000
+
+
+def apply(endpoint: TCPEndpoint, segment: Segment, out: list[Move]) -> None:
+    """Fire one table transition for ``endpoint`` and append it to ``out``.
+
+    A self-loop (a retransmission) is not a move and appends nothing; a pair
+    missing from the table appends a move with ``new=None`` and leaves the
+    state alone.
+    """
+    old = endpoint.state
+    new = TRANSITIONS.get((old, segment))
+    if new is old:
+        return
+    if new is not None:
+        endpoint.state = new
+    out.append(Move(endpoint, segment, old, new))
+
+
+def on_segment(
+    snd: TCPEndpoint, rcv: TCPEndpoint, flags: int, seq: int, ack: int, seglen: int
+) -> list[Move]:
+    """The moves one segment causes, ``snd`` having sent it to ``rcv``, in the order they
+    happen (see the theory above); both endpoints are updated.
+
+    ``flags`` are the TCP flag bits, ``seglen`` the payload length on the wire.
+    """
+    out: list[Move] = []
+    syn, fin, rst, has_ack = flags & _SYN, flags & _FIN, flags & _RST, flags & _ACK
+    if syn and snd.sent_isn is None:
+        snd.sent_isn = seq
+    # The sender acknowledging the receiver's FIN is the evidence that the
+    # sender received that FIN: it comes first.
+    fin_acked_now = (
+        has_ack
+        and not rst  # acknowledgements in a RST are not trusted (as Zeek does)
+        and not rcv.fin_acked
+        and rcv.fin_seq is not None
+        and _ge(ack, (rcv.fin_seq + 1) & _MASK)
+    )
+    if fin_acked_now:
+        rcv.fin_acked = True
+        apply(snd, Segment.RECV_FIN, out)
+    # What the sender did.
+    if syn:
+        apply(snd, Segment.SEND_SYN_ACK if has_ack else Segment.SEND_SYN, out)
+    if fin:
+        if snd.fin_seq is None:
+            snd.fin_seq = (seq + seglen + (1 if syn else 0)) & _MASK
+            if rcv.fin_seq is not None and not rcv.fin_acked:
+                snd.fin_crossed = True
+        apply(snd, Segment.SEND_FIN, out)
+    if rst:
+        apply(snd, Segment.SEND_RST, out)
+        # RFC 9293 §3.10.7: a RST is processed before anything else in it.
+        apply(rcv, Segment.RECV_RST, out)
+        return out
+    # What the receiver was shown, in the RFC's order: SYN, then the ACK field.
+    if syn:
+        apply(rcv, Segment.RECV_SYN_ACK if has_ack else Segment.RECV_SYN, out)
+    if has_ack and rcv.state is not _CLOSED:
+        if (
+            not rcv.syn_acked
+            and rcv.sent_isn is not None
+            and _ge(ack, (rcv.sent_isn + 1) & _MASK)
+        ):
+            rcv.syn_acked = True
+            if not syn:  # a SYN-ACK's acknowledgement was covered by RECV_SYN_ACK
+                apply(rcv, Segment.RECV_ACK_OF_SYN, out)
+        if fin_acked_now:
+            apply(rcv, Segment.RECV_ACK_OF_FIN, out)
+    return out

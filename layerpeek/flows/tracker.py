@@ -83,17 +83,21 @@ from layerpeek.flows.analysis import (
     handshake_scaling,
 )
 from layerpeek.flows.events import (
+    CloseHow,
+    CloseKind,
     ConnectionClosed,
     ConnectionOpened,
     ConversationSummary,
+    Direction,
     Event,
+    OpenedHow,
     StateChanged,
     StreamData,
     StreamGap,
     StreamInconsistency,
     UnexpectedSegment,
 )
-from layerpeek.flows.key import Endpoint, FlowKey, flow_key
+from layerpeek.flows.key import Endpoint, FlowKey, flow_key, innermost_transport
 from layerpeek.flows.reassembly import (
     DEFAULT_CAP,
     DEFAULT_COMPARE_WINDOW,
@@ -110,10 +114,8 @@ from layerpeek.flows.records import (
     TCPConversation,
     Teardown,
 )
-from layerpeek.flows.tcp_state import TRANSITIONS, Segment, TCPState
+from layerpeek.flows.tcp_state import Move, Segment, TCPEndpoint, TCPState, apply, on_segment
 from layerpeek.flows.zeek import ZeekTracker
-from layerpeek.layers.icmp import ICMP
-from layerpeek.layers.icmpv6 import ICMPv6
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import MSS, TCP, SACKPermitted, Timestamps, WindowScale
@@ -139,15 +141,7 @@ __all__ = [
 _MASK = 0xFFFFFFFF
 _FIN, _SYN, _RST, _PSH, _ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
-# Enum attribute lookups cost a descriptor call each; these run per packet.
-_SEND_SYN, _SEND_SYN_ACK, _SEND_FIN, _SEND_RST = (
-    Segment.SEND_SYN, Segment.SEND_SYN_ACK, Segment.SEND_FIN, Segment.SEND_RST
-)
-_RECV_SYN, _RECV_SYN_ACK, _RECV_FIN, _RECV_RST = (
-    Segment.RECV_SYN, Segment.RECV_SYN_ACK, Segment.RECV_FIN, Segment.RECV_RST
-)
-_RECV_ACK_OF_SYN, _RECV_ACK_OF_FIN = Segment.RECV_ACK_OF_SYN, Segment.RECV_ACK_OF_FIN
-_CLOSED, _CLOSING = TCPState.CLOSED, TCPState.CLOSING
+_CLOSING = TCPState.CLOSING
 #: Each segment's plain-language "why" (``Enum.value`` is a descriptor call).
 _WHY: dict[Segment, str] = {segment: segment.value for segment in Segment}
 
@@ -177,37 +171,27 @@ _NOT_NEW = (
 # ---------------------------------------------------------------------------
 
 
-class _Side:
-    """One endpoint's runtime state inside a conversation."""
+class _Side(TCPEndpoint):
+    """One endpoint's runtime state inside a conversation: the state machine's
+    :class:`~layerpeek.flows.tcp_state.TCPEndpoint` plus numbering, analysis and reassembly."""
 
     __slots__ = (
         "addr",
         "base",
         "closed_data",
         "content",
-        "fin_acked",
-        "fin_seq",
         "last_ack",
-        "name",
         "port",
         "reasm",
-        "sent_isn",
         "seq",
-        "state",
-        "syn_acked",
     )
 
-    def __init__(self, name: str, addr: bytes, port: int, reasm: StreamReassembler) -> None:
-        self.name = name
+    def __init__(self, name: Direction, addr: bytes, port: int, reasm: StreamReassembler) -> None:
+        TCPEndpoint.__init__(self, name)
         self.addr = addr
         self.port = port
-        self.state = TCPState.CLOSED
         self.seq = SeqState()
         self.base: int | None = None  # Wireshark's base_seq (raw) for relative numbers
-        self.sent_isn: int | None = None  # the ISN of its (first) SYN
-        self.syn_acked = False
-        self.fin_seq: int | None = None
-        self.fin_acked = False
         self.last_ack: int | None = None  # the last acknowledgement number it sent
         self.reasm = reasm
         self.closed_data = False  # it sent data after the peer's FIN (half-close)
@@ -426,8 +410,6 @@ class TCPTracker:
         # -- 2. handshake ------------------------------------------------------
         hs = conv.handshake
         if syn:
-            if snd.sent_isn is None:
-                snd.sent_isn = seq
             shift: int | None = None
             options = _syn_options(tcp)
             shift = options.window_scale
@@ -467,14 +449,12 @@ class TCPTracker:
                 counts[name] = counts.get(name, 0) + 1
         # -- 4. endpoint states ------------------------------------------------
         # Only SYN, FIN, RST, or the first ACK of a pending SYN or FIN can move one.
-        if flags & (_SYN | _FIN | _RST) or (
-            has_ack
-            and (
-                (not rcv.syn_acked and rcv.sent_isn is not None)
-                or (not rcv.fin_acked and rcv.fin_seq is not None)
-            )
-        ):
-            self._states(conn, snd, rcv, flags, seq, ack, seglen, frame, ts, out)
+        if flags & (_SYN | _FIN | _RST) or (has_ack and rcv.awaits_ack()):
+            moves = on_segment(snd, rcv, flags, seq, ack, seglen)
+            if snd.fin_crossed:
+                conn.simultaneous = True
+            if moves:
+                self._record(conn, moves, frame, ts, out)
         # -- 5. Zeek -----------------------------------------------------------
         conv.zeek.packet(from_client, flags, seq, seglen, tcp.window)
         if (
@@ -523,6 +503,7 @@ class TCPTracker:
         frame: int, ts: int, out: list[Event],
     ) -> _Conn:
         syn_ack = flags & (_SYN | _ACK)
+        how: OpenedHow
         if syn_ack == _SYN:
             client_first, how, by = True, "handshake", "syn"
         elif syn_ack == _SYN | _ACK:
@@ -558,8 +539,10 @@ class TCPTracker:
         self._unfinished[cid] = conv
         out.append(ConnectionOpened(cid, how, ts, frame, conv.client, conv.server))
         if how == "midstream":
-            self._apply(conn, client, Segment.MIDSTREAM, frame, ts, out)
-            self._apply(conn, server, Segment.MIDSTREAM, frame, ts, out)
+            moves: list[Move] = []
+            apply(client, Segment.MIDSTREAM, moves)
+            apply(server, Segment.MIDSTREAM, moves)
+            self._record(conn, moves, frame, ts, out)
         return conn
 
     @property
@@ -615,7 +598,7 @@ class TCPTracker:
             self.evicted += 1
         self._final(conn.conv, out)
 
-    def _reassembler(self, cid: int, direction: str) -> StreamReassembler:
+    def _reassembler(self, cid: int, direction: Direction) -> StreamReassembler:
         return StreamReassembler(
             cid, direction, cap=self._cap, budget=self._budget,
             compare_window=self._compare_window,
@@ -623,76 +606,23 @@ class TCPTracker:
 
     # -- states --------------------------------------------------------------
 
-    def _apply(
-        self, conn: _Conn, side: _Side, segment: Segment, frame: int, ts: int, out: list[Event]
-    ) -> None:
-        """Fire one table transition for ``side`` (or record it as unexpected)."""
-        old = side.state
-        new = TRANSITIONS.get((old, segment))
+    def _record(self, conn: _Conn, moves: list[Move], frame: int, ts: int,
+                out: list[Event]) -> None:
+        """Turn the state machine's moves into events on the conversation."""
         conv = conn.conv
-        if new is None:
-            event = UnexpectedSegment(conv.id, side.name, frame, ts, old, segment)
-            conv.anomaly_count += 1
-            if len(conv.anomalies) < MAX_ANOMALIES:
-                conv.anomalies.append(event)
-            out.append(event)
-            return
-        if new is old:
-            return
-        if new is _CLOSING:
-            conn.simultaneous = True
-        side.state = new
-        change = StateChanged(conv.id, side.name, frame, ts, old, new, _WHY[segment])
-        conv.transitions.append(change)
-        out.append(change)
-
-    def _states(
-        self, conn: _Conn, snd: _Side, rcv: _Side, flags: int, seq: int, ack: int, seglen: int,
-        frame: int, ts: int, out: list[Event],
-    ) -> None:
-        syn, fin, rst, has_ack = flags & _SYN, flags & _FIN, flags & _RST, flags & _ACK
-        apply = self._apply
-        # The sender acknowledging the receiver's FIN is the evidence that the
-        # sender received that FIN (see tcp_state's theory): it comes first.
-        fin_acked_now = (
-            has_ack
-            and not rst  # acknowledgements in a RST are not trusted (as Zeek does)
-            and not rcv.fin_acked
-            and rcv.fin_seq is not None
-            and _ge(ack, (rcv.fin_seq + 1) & _MASK)
-        )
-        if fin_acked_now:
-            rcv.fin_acked = True
-            apply(conn, snd, _RECV_FIN, frame, ts, out)
-        # What the sender did.
-        if syn:
-            apply(conn, snd, _SEND_SYN_ACK if has_ack else _SEND_SYN, frame, ts, out)
-        if fin:
-            if snd.fin_seq is None:
-                snd.fin_seq = (seq + seglen + (1 if syn else 0)) & _MASK
-                if rcv.fin_seq is not None and not rcv.fin_acked:
-                    # Its FIN does not acknowledge the peer's: the FINs crossed.
-                    conn.simultaneous = True
-            apply(conn, snd, _SEND_FIN, frame, ts, out)
-        if rst:
-            apply(conn, snd, _SEND_RST, frame, ts, out)
-            # RFC 9293 §3.10.7: a RST is processed before anything else in it.
-            apply(conn, rcv, _RECV_RST, frame, ts, out)
-            return
-        # What the receiver was shown, in the RFC's order: SYN, then the ACK field.
-        if syn:
-            apply(conn, rcv, _RECV_SYN_ACK if has_ack else _RECV_SYN, frame, ts, out)
-        if has_ack and rcv.state is not _CLOSED:
-            if (
-                not rcv.syn_acked
-                and rcv.sent_isn is not None
-                and _ge(ack, (rcv.sent_isn + 1) & _MASK)
-            ):
-                rcv.syn_acked = True
-                if not syn:  # a SYN-ACK's acknowledgement was covered by RECV_SYN_ACK
-                    apply(conn, rcv, _RECV_ACK_OF_SYN, frame, ts, out)
-            if fin_acked_now:
-                apply(conn, rcv, _RECV_ACK_OF_FIN, frame, ts, out)
+        for endpoint, segment, old, new in moves:
+            if new is None:
+                event = UnexpectedSegment(conv.id, endpoint.name, frame, ts, old, segment)
+                conv.anomaly_count += 1
+                if len(conv.anomalies) < MAX_ANOMALIES:
+                    conv.anomalies.append(event)
+                out.append(event)
+                continue
+            if new is _CLOSING:
+                conn.simultaneous = True
+            change = StateChanged(conv.id, endpoint.name, frame, ts, old, new, _WHY[segment])
+            conv.transitions.append(change)
+            out.append(change)
 
     # -- reassembly ------------------------------------------------------------
 
@@ -816,7 +746,7 @@ class TCPTracker:
             close.kind = "half-close"
 
     @staticmethod
-    def _fin_kind(conn: _Conn) -> str:
+    def _fin_kind(conn: _Conn) -> CloseKind:
         """Both sides sent FIN: which kind of graceful close was it?"""
         if conn.simultaneous:
             return "simultaneous"
@@ -824,7 +754,7 @@ class TCPTracker:
             return "half-close"
         return "four-way"
 
-    def _close(self, conn: _Conn, how: str, ts: int, out: list[Event]) -> None:
+    def _close(self, conn: _Conn, how: CloseHow, ts: int, out: list[Event]) -> None:
         if conn.closed:
             return
         conn.closed = True
@@ -839,37 +769,17 @@ class TCPTracker:
         out.append(ConnectionClosed(conn.conv.id, how, ts))
 
 
-def _ge(a: int, b: int) -> bool:
-    """a >= b in 32-bit sequence space."""
-    return ((a - b) & _MASK) < 0x80000000
-
-
 def _extract(packet: Packet) -> tuple[TCP, bytes, bytes, bytes, int] | None:
-    """The TCP header, IP addresses, captured payload and wire payload length, or None.
-
-    Uses the innermost TCP layer and the IP layer just before it (tunnels
-    carry the interesting connection inside).  TCP quoted inside an ICMP
-    error is not a conversation packet and is skipped, as Wireshark does.
-    """
+    """The TCP header, IP addresses, captured payload and wire payload length, or None
+    (the layers :func:`~layerpeek.flows.key.innermost_transport` finds)."""
+    found = innermost_transport(packet, TCP)
+    if found is None:
+        return None
+    t, i = found
     layers = packet.layers
-    t = len(layers) - 1
-    while t >= 0 and not isinstance(layers[t], TCP):
-        t -= 1
-    if t < 0:
-        return None
     tcp = layers[t]
-    assert isinstance(tcp, TCP)
-    i = t - 1
-    while i >= 0:
-        layer = layers[i]
-        if isinstance(layer, (IPv4, IPv6)):
-            break
-        if isinstance(layer, (ICMP, ICMPv6)):
-            return None
-        i -= 1
-    if i < 0:
-        return None
     ip = layers[i]
+    assert isinstance(tcp, TCP)
     spans = packet.spans
     data = packet.data
     ip_start = spans[i][0]

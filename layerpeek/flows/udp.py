@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.events import ConversationSummary
-from layerpeek.flows.key import Endpoint, FlowKey, flow_key
+from layerpeek.flows.key import Endpoint, FlowKey, flow_key, innermost_transport
 from layerpeek.flows.records import PacketFlowInfo
 from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
 from layerpeek.flows.zeek import udp_conn_state
-from layerpeek.layers.icmp import ICMP
-from layerpeek.layers.icmpv6 import ICMPv6
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
@@ -230,25 +228,17 @@ def udp_payload(packet: Packet) -> bytes:
 
 
 def _extract(packet: Packet) -> tuple[UDP, bytes, bytes, int] | None:
-    """The innermost UDP header, the IP addresses before it and the payload length."""
-    layers = packet.layers
-    u = len(layers) - 1
-    while u >= 0 and not isinstance(layers[u], UDP):
-        u -= 1
-    if u < 0:
+    """The innermost UDP header, the IP addresses before it and the payload length
+    (the layers :func:`~layerpeek.flows.key.innermost_transport` finds)."""
+    found = innermost_transport(packet, UDP)
+    if found is None:
         return None
-    udp = layers[u]
-    assert isinstance(udp, UDP)
-    i = u - 1
-    while i >= 0:
-        layer = layers[i]
-        if isinstance(layer, (IPv4, IPv6)):
-            if udp.length >= 8:
-                length = udp.length - 8
-            else:  # a jumbogram carries 0: count what was captured
-                length = max(len(packet.data) - packet.spans[u][0] - 8, 0)
-            return udp, layer.src, layer.dst, length
-        if isinstance(layer, (ICMP, ICMPv6)):
-            return None  # a header quoted in an ICMP error
-        i -= 1
-    return None
+    u, i = found
+    udp = packet.layers[u]
+    ip = packet.layers[i]
+    assert isinstance(udp, UDP) and isinstance(ip, (IPv4, IPv6))
+    if udp.length >= 8:
+        length = udp.length - 8
+    else:  # a jumbogram carries 0: count what was captured
+        length = max(len(packet.data) - packet.spans[u][0] - 8, 0)
+    return udp, ip.src, ip.dst, length

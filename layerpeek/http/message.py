@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from layerpeek.flows.events import CLOSE_TEXTS, CloseHow
 from layerpeek.http.decoding import DEFAULT_CAP, DecodedBody, decode_body
 
 #: How a message's body is delimited (RFC 9112 §6.3): no body, Content-Length,
@@ -180,14 +181,11 @@ class HTTPMessage:
         return message_to_dict(self)
 
 
-#: Why an exchange has no response, by how the connection ended (ConnectionClosed.how).
-NO_RESPONSE = {
-    "fin": "no response before the connection closed",
-    "rst": "no response before the connection was reset",
-    "eof": "no response before the capture ended",
-    "reused": "no response before the connection was reused",
-    "refused": "no response: the connection was refused",
-    "evicted": "no response before the tracker dropped the connection (table full)",
+#: Why an exchange has no response, by how the connection ended (ConnectionClosed.how),
+#: from the one table of close texts.
+NO_RESPONSE: dict[CloseHow, str] = {
+    how: f"no response: {text}" if how == "refused" else f"no response before {text}"
+    for how, text in CLOSE_TEXTS.items()
 }
 
 

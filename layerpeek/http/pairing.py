@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.events import (
+    CloseHow,
     ConnectionClosed,
     ConnectionOpened,
     Event,
@@ -469,7 +470,7 @@ class HTTPPairer:
             for req in requests.resume():
                 self._request_done(conn, req, out)
 
-    def _close(self, conn: _Conn, how: str, out: list[HTTPExchange]) -> None:
+    def _close(self, conn: _Conn, how: CloseHow, out: list[HTTPExchange]) -> None:
         if conn.sniff is not None:
             self._sniff(conn, out, final=True)
         if conn.h2 is not None:

@@ -60,6 +60,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, Literal
 
+from layerpeek.flows.events import CLOSE_TEXTS, CloseHow
 from layerpeek.http.message import Framing, Headers, HTTPMessage
 from layerpeek.layers import http as http_layer
 from layerpeek.layers.http import REQUEST_STARTS
@@ -116,15 +117,9 @@ SWITCHED: Final = "switched"
 NOT_HTTP: Final = "not-http"
 _BODY_STATES = frozenset({LENGTH, CHUNK_DATA, CLOSE})
 
-#: How a stream ended (the tracker's ConnectionClosed.how), for messages cut by it.
-ENDED = {
-    "fin": "the connection closed",
-    "rst": "the connection was reset (RST)",
-    "eof": "the capture ended",
-    "reused": "the connection was reused",
-    "refused": "the connection was refused",
-    "evicted": "the tracker dropped the connection (table full)",
-}
+#: How a stream ended (the tracker's ConnectionClosed.how), for messages cut by it:
+#: the one table of close texts.
+ENDED: dict[CloseHow, str] = CLOSE_TEXTS
 
 
 class MessageReader:
@@ -291,7 +286,7 @@ class MessageReader:
         self._line_start = True
         return out
 
-    def finish(self, how: str = "eof") -> list[HTTPMessage]:
+    def finish(self, how: CloseHow = "eof") -> list[HTTPMessage]:
         """The stream ended: ``how`` is the tracker's ConnectionClosed.how ("fin", "rst", …)."""
         out: list[HTTPMessage] = []
         ended = ENDED.get(how, f"the connection ended ({how})")

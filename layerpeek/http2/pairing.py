@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from layerpeek.flows.events import StreamData, StreamGap
+from layerpeek.flows.events import CloseHow, StreamData, StreamGap
 from layerpeek.http.message import NO_RESPONSE, Headers, HTTPExchange, HTTPMessage
 from layerpeek.http.reader import ENDED, MAX_BODY, BodyBudget
 from layerpeek.http2.connection import (
@@ -159,7 +159,7 @@ class HTTP2Pairer:
         """Bytes sent by ``role`` ("client" or "server"), e.g. left over from an upgrade."""
         return self._reads(self.connection.feed(role, data, frames, ts_ns))
 
-    def close(self, how: str) -> list[HTTPExchange]:
+    def close(self, how: CloseHow) -> list[HTTPExchange]:
         """The connection ended (``how`` as :class:`~layerpeek.flows.events.ConnectionClosed`)."""
         out: list[HTTPExchange] = []
         ended = ENDED.get(how, f"the connection ended ({how})")

@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from layerpeek.flows.events import StateChanged
+from layerpeek.flows.events import CLOSE_LABELS, StateChanged
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation
@@ -297,7 +297,7 @@ def _phase_rows(conv: TCPConversation, frames: list[int]) -> list[tuple[str, int
         if f in index
     ]
     if ends:
-        label = {"rst": "abort (RST)", "refused": "refused (RST)"}.get(close.kind, "teardown")
+        label = CLOSE_LABELS.get(close.kind, "teardown")
         out.append((label, min(ends), len(frames) - 1))
     return out
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from layerpeek.flows.events import StreamData
+from layerpeek.flows.events import Direction, StreamData
 from layerpeek.tls.handshake import HandshakeMessage
 from layerpeek.tls.records import Alert, EncryptedHandshake
 
@@ -38,7 +38,8 @@ class DecryptedData:
 
     def as_stream_data(self) -> StreamData:
         """The same bytes as a StreamData, for consumers written for cleartext TCP."""
-        return StreamData(self.conversation, self.direction, self.offset, self.data,
+        direction: Direction = "client" if self.direction == "client" else "server"
+        return StreamData(self.conversation, direction, self.offset, self.data,
                           self.frames, self.ts_ns)
 
 

@@ -1,4 +1,5 @@
-"""The endpoint state table, exercised transition by transition through the tracker.
+"""The endpoint state table, exercised transition by transition through the tracker,
+and the state machine (classifier and table) driven alone, without one.
 
 Every entry of ``TRANSITIONS`` has a wire script below: packets that bring
 one endpoint into the entry's state, then the one packet that shows the
@@ -14,7 +15,16 @@ import pytest
 from flowwire import Wire, script
 
 from layerpeek.flows.events import Event, StateChanged, UnexpectedSegment
-from layerpeek.flows.tcp_state import FINISHED, TRANSITIONS, Segment, TCPState
+from layerpeek.flows.tcp_state import (
+    FINISHED,
+    TRANSITIONS,
+    Move,
+    Segment,
+    TCPEndpoint,
+    TCPState,
+    apply,
+    on_segment,
+)
 from layerpeek.flows.tracker import TCPTracker
 
 S = TCPState
@@ -156,3 +166,93 @@ def test_four_way_close_walks_both_sides_through_the_textbook_states() -> None:
     assert path["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK",
                               "CLOSED"]
     assert conv.client_state in FINISHED and conv.server_state in FINISHED
+
+
+# ---------------------------------------------------------------------------
+# The state machine alone: on_segment and apply, without a tracker
+# ---------------------------------------------------------------------------
+
+
+FLAG_BITS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+
+
+class Pair:
+    """Two bare endpoints and the sequence numbers a well-behaved pair would send."""
+
+    def __init__(self) -> None:
+        self.ends = {"c": TCPEndpoint("client"), "s": TCPEndpoint("server")}
+        self.next = {"c": 1000, "s": 5000}
+
+    def send(self, who: str, flags: str, length: int = 0, *, ack: int | None = None) -> list[str]:
+        """``who`` sends a segment; the moves as ``"client: A -> B (why)"`` lines."""
+        other = "s" if who == "c" else "c"
+        bits = sum(FLAG_BITS[f] for f in flags)
+        seq = self.next[who]
+        self.next[who] = seq + length + (1 if bits & 0x03 else 0)
+        ack_no = self.next[other] if ack is None else ack
+        moves = on_segment(self.ends[who], self.ends[other], bits, seq, ack_no, length)
+        return [
+            f"{m.endpoint.name}: {m.old} -> {m.new} ({m.segment})" for m in moves
+        ]
+
+    def states(self) -> tuple[str, str]:
+        return str(self.ends["c"].state), str(self.ends["s"].state)
+
+
+def test_the_classifier_opens_a_connection_from_the_segments_alone() -> None:
+    p = Pair()
+    assert p.send("c", "S") == ["client: CLOSED -> SYN_SENT (sent SYN)",
+                                "server: CLOSED -> LISTEN (received SYN)"]
+    assert p.send("s", "SA") == ["server: LISTEN -> SYN_RCVD (sent SYN-ACK)",
+                                 "client: SYN_SENT -> ESTABLISHED (received SYN-ACK)"]
+    assert p.send("c", "A") == ["server: SYN_RCVD -> ESTABLISHED (its SYN was acknowledged)"]
+    assert p.send("c", "PA", 10) == []  # data moves no state
+    assert p.states() == ("ESTABLISHED", "ESTABLISHED")
+
+
+def test_a_fin_counts_as_received_when_acknowledged_and_an_ack_comes_before_a_fin() -> None:
+    p = Pair()
+    for who, flags in (("c", "S"), ("s", "SA"), ("c", "A")):
+        p.send(who, flags)
+    assert p.send("c", "FA") == ["client: ESTABLISHED -> FIN_WAIT_1 (sent FIN)"]
+    # One segment acknowledging the FIN and carrying the server's own: the
+    # acknowledgement (receipt of the client's FIN) comes first.
+    assert p.send("s", "FA") == [
+        "server: ESTABLISHED -> CLOSE_WAIT (acknowledged the peer's FIN)",
+        "server: CLOSE_WAIT -> LAST_ACK (sent FIN)",
+        "client: FIN_WAIT_1 -> FIN_WAIT_2 (its FIN was acknowledged)",
+    ]
+    assert p.send("c", "A") == [
+        "client: FIN_WAIT_2 -> TIME_WAIT (acknowledged the peer's FIN)",
+        "server: LAST_ACK -> CLOSED (its FIN was acknowledged)",
+    ]
+
+
+def test_a_rst_is_processed_before_the_rest_of_its_segment() -> None:
+    p = Pair()
+    p.send("c", "S")
+    # A RST+ACK acknowledging the SYN: the RST wins, the ACK field is not read.
+    assert p.send("s", "RA") == ["server: LISTEN -> CLOSED (sent RST)",
+                                 "client: SYN_SENT -> CLOSED (received RST)"]
+
+
+def test_a_segment_the_table_does_not_know_is_a_move_without_a_new_state() -> None:
+    p = Pair()
+    p.send("c", "S")
+    moves = on_segment(p.ends["c"], p.ends["s"], 0x01, 1001, 0, 0)  # FIN in SYN_SENT
+    assert [(m.endpoint.name, m.old, m.new, m.segment) for m in moves] == [
+        ("client", S.SYN_SENT, None, G.SEND_FIN)
+    ]
+    assert p.ends["c"].state is S.SYN_SENT
+
+
+@pytest.mark.parametrize(
+    ("state", "segment"), list(TRANSITIONS), ids=[f"{s.value}-{g.name}" for s, g in TRANSITIONS]
+)
+def test_apply_follows_the_table(state: TCPState, segment: Segment) -> None:
+    endpoint = TCPEndpoint("client", state)
+    moves: list[Move] = []
+    apply(endpoint, segment, moves)
+    target = TRANSITIONS[(state, segment)]
+    assert endpoint.state is target
+    assert moves == ([] if target is state else [Move(endpoint, segment, state, target)])

@@ -80,7 +80,7 @@ def test_unanswered_request_when_the_connection_is_reset() -> None:
     packets += [w.c("PA", get("/slow")), w.s("RA")]
     (ex,) = run(packets)
     assert ex.response is None and not ex.complete
-    assert ex.problem == "no response before the connection was reset"
+    assert ex.problem == "no response before the connection was reset (RST)"
 
 
 def test_unanswered_request_when_the_capture_ends() -> None:
