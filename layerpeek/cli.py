@@ -84,6 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """``layerpeek -r x.pcap`` or ``layerpeek x.pcap``: name the command they meant.
+
+    tcpdump and tshark read a file with no subcommand; here listing packets
+    is ``dump``, so the usage error says so with the line to type.
+    """
+    if not argv:
+        return
+    first = argv[0]
+    if first == "-r" or (first.startswith("-r") and len(first) > 2):
+        rest = " ".join(argv)
+        parser.error(f"reading a capture needs a command: try `{common.PROG} dump {rest}` "
+                     "(or flows, http, dns, explain … -r FILE)")
+    if not first.startswith("-") and first not in COMMAND_MODULES and (
+        first.endswith((".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz"))
+    ):
+        rest = " ".join(argv)
+        parser.error(f"{first!r} is not a command: to list its packets try "
+                     f"`{common.PROG} dump {rest}`")
+
+
 def _exit_code(e: SystemExit) -> int:
     if e.code is None:
         return 0
@@ -97,7 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if argv is None:
+            argv = sys.argv[1:]
+        _no_command(parser, argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # The subcommand's own usage, not the top level's: the words are
+            # wrong for that subcommand, and its usage says what it takes.
+            sub: argparse.ArgumentParser = args.parser
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
         run: Callable[[argparse.Namespace], int] = args.func
         code = run(args)
         common.flush_stdout()  # inside the try: a closed pipe surfaces here

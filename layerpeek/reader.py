@@ -43,6 +43,23 @@ class PacketReader:
         return self._frames.problems
 
     @property
+    def linktypes(self) -> list[int]:
+        """The link types of the file's interfaces so far (one for classic pcap)."""
+        return self._frames.linktypes
+
+    def undecoded_linktypes(self) -> list[int]:
+        """The file's link types no dissector of this reader's registry decodes.
+
+        Their frames come out as :class:`~layerpeek.packet.Payload` alone;
+        the CLI names each such link type once (``link type 105 (IEEE
+        802.11) is not decoded``) rather than listing data with no word why.
+        """
+        known = self._registry.tables["linktype"]
+        if self._registry.heuristics["linktype"]:
+            return []  # a heuristic may claim any link type: nothing to say for sure
+        return [lt for lt in dict.fromkeys(self.linktypes) if lt not in known]
+
+    @property
     def format(self) -> str:
         """``"pcap"`` or ``"pcapng"``."""
         return self._frames.format

@@ -498,5 +498,7 @@ def test_a_bad_file_is_one_clear_line_and_exit_1(
 
 
 def test_a_capture_without_dns_says_so(capsys: pytest.CaptureFixture[str], capture: Find) -> None:
-    assert main(["dns", str(capture("udp_12345.pcap"))]) == 0
-    assert capsys.readouterr().out == "no DNS messages in this capture\n"
+    path = capture("udp_12345.pcap")
+    assert main(["dns", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"layerpeek: {path}: no DNS transactions in this capture\n")

@@ -111,6 +111,14 @@ def iter_packets(reader: PacketReader, path: str) -> Iterator[Packet]:
         yield packet
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for pipes, files and closed streams)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def use_color(stream: TextIO) -> bool:
     """Colour only on a terminal, never with NO_COLOR set (non-empty) or TERM=dumb."""
     try:
@@ -149,18 +157,41 @@ def error(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+def nothing_found(path: str, what: str, filtered: bool) -> None:
+    """The one way ``handshake``, ``http``, ``dns`` and ``explain`` say they found nothing.
+
+    stdout stays empty (no table header, no JSON), so a pipe reading it gets
+    nothing to parse; one line on stderr says what was looked for, and
+    whether ``-Y`` is why: ``layerpeek: x.pcap: no DNS transactions match -Y``.
+    The exit code stays 0: an empty answer is an answer.
+    """
+    flush_stdout()
+    tail = " match -Y" if filtered else " in this capture"
+    print(f"{PROG}: {display_name(path)}: no {what}{tail}", file=sys.stderr)
+
+
 def print_problems(reader: PacketReader, path: str) -> int:
     """Print the reader's file-level problems as warnings; return how many.
 
+    A link type no dissector decodes is named here too, once per run (not
+    counted: the file is not damaged, layerpeek just cannot read further).
     stdout is flushed first so that, on a terminal, the warnings come after
     the listing they are about.
     """
     problems = list(reader.problems)
+    name = display_name(path)
     if problems:
         flush_stdout()
-        name = display_name(path)
         for problem in problems:
             warn(f"{name}: {problem}")
+    undecoded = reader.undecoded_linktypes()
+    if undecoded:
+        from layerpeek.capture.linktypes import describe
+
+        flush_stdout()
+        for linktype in undecoded:
+            warn(f"{name}: {describe(linktype)} is not decoded: its frames are shown as "
+                 "undecoded data")
     return len(problems)
 
 
@@ -248,6 +279,63 @@ def analysis(
         for tracker in ("tcp", "udp"):
             merged.setdefault(tracker, {}).setdefault("max_connections", limit)
     return Analysis(names, settings=merged, flow_info=flow_info)
+
+
+#: Said wherever ``-n`` is offered: the flag is accepted so tcpdump and tshark
+#: command lines work unchanged, and it changes nothing.
+NO_RESOLVE = (
+    "accepted as in tcpdump/tshark (-n, -nn) and ignored: layerpeek never resolves names, "
+    "addresses and ports are always shown as numbers"
+)
+
+
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """``FILE`` or ``-r FILE`` (tcpdump's and tshark's spelling), and ``-n``/``-nn``.
+
+    FILE is optional for argparse so that ``-r`` can stand in for it;
+    :func:`capture_path` then insists on exactly one of them.
+    """
+    parser.add_argument("file", nargs="?", metavar="FILE", help="capture file; - for stdin")
+    parser.add_argument(
+        "-r", dest="read_file", metavar="FILE",
+        help="capture file (same as FILE, as tcpdump -r and tshark -r take it)",
+    )
+    parser.add_argument("-n", dest="numeric", action="count", default=0, help=NO_RESOLVE)
+
+
+def capture_path(args: argparse.Namespace, *after: str) -> str:
+    """The capture named by FILE or ``-r FILE``; a usage error when neither or both.
+
+    ``after`` names the optional positionals declared after FILE, in order.
+    With ``-r`` the words given there were parsed one place too early
+    (``follow -r x.pcap 3`` puts "3" in FILE): they are shifted back into
+    place, each through its own argparse ``type`` so a bad value is reported
+    as it would be at its own position.
+    """
+    parser: argparse.ArgumentParser = args.parser
+    file: str | None = args.file
+    read_file: str | None = args.read_file
+    if read_file is None:
+        if file is None:
+            parser.error("a capture file is required (FILE, -r FILE, or - for stdin)")
+        return file
+    if file is None:
+        return read_file
+    words = [file] + [getattr(args, name) for name in after]
+    if not after or words[-1] is not None:
+        parser.error("give the capture either as FILE or with -r, not both")
+    actions = {a.dest: a for a in parser._actions}
+    for name, word in zip(after, words, strict=False):
+        action = actions[name]
+        value: object = word
+        if isinstance(word, str) and callable(action.type):
+            try:
+                value = action.type(word)
+            except (argparse.ArgumentTypeError, ValueError) as e:
+                parser.error(f"argument {action.metavar or name}: {e}")
+        setattr(args, name, value)
+    args.file = None
+    return read_file
 
 
 def positive_int(text: str) -> int:

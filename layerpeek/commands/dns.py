@@ -76,32 +76,50 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per transaction")
     problems.add_max_connections(parser)
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="only transactions with a packet (query or response) matching this Wireshark "
+        "display filter, e.g. 'dns.flags.rcode != 0' or 'ip.addr == 10.0.0.53'",
+    )
+    parser.add_argument(
+        "--wide", action="store_true",
+        help=f"never cut the ANSWER column (on a terminal it is cut at {MAX_ANSWER} "
+        "characters; piped output is never cut)",
+    )
     parser.set_defaults(func=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from layerpeek.dnstx import DNSTracker, DNSTransaction
 
-    path: str = args.file
+    path = common.capture_path(args)
+    keep = common.display_filter(args.display_filter)
+    matched: set[int] = set()  # frame numbers -Y selects
     reader = common.open_packets(path)
     try:
         # DNS over TCP needs the streams, not the conversation summaries.
         analysis = common.analysis(args, ["dns"], settings={"tcp": {"keep_conversations": False}})
-        for _ in analysis.run(common.iter_packets(reader, path)):
-            pass
+        for step in analysis.run(common.iter_packets(reader, path)):
+            if keep is not None and keep(step.packet, step.flow):
+                matched.add(step.packet.index)
         final = analysis.finish()
         txs = [e for e in final if isinstance(e, DNSTransaction)]
+        if keep is not None:
+            txs = [tx for tx in txs if not matched.isdisjoint(tx.frames)]
         tracker = analysis.get(DNSTracker)
         assert tracker is not None
         out = common.prepare_stdout()
-        if args.json:
+        if not txs:
+            common.nothing_found(path, "DNS transactions", keep is not None)
+        elif args.json:
             for tx in txs:
                 out.write(json.dumps(tx.to_dict(), separators=(",", ":")) + "\n")
         else:
-            out.write(table(txs))
+            wide = args.wide or not common.is_terminal(out)
+            out.write(table(txs, None if wide else MAX_ANSWER))
         common.print_problems(reader, path)
         for problem in tracker.problems:
             common.warn(f"{common.display_name(path)}: {problem}")
@@ -110,8 +128,13 @@ def run(args: argparse.Namespace) -> int:
     return common.EXIT_OK
 
 
-def answer_cell(tx: DNSTransaction) -> str:
-    """The ANSWER column: the answer, then what went wrong or is worth knowing."""
+def answer_cell(tx: DNSTransaction, limit: int | None = MAX_ANSWER) -> str:
+    """The ANSWER column: the answer, then what went wrong or is worth knowing.
+
+    ``limit`` cuts a long answer with "…" (never the notes, which matter
+    more); None keeps it whole (``--wide``, or output that is not a terminal:
+    a script reading the table must get every address).
+    """
     answer = tx.describe()
     if tx.status == "unsolicited":
         answer = "response without a captured query: " + answer
@@ -133,13 +156,15 @@ def answer_cell(tx: DNSTransaction) -> str:
     if tx.problems:
         notes.append("partly decoded: " + "; ".join(tx.problems))
     tail = "".join("; " + n for n in notes)
-    room = max(MAX_ANSWER - len(tail), 20)  # the notes matter more than a long answer
+    if limit is None:
+        return answer + tail
+    room = max(limit - len(tail), 20)  # the notes matter more than a long answer
     if len(answer) > room:
         answer = answer[: room - 1] + "…"
     return answer + tail
 
 
-def rows(txs: list[DNSTransaction]) -> list[list[str]]:
+def rows(txs: list[DNSTransaction], limit: int | None = MAX_ANSWER) -> list[list[str]]:
     """The table's cells, header first (exposed for tests)."""
     out = [["QUERY", "RESP", "PROTO", "CLIENT", "SERVER", "ID", "QUESTION", "RCODE", "TIME",
             "ANSWER"]]
@@ -155,16 +180,14 @@ def rows(txs: list[DNSTransaction]) -> list[list[str]]:
             tx.question_text,
             tx.rcode_name or "-",
             "-" if rt is None else f"{rt / 1e6:.3f}ms",
-            answer_cell(tx),
+            answer_cell(tx, limit),
         ])
     return out
 
 
-def table(txs: list[DNSTransaction]) -> str:
-    """Aligned text table (frame numbers and times right-aligned)."""
-    if not txs:
-        return "no DNS messages in this capture\n"
-    cells = rows(txs)
+def table(txs: list[DNSTransaction], limit: int | None = MAX_ANSWER) -> str:
+    """Aligned text table (frame numbers and times right-aligned); header only when empty."""
+    cells = rows(txs, limit)
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     right = {0, 1, 8}
     lines = []

@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from layerpeek.commands import common, problems
+from layerpeek.commands.timecolumn import TIME_FORMATS, TimeColumn
 
 if TYPE_CHECKING:
     from layerpeek.filter import DisplayFilter
@@ -65,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-r", dest="read_file", metavar="FILE", help="capture file (same as FILE, as in tcpdump)"
     )
+    parser.add_argument("-n", dest="numeric", action="count", default=0, help=common.NO_RESOLVE)
     parser.add_argument(
         "-c", "--count", type=common.positive_int, metavar="N",
         help="stop after printing N packets (packets a filter drops do not count)",
@@ -98,12 +101,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="flush the output after every packet (for pipes, as tcpdump -l)",
     )
     parser.add_argument(
-        "-V", "--verbose", "--layers", dest="verbose", action="store_true",
-        help="show every layer and field as a nested tree",
+        "-V", "-v", "--verbose", "--layers", dest="verbose", action="store_true",
+        help="show every layer and field as a nested tree (-v: the same, for tcpdump habits)",
     )
     parser.add_argument(
-        "-x", "--hex", dest="hex", action="store_true",
-        help="add a hex dump of each packet with the layer boundaries marked",
+        "-x", "-X", "--hex", dest="hex", action="store_true",
+        help="add a hex and ASCII dump of each packet with the layer boundaries marked "
+        "(-X as tcpdump -X; tcpdump's -x, hex without ASCII, gets the ASCII column too)",
+    )
+    parser.add_argument(
+        "-A", "--ascii", dest="ascii", action="store_true",
+        help="print each packet's bytes after the link-layer header as ASCII, as tcpdump -A "
+        "(non-printable bytes as '.', line ends kept): reads HTTP at a glance",
+    )
+    parser.add_argument(
+        "-t", dest="time_format", choices=TIME_FORMATS, metavar="FORMAT",
+        help="the time column, as tshark -t: r seconds since the first packet (default), "
+        "a local time of day, ad local date and time, adoy local year/day-of-year and time, "
+        "u/ud/udoy the same in UTC, e seconds since the epoch, d since the previous packet, "
+        "dd since the previous packet shown",
+    )
+    parser.add_argument(
+        "-q", "--quiet", dest="quiet", action="store_true",
+        help="do not list packets (as tshark -q): with -w only the file is written; the "
+        "problem summary still ends the run on stderr",
     )
     parser.add_argument(
         "--json", action="store_true",
@@ -210,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         return _live(args)
     path, expression = _source(args)
     fields = _fields_format(args)
+    _check_views(args)
     keep = common.display_filter(args.display_filter)
     capture_keep = common.capture_filter(expression)
     reader = common.open_packets(path)
@@ -223,43 +245,74 @@ def run(args: argparse.Namespace) -> int:
         # After the capture filter: the frames it drops are as if never captured,
         # their damage included.
         packets = summary.watch(packets)
-        first = _FirstTime()
+        time_format: str | None = args.time_format
+        column = TimeColumn(time_format) if time_format not in (None, "r") else None
+        first = _FirstTime(column)
         packets = first.watch(packets)  # before -Y: its hidden frames still count
         count: int | None = args.count
+        color = common.use_color(out)
+        view = _View(tree=args.verbose, hexdump=args.hex, ascii=args.ascii, color=color,
+                     relative=not args.absolute, column=column)
         if args.flows or args.defrag:
             annotated = _annotated(packets, flows=args.flows, defrag=args.defrag,
                                    summary=summary, max_connections=args.max_connections,
                                    keylog=common.load_keylog(args))
-            relative = not args.absolute
+        elif keep is None and fields is None and not args.quiet and not args.json and (
+            view.plain
+        ):
+            annotated = None  # the fastest listing: packets alone, no (packet, info) pairs
+            _lines(packets, write, count, color, first)
+        else:
+            annotated = ((p, None) for p in packets)
+        if annotated is not None:
             if keep is not None and fields is None:
                 annotated = ((p, i) for p, i in annotated if keep(p, i))
             if fields is not None:
                 _field_rows(annotated, write, count, fields, keep)
+            elif args.quiet:
+                _drain(annotated, count)
             elif args.json:
                 _json_lines_flows(annotated, write, count)
-            elif args.verbose or args.hex:
-                _detailed_flows(annotated, write, count, args.verbose, args.hex,
-                                common.use_color(out), relative, first)
+            elif view.plain:
+                _lines_flows(annotated, write, count, color, view.relative, first)
             else:
-                _lines_flows(annotated, write, count, common.use_color(out), relative, first)
-        elif fields is not None:
-            _field_rows(((p, None) for p in packets), write, count, fields, keep)
-        else:
-            if keep is not None:
-                packets = (p for p in packets if keep(p))
-            if args.json:
-                _json_lines(packets, write, count)
-            elif args.verbose or args.hex:
-                _detailed(packets, write, count, args.verbose, args.hex, common.use_color(out),
-                          first)
-            else:
-                _lines(packets, write, count, common.use_color(out), first)
+                _shown(annotated, write, count, view, first)
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
     finally:
         reader.close()
     return summary.exit_code(args.strict)
+
+
+def _check_views(args: argparse.Namespace) -> None:
+    """Refuse listings that cannot be combined, naming both options."""
+    parser: argparse.ArgumentParser = args.parser
+    if args.quiet and (args.json or args.verbose or args.hex or args.ascii or args.fields
+                       or args.output == "fields"):
+        parser.error("-q lists nothing: it cannot be combined with a listing option")
+    if (args.json or args.fields or args.output == "fields") and (
+        args.ascii or args.time_format is not None
+    ):
+        parser.error("-A and -t change the text listing: they cannot be combined with JSON "
+                     "or -T fields")
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the text listing shows of each packet, beyond its line."""
+
+    tree: bool  #: -V: the layer tree instead of the line
+    hexdump: bool  #: -x/-X
+    ascii: bool  #: -A
+    color: bool
+    relative: bool  #: relative TCP sequence numbers (not -S)
+    column: TimeColumn | None  #: -t other than r
+
+    @property
+    def plain(self) -> bool:
+        """Nothing but the default line: the hot path."""
+        return not (self.tree or self.hexdump or self.ascii or self.column is not None)
 
 
 def _flushing(write: Writer, flush: Callable[[], object]) -> Writer:
@@ -306,16 +359,25 @@ class _FirstTime:
     Taken after a capture filter (its frames are as if never captured, as
     with ``tcpdump -r FILE EXPR``) but before ``-Y``: tshark counts
     ``frame.time_relative`` from the first frame also when a display filter
-    hides it, so ``-Y`` shows the same times as the unfiltered listing.
+    hides it, so ``-Y`` shows the same times as the unfiltered listing.  A
+    ``-t`` column sees every frame here too (``-t d`` is the gap from the
+    previous frame *captured*).  :attr:`current` is the frame last read, as
+    the file holds it (not the datagram the defragmenter may have made of it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, column: TimeColumn | None = None) -> None:
         self.ns: int | None = None
+        self.column = column
+        self.current: Packet | None = None
 
     def watch(self, packets: Iterator[Packet]) -> Iterator[Packet]:
+        column = self.column
         for packet in packets:
             if self.ns is None:
                 self.ns = packet.ts_ns
+            if column is not None:
+                column.captured(packet.ts_ns)
+            self.current = packet
             yield packet
 
 
@@ -334,18 +396,61 @@ def _lines(packets: Iterator[Packet], write: Writer, count: int | None, color: b
 
 def _detailed(packets: Iterator[Packet], write: Writer, count: int | None, tree: bool,
               hexdump: bool, color: bool, first: _FirstTime) -> None:
+    view = _View(tree=tree, hexdump=hexdump, ascii=False, color=color, relative=True,
+                 column=None)
+    _shown(((p, None) for p in packets), write, count, view, first)
+
+
+def _drain(items: Annotated, count: int | None) -> None:
+    """``-q``: read (and count problems) without listing; ``-c`` still stops."""
+    for n, _ in enumerate(items, 1):
+        if n == count:
+            break
+
+
+#: tcpdump -A: printable ASCII, space, tab and newline stay; the rest is "."
+_ASCII_A = bytes(b if 0x20 <= b < 0x7F or b in (0x09, 0x0A) else 0x2E for b in range(256))
+
+
+def ascii_text(packet: Packet) -> str:
+    """``-A``: the frame after its link-layer header as ASCII, as tcpdump -A prints it.
+
+    CR before LF is dropped (the line end reads as one), every other byte
+    that is not printable ASCII, a space, a tab or a newline becomes ".", so
+    no capture can send control sequences to the terminal.
+    """
+    spans = packet.spans
+    start = spans[0][1] if len(spans) > 1 else 0  # a lone layer (raw data) is shown whole
+    data = packet.data[start:].replace(b"\r\n", b"\n")
+    return data.translate(_ASCII_A).decode("ascii")
+
+
+def _shown(items: Annotated, write: Writer, count: int | None, view: _View,
+           first: _FirstTime) -> None:
+    """Every listing but the default line: -V, -x/-X, -A and -t in any combination."""
     from layerpeek.render.hexdump import hexdump as hex_text
     from layerpeek.render.text import packet_line, packet_tree
 
     t0: int | None = None
-    for n, packet in enumerate(packets, 1):
+    column = view.column
+    blank = view.tree or view.hexdump or view.ascii  # blocks, not lines: one blank line after
+    for n, (packet, info) in enumerate(items, 1):
         if t0 is None:
             t0 = first.ns if first.ns is not None else packet.ts_ns
-        head = packet_tree(packet, color) if tree else packet_line(packet, t0, color)
-        if hexdump:
-            write(f"{head}\n{hex_text(packet, color)}\n\n")
+        if view.tree:
+            head = packet_tree(packet, view.color, info)
         else:
-            write(f"{head}\n\n")
+            head = packet_line(packet, t0, view.color, info, view.relative)
+            if column is not None:
+                # "#12 0.003141 rest": only the time word changes
+                index, _, rest = head.split(" ", 2)
+                head = f"{index} {column.text(packet.ts_ns)} {rest}"
+        parts = [head]
+        if view.hexdump:
+            parts.append(hex_text(packet, view.color))
+        if view.ascii:
+            parts.append(ascii_text(packet))
+        write("\n".join(parts) + ("\n\n" if blank else "\n"))
         if n == count:
             break
 
@@ -406,27 +511,6 @@ def _lines_flows(items: Annotated, write: Writer, count: int | None, color: bool
         if t0 is None:
             t0 = first.ns if first.ns is not None else packet.ts_ns
         write(f"{packet_line(packet, t0, color, info, relative)}\n")
-        if n == count:
-            break
-
-
-def _detailed_flows(items: Annotated, write: Writer, count: int | None, tree: bool,
-                    hexdump: bool, color: bool, relative: bool, first: _FirstTime) -> None:
-    from layerpeek.render.hexdump import hexdump as hex_text
-    from layerpeek.render.text import packet_line, packet_tree
-
-    t0: int | None = None
-    for n, (packet, info) in enumerate(items, 1):
-        if t0 is None:
-            t0 = first.ns if first.ns is not None else packet.ts_ns
-        if tree:
-            head = packet_tree(packet, color, info)
-        else:
-            head = packet_line(packet, t0, color, info, relative)
-        if hexdump:
-            write(f"{head}\n{hex_text(packet, color)}\n\n")
-        else:
-            write(f"{head}\n\n")
         if n == count:
             break
 

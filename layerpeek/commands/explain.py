@@ -32,9 +32,17 @@ text (the handshake's ISNs and RTTs, the DNS answer, the HTTP status …).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from layerpeek.commands import common, problems
+
+if TYPE_CHECKING:
+    from layerpeek.filter import DisplayFilter
+    from layerpeek.packet import Packet
+    from layerpeek.story import Story
 
 DESCRIPTION = """\
 Tell what happens in a capture, step by step, as the explainer tells a page
@@ -55,8 +63,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument("--json", action="store_true", help="the story as one JSON object")
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="tell only the steps with a packet matching this Wireshark display filter, "
+        "e.g. 'tcp.stream == 1' or 'dns' (the whole capture is still analysed, so streams "
+        "and states are those of the full capture)",
+    )
     parser.add_argument(
         "--max-steps", type=_count, default=DEFAULT_MAX_STEPS, metavar="N",
         help=f"tell at most N steps (default {DEFAULT_MAX_STEPS}; 0 for all; "
@@ -89,12 +103,21 @@ def _width(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from layerpeek.story import explain
 
-    path: str = args.file
+    path = common.capture_path(args)
+    keep = common.display_filter(args.display_filter)
     reader = common.open_packets(path)
     try:
         # One pass over the capture, from a file or a pipe alike: the story
         # stage keeps what it tells of each HTTP body, not the body.
-        story = explain(common.iter_packets(reader, path), keylog=common.load_keylog(args))
+        packets = common.iter_packets(reader, path)
+        if keep is None:
+            story = explain(packets, keylog=common.load_keylog(args))
+        else:
+            story = _filtered(packets, keep, args)
+            if not story.steps:
+                common.nothing_found(path, "steps (packets of the story)", True)
+                common.print_problems(reader, path)
+                return common.EXIT_OK
         from layerpeek.termsafe import json_safe, terminal_safe
 
         out = common.prepare_stdout()
@@ -107,3 +130,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     return common.EXIT_OK
+
+
+def _filtered(packets: Iterator[Packet], keep: DisplayFilter, args: argparse.Namespace) -> Story:
+    """The story of every packet, keeping the steps that hold a packet ``keep`` matches.
+
+    The filter sees each packet with what the conversation stage knows of
+    it (``tcp.stream``, ``tcp.analysis.*``), as ``dump -Y`` does; the story
+    itself is told of the whole capture, so a step's stream numbers and
+    states do not change with the filter.
+    """
+    from layerpeek.analysis import Analysis
+    from layerpeek.story import Story, Storyteller
+
+    keylog = common.load_keylog(args)
+    teller = Storyteller()
+    if keylog is None:
+        analysis = Analysis(["defrag", teller])
+    else:
+        analysis = Analysis(["defrag", teller, "tls"],
+                            settings={"tls": {"keylog": keylog, "keep_connections": False}})
+    matched: set[int] = set()
+    for step in analysis.run(packets):
+        if keep(step.packet, step.flow):
+            matched.add(step.packet.index)
+    (story,) = (e for e in analysis.finish() if isinstance(e, Story))
+    steps = [s for s in story.steps if not matched.isdisjoint(s.frames)]
+    return dataclasses.replace(story, steps=steps)

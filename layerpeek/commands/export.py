@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="exit codes: 0 ok, 1 unreadable capture or output, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument(
         "--parquet", metavar="OUT", required=True, help="the Parquet file to write"
     )
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise common.CommandError(
             "export needs pyarrow and numpy: pip install 'layerpeek[table]'"
         ) from None
-    path: str = args.file
+    path = common.capture_path(args)
     if args.chunk_mb < 1:
         args.parser.error("--chunk-mb must be at least 1")
     if args.columns is not None and args.what != "packets":

@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "3 with --strict: a malformed or truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per conversation")
     parser.add_argument(
         "--proto", choices=("tcp", "udp"), help="only TCP or only UDP conversations"
@@ -94,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.events import ConversationSummary
 
-    path: str = args.file
+    path = common.capture_path(args)
     keep = common.display_filter(getattr(args, "display_filter", None))
     reader = common.open_packets(path)
     try:

@@ -57,8 +57,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
-    parser.add_argument("stream", metavar="STREAM", type=_stream_id, help="stream number")
+    common.add_file_options(parser)
+    parser.add_argument(
+        "stream", metavar="STREAM", type=_stream_id, nargs="?",
+        help="stream number (default 0, the first conversation, as Wireshark opens it)",
+    )
+    parser.add_argument(
+        "--hex", action="store_true",
+        help="show the data as a hex dump (offset, hex, ASCII) per run, as Wireshark's "
+        "Follow Stream in Hex Dump mode; offsets count each direction's bytes",
+    )
     parser.add_argument(
         "--raw", action="store_true",
         help="write the exact bytes of one direction to stdout (needs --direction)",
@@ -82,11 +90,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 class _Text:
     """Writes runs of one direction at a time, with a header per run."""
 
-    def __init__(self, out: TextIO, color: bool, direction: str | None) -> None:
+    def __init__(self, out: TextIO, color: bool, direction: str | None,
+                 hexdump: bool = False) -> None:
         self.out = out
         self.color = color
         self.only = direction
         self.current: str | None = None
+        self.hexdump = hexdump
+        #: Bytes of each direction shown so far: the hex dump's offsets
+        #: (Wireshark counts each side from 0; a gap advances it too).
+        self.offset = {"client": 0, "server": 0}
 
     def _head(self, direction: str, arrow: str) -> None:
         if direction != self.current:
@@ -101,11 +114,15 @@ class _Text:
             return
         arrow = "→ server" if direction == "client" else "→ client"
         self._head(direction, arrow)
-        # CR LF reads as a line end; any other control byte is a dot (never sent
-        # raw to the terminal: a capture must not be able to drive it).
-        text = data.replace(b"\r\n", b"\n").translate(_TO_DOTS).decode("ascii")
-        if datagram:
-            text += "\n"  # one datagram per line block, as Wireshark's UDP follow
+        if self.hexdump:
+            text = _hex_block(data, self.offset[direction])
+            self.offset[direction] += len(data)
+        else:
+            # CR LF reads as a line end; any other control byte is a dot (never sent
+            # raw to the terminal: a capture must not be able to drive it).
+            text = data.replace(b"\r\n", b"\n").translate(_TO_DOTS).decode("ascii")
+            if datagram:
+                text += "\n"  # one datagram per line block, as Wireshark's UDP follow
         if self.color:
             text = f"{_RED if direction == 'client' else _BLUE}{text}{_RESET}"
         self.out.write(text)
@@ -116,6 +133,9 @@ class _Text:
         arrow = "→ server" if direction == "client" else "→ client"
         self._head(direction, arrow)
         mark = f"[{length} bytes missing]"
+        if self.hexdump:
+            self.offset[direction] += length
+            mark += "\n"
         self.out.write(f"{_DIM}{mark}{_RESET}" if self.color else mark)
 
     def conflict(self, direction: str, offset: int, length: int, frame: int,
@@ -128,10 +148,12 @@ class _Text:
         first = f"#{first_frame}" if first_frame else "the first copy"
         mark = (f"[bytes {offset}-{offset + length - 1} re-sent in #{frame} with different "
                 f"content; {first} shown]")
+        if self.hexdump:
+            mark += "\n"
         self.out.write(f"{_DIM}{mark}{_RESET}" if self.color else mark)
 
     def end(self) -> None:
-        if self.current is not None:
+        if self.current is not None and not self.hexdump:  # hex rows end their line
             self.out.write("\n")
 
 
@@ -150,8 +172,10 @@ def run(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if args.raw and args.direction is None:
         parser.error("--raw needs --direction client or --direction server")
-    path: str = args.file
-    stream: int = args.stream
+    path = common.capture_path(args, "stream")
+    stream: int = 0 if args.stream is None else args.stream
+    if args.hex and args.raw:
+        parser.error("--hex shows the data as text; --raw writes it as bytes: give one")
     reader = common.open_packets(path)
     try:
         # Only the followed conversation's summary is kept: the trackers forget
@@ -169,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         if args.raw:
             sink = _Raw(sys.stdout.buffer, args.direction)
         else:
-            sink = _Text(out, common.use_color(out), args.direction)
+            sink = _Text(out, common.use_color(out), args.direction, args.hex)
         started = False
         followed: Conversation | None = None
         tls = analysis.get(TLSStage)  # with --keylog: TLS streams shown decrypted
@@ -236,6 +260,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         reader.close()
     return summary.exit_code(args.strict)
+
+
+#: Bytes per hex dump row, as Wireshark's Follow Stream hex view.
+_HEX_ROW = 16
+_HEX_ASCII = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
+
+
+def _hex_block(data: bytes, offset: int) -> str:
+    """``data`` as hex dump rows (``00000010  47 45 54 …  GET …``), ending in a newline.
+
+    ``offset`` is where ``data`` starts in its direction's byte stream, so the
+    offsets continue across runs as Wireshark numbers them.
+    """
+    rows = []
+    for at in range(0, len(data), _HEX_ROW):
+        chunk = data[at : at + _HEX_ROW]
+        hex_part = chunk[:8].hex(" ")
+        if len(chunk) > 8:
+            hex_part = f"{hex_part}  {chunk[8:].hex(' ')}"
+        rows.append(f"{offset + at:08x}  {hex_part:<48}  {chunk.translate(_HEX_ASCII).decode()}\n")
+    return "".join(rows)
 
 
 class _Raw:

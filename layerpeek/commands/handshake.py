@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "truncated packet or a damaged file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument(
         "stream", metavar="STREAM", type=_stream_id, nargs="?", help="stream number (default: all)"
     )
@@ -83,6 +83,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common.add_keylog_option(
         parser, "TLS 1.3's encrypted handshake messages are named on the arrows")
+    parser.add_argument(
+        "-Y", "--display-filter", dest="display_filter", metavar="EXPR",
+        help="draw only the segments matching this Wireshark display filter, e.g. "
+        "'tcp.flags.syn == 1 || tcp.flags.fin == 1' (a conversation none of whose segments "
+        "match is not drawn; states still follow every segment)",
+    )
     problems.add_options(parser, connections=True)
     parser.set_defaults(func=run, parser=parser)
 
@@ -97,6 +103,7 @@ class _Row:
     client_states: list[str]  #: states the client went through in this packet
     server_states: list[str]
     tls: list[str] = field(default_factory=list)  #: TLS messages this segment completed
+    shown: bool = True  #: False: -Y hides it (its state changes still count)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,8 +113,9 @@ def run(args: argparse.Namespace) -> int:
     from layerpeek.layers.tcp import TCP
     from layerpeek.tls.summary import TLSSummaries, message_labels
 
-    path: str = args.file
+    path = common.capture_path(args, "stream")
     wanted: int | None = args.stream
+    keep = common.display_filter(args.display_filter)
     reader = common.open_packets(path)
     try:
         # A ladder is drawn as soon as its conversation's summary is final
@@ -135,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 its = rows.pop(conv.id, None)
                 told = tls.pop(conv.id)
-                if its is None:
+                if its is None or not any(row.shown for row in its):
                     continue
                 if out is None:
                     out = common.prepare_stdout()
@@ -153,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
                 tcp = step.packet.layers[found[0]]
                 assert isinstance(tcp, TCP)
                 row = _row(step.packet.index, step.packet.ts_ns, tcp.flags, info)
+                if keep is not None:
+                    row.shown = keep(step.packet, info)
                 for e in step.events:
                     if isinstance(e, StateChanged) and e.conversation == info.stream:
                         side = row.client_states if e.endpoint == "client" else row.server_states
@@ -172,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if out is None:
             out = common.prepare_stdout()
+        if not drawn:
+            common.nothing_found(path, "TCP conversations", keep is not None)
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
@@ -259,7 +271,12 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
     t0 = rows[0].ts_ns if rows else 0
     client, server = "CLOSED", "CLOSED"
     out.write(_columns(client, server) + "\n")
+    printed = (client, server)
     for row in rows:
+        if not row.shown:  # -Y hid it: its state changes are shown with the next row
+            client = row.client_states[-1] if row.client_states else client
+            server = row.server_states[-1] if row.server_states else server
+            continue
         mark = _phase(conv, row)
         notes = " ".join(x for x in (mark, row.notes) if x)
         when = (row.ts_ns - t0) / 1e9
@@ -267,13 +284,14 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
         out.write(f"{line} {notes}".rstrip() + "\n")
         for arrow in _tls_arrows(row.tls, row.from_client):
             out.write(f"{'':<{_MARGIN}}{arrow}\n")
-        if row.client_states or row.server_states:
+        if row.client_states or row.server_states or printed != (client, server):
             # Every state a side went through in this packet, e.g. CLOSE_WAIT > LAST_ACK.
             client = " > ".join(row.client_states) if row.client_states else client
             server = " > ".join(row.server_states) if row.server_states else server
             out.write(_columns(client, server) + "\n")
             client = row.client_states[-1] if row.client_states else client
             server = row.server_states[-1] if row.server_states else server
+            printed = (client, server)
 
 
 def _handshake_text(conv: TCPConversation) -> str:

@@ -94,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                "2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="capture file; - for stdin")
+    common.add_file_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per exchange")
     parser.add_argument(
         "--export", metavar="DIR",
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from layerpeek.flows.events import Problem
     from layerpeek.http.message import HTTPExchange
 
-    path: str = args.file
+    path = common.capture_path(args)
     export: str | None = args.export
     if export is not None:
         _prepare_dir(export)
@@ -174,7 +174,9 @@ def run(args: argparse.Namespace) -> int:
         take(analysis.finish())
         done.sort(key=lambda item: item[0])
         out = common.prepare_stdout()
-        if args.json:
+        if not done:
+            common.nothing_found(path, "HTTP exchanges", keep is not None)
+        elif args.json:
             for _, line in done:
                 out.write(f"{line}\n")
         else:
