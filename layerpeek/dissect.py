@@ -75,6 +75,11 @@ class Dissector:
     protocol: str  #: the name a Malformed marker reports, e.g. ``"tcp"``
     decode: DecodeFn
     sniff: SniffFn | None = None  #: cheap content test for heuristic dispatch
+    #: A tunnel: what it carries is another packet (VXLAN, Geneve, GRE in UDP),
+    #: so a registry cut after the transport layer keeps it in its port tables
+    #: (:meth:`layerpeek.registry.Registry.through_transport`): conversations
+    #: inside a tunnel are conversations too.
+    tunnel: bool = False
 
 
 @dataclass(frozen=True, slots=True)

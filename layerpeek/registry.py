@@ -74,11 +74,16 @@ class Registry:
         cost of trying DNS and HTTP on every segment is not paid by callers
         that only look at addresses, ports and flags (``flows``, the bench's
         through-L4 figure).
+        Tunnels stay (a :class:`Dissector` with ``tunnel=True``: VXLAN,
+        Geneve, GRE in UDP), since what they carry is another packet whose
+        conversations ``flows`` must see.
         """
         r = self.copy()
         for name in APPLICATION_TABLES:
-            r.tables[name].clear()
-            r.heuristics[name].clear()
+            table = r.tables[name]
+            for key in [k for k, d in table.items() if not d.tunnel]:
+                del table[key]
+            r.heuristics[name] = [d for d in r.heuristics[name] if d.tunnel]
         return r
 
 
@@ -88,6 +93,8 @@ def default_registry() -> Registry:
         arp,
         dns,
         ethernet,
+        geneve,
+        gre,
         http,
         icmp,
         icmpv6,
@@ -100,6 +107,7 @@ def default_registry() -> Registry:
         tls,
         udp,
         vlan,
+        vxlan,
     )
 
     r = Registry()
@@ -119,6 +127,7 @@ def default_registry() -> Registry:
     eth[0x8100] = vlan.DISSECTOR  # 802.1Q
     eth[0x88A8] = vlan.DISSECTOR  # 802.1ad (QinQ outer tag)
     eth[0x9100] = vlan.DISSECTOR  # pre-standard QinQ
+    eth[0x6558] = ethernet.DISSECTOR  # transparent Ethernet bridging (GRE, Geneve, NVGRE)
 
     proto = r.tables["ip_proto"]
     proto[6] = tcp.DISSECTOR
@@ -127,6 +136,14 @@ def default_registry() -> Registry:
     proto[58] = icmpv6.DISSECTOR
     proto[4] = ipv4.DISSECTOR  # IP-in-IP
     proto[41] = ipv6.DISSECTOR  # IPv6-in-IP (6in4)
+    proto[47] = gre.DISSECTOR
+
+    # Tunnels over UDP (kept by through_transport: what they carry has conversations too).
+    over_udp = r.tables["udp_port"]
+    over_udp[vxlan.PORT] = vxlan.DISSECTOR  # 4789
+    over_udp[vxlan.GPE_PORT] = vxlan.DISSECTOR  # 4790, VXLAN-GPE (the P bit says which)
+    over_udp[geneve.PORT] = geneve.DISSECTOR  # 6081
+    over_udp[4754] = gre.DISSECTOR  # GRE-in-UDP (RFC 8086)
 
     r.tables["udp_port"][53] = dns.DISSECTOR
     r.tables["udp_port"][5353] = dns.DISSECTOR  # mDNS

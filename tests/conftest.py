@@ -11,6 +11,8 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 CAPTURES = ROOT / "captures"
 PUBLIC = ROOT.parent / "shared" / "captures" / "public"
+#: Where ``tests/corpus/fetch.py`` puts tcpdump's and Zeek's test captures.
+CORPUS = TESTS / "corpus" / "data"
 
 sys.path.insert(0, str(TESTS))
 
@@ -44,6 +46,19 @@ def public() -> object:
         path = PUBLIC / name
         if not path.exists():
             pytest.skip("../shared/captures/public is absent")
+        return path
+
+    return find
+
+
+@pytest.fixture
+def corpus() -> object:
+    """``corpus("zeek/tunnels/vxlan.pcap")``: a fetched third-party trace, or a skip."""
+
+    def find(name: str) -> Path:
+        path = CORPUS / name
+        if not path.exists():
+            pytest.skip(f"corpus trace {name} not fetched (python3 tests/corpus/fetch.py)")
         return path
 
     return find

@@ -208,7 +208,10 @@ class TestUptoTransport:
         mine = default_registry()
         mine.tables["udp_port"][12345] = mine.tables["udp_port"][53]
         l4 = mine.through_transport()
-        assert all(not l4.tables[t] and not l4.heuristics[t] for t in ("tcp_port", "udp_port"))
+        assert not l4.tables["tcp_port"] and not l4.heuristics["tcp_port"]
+        assert not l4.heuristics["udp_port"]
+        # Only the tunnels stay: what they carry has conversations of its own.
+        assert {d.protocol for d in l4.tables["udp_port"].values()} == {"vxlan", "geneve", "gre"}
         assert 12345 in mine.tables["udp_port"]  # the original is untouched
         packets = layerpeek.read(capture("udp_12345.pcap"), registry=mine, upto="transport")
         assert all("dns" not in p.protocols for p in packets)

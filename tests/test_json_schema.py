@@ -43,6 +43,9 @@ DOCUMENTED = {
     "http2": {"magic", "frames", "pending", "problem"},
     "malformed": {"protocol", "reason", "offset", "truncated"},
     "vlan": {"pcp", "dei", "vid", "type"},
+    "gre": {"flags", "version", "protocol", "checksum", "key", "sequence"},
+    "vxlan": {"flags", "gpe", "next_protocol", "vni"},
+    "geneve": {"version", "options_len", "oam", "critical", "protocol", "vni", "options"},
     "sll": {"packet_type", "arphrd_type", "addr_len", "addr", "protocol"},
     "sll2": {"protocol", "interface_index", "arphrd_type", "packet_type", "addr_len", "addr"},
     "null": {"family"},
@@ -95,6 +98,10 @@ def built_frames() -> dict[str, tuple[bytes, int]]:
     inner = ipv4_tcp(tcp(sport=1, dport=2, flags="S"))
     vlan = struct.pack("!HH", (5 << 13) | 42, 0x0800) + inner
     null = struct.pack("<I", 2) + inner
+    vxlan = udp(struct.pack("!II", 0x08 << 24, 42 << 8) + eth(inner), sport=5, dport=4789)
+    geneve = udp(struct.pack("!BBHI", 2, 0, 0x6558, 7 << 8) + struct.pack("!HBB", 0x0102, 0x80, 1)
+                 + b"data" + eth(inner), sport=5, dport=6081)
+    gre = struct.pack("!HHII", 0xB000, 0x0800, 0x1234, 9) + inner
     return {
         "tcp": (eth(ipv4_tcp(tcp(flags="S", options=bytes.fromhex("020405b4")))), 1),
         "http": (eth(ipv4_tcp(tcp(http_response, sport=80, dport=40000, flags="PA"))), 1),
@@ -103,6 +110,9 @@ def built_frames() -> dict[str, tuple[bytes, int]]:
         "arp": (eth(arp, ethertype=0x0806), 1),
         "icmp": (eth(ipv4(icmp_echo, proto=1)), 1),
         "vlan": (eth(vlan, ethertype=0x8100), 1),
+        "vxlan": (eth(ipv4_udp(vxlan)), 1),
+        "geneve": (eth(ipv4_udp(geneve)), 1),
+        "gre": (eth(ipv4(gre, proto=47)), 1),
         "null": (null, 0),
         "raw": (inner, 101),
         "unknown ethertype": (eth(b"\x00" * 46, ethertype=0x88B5), 1),

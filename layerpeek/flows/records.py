@@ -15,7 +15,7 @@ from typing import Any
 
 from layerpeek.flows.analysis import Flag, Verdict
 from layerpeek.flows.events import CloseKind, Direction, StateChanged, UnexpectedSegment
-from layerpeek.flows.key import Endpoint
+from layerpeek.flows.key import Endpoint, Tunnel, encapsulation_dict
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.zeek import ZeekTracker
 
@@ -268,6 +268,9 @@ class TCPConversation:
     client_stream: StreamContent | None = None  #: when ``keep_data``
     server_stream: StreamContent | None = None
     zeek: ZeekTracker = field(default_factory=ZeekTracker, repr=False)
+    vlans: tuple[int, ...] = ()  #: the VLAN tags it travels in, outermost first (part of its key)
+    #: the tunnels it travelled in (as Zeek's ``tunnel_parents``), each as first seen
+    tunnels: list[Tunnel] = field(default_factory=list)
 
     proto = "tcp"
 
@@ -341,6 +344,7 @@ class TCPConversation:
             ],
             "anomalies": self.anomaly_count,
             "inconsistencies": self.inconsistencies,
+            **encapsulation_dict(self.vlans, self.tunnels),
         }
 
 

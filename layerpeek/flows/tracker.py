@@ -97,7 +97,15 @@ from layerpeek.flows.events import (
     StreamInconsistency,
     UnexpectedSegment,
 )
-from layerpeek.flows.key import Endpoint, FlowKey, flow_key, innermost_transport
+from layerpeek.flows.key import (
+    Endpoint,
+    FlowKey,
+    context_of,
+    flow_key,
+    innermost_transport,
+    note_tunnels,
+    vlans_of,
+)
 from layerpeek.flows.reassembly import (
     DEFAULT_CAP,
     DEFAULT_COMPARE_WINDOW,
@@ -347,7 +355,7 @@ class TCPTracker:
         found = _extract(packet)
         if found is None:
             return [], None
-        tcp, src, dst, payload, seglen = found
+        tcp, src, dst, payload, seglen, inner = found
         out: list[Event] = []
         frame = packet.index
         ts = packet.ts_ns
@@ -355,7 +363,8 @@ class TCPTracker:
         seq = tcp.seq
         ack = tcp.ack
         sport, dport = tcp.src_port, tcp.dst_port
-        key = flow_key(src, sport, dst, dport)
+        context = context_of(packet.layers, inner) if inner > 1 else ()
+        key = flow_key(src, sport, dst, dport, context)
         table = self._table
         conn = table.get(key)
         if conn is not None:  # keep the table in least-recently-seen order for eviction
@@ -382,6 +391,9 @@ class TCPTracker:
         if conn is None:
             conn = self._new_conversation(key, src, sport, dst, dport, flags, frame, ts, out)
         conv = conn.conv
+        if context:
+            conv.vlans = vlans_of(context)
+            note_tunnels(conv.tunnels, packet.layers, inner)
         client, server = conn.sides
         if client.port == sport and client.addr == src:
             snd, rcv = client, server
@@ -769,8 +781,9 @@ class TCPTracker:
         out.append(ConnectionClosed(conn.conv.id, how, ts))
 
 
-def _extract(packet: Packet) -> tuple[TCP, bytes, bytes, bytes, int] | None:
-    """The TCP header, IP addresses, captured payload and wire payload length, or None
+def _extract(packet: Packet) -> tuple[TCP, bytes, bytes, bytes, int, int] | None:
+    """The TCP header, IP addresses, captured payload, wire payload length and the
+    IP layer's index (for its context, :func:`~layerpeek.flows.key.context_of`), or None
     (the layers :func:`~layerpeek.flows.key.innermost_transport` finds)."""
     found = innermost_transport(packet, TCP)
     if found is None:
@@ -793,4 +806,4 @@ def _extract(packet: Packet) -> tuple[TCP, bytes, bytes, bytes, int] | None:
     if seglen < 0:
         seglen = 0
     payload = data[payload_start : min(ip_end, len(data))] if seglen else b""
-    return tcp, ip.src, ip.dst, payload, seglen
+    return tcp, ip.src, ip.dst, payload, seglen, i

@@ -15,10 +15,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.events import ConversationSummary
-from layerpeek.flows.key import Endpoint, FlowKey, flow_key, innermost_transport
+from layerpeek.flows.key import (
+    Endpoint,
+    FlowKey,
+    Tunnel,
+    context_of,
+    encapsulation_dict,
+    flow_key,
+    note_tunnels,
+    vlans_of,
+)
 from layerpeek.flows.records import PacketFlowInfo
 from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
 from layerpeek.flows.zeek import udp_conn_state
+from layerpeek.layers.icmp import ICMP
+from layerpeek.layers.icmpv6 import ICMPv6
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
@@ -44,6 +55,9 @@ class UDPConversation:
     bytes_client: int = 0  #: UDP payload bytes the client sent
     bytes_server: int = 0
     frames: list[int] | None = field(default=None, repr=False)
+    vlans: tuple[int, ...] = ()  #: the VLAN tags it travels in, outermost first (part of its key)
+    #: the tunnels it travelled in (as Zeek's ``tunnel_parents``), each as first seen
+    tunnels: list[Tunnel] = field(default_factory=list)
 
     proto = "udp"
 
@@ -85,6 +99,7 @@ class UDPConversation:
             "history": self.history,
             "handshake": None,
             "close": None,
+            **encapsulation_dict(self.vlans, self.tunnels),
         }
 
 
@@ -134,12 +149,32 @@ class UDPTracker:
         return self._next_id
 
     def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
-        """Count one packet; return its conversation and direction, or None if not UDP."""
-        found = _extract(packet)
+        """Count one packet; return its conversation and direction, or None if not UDP.
+
+        The conversation is the innermost UDP datagram's.  A UDP tunnel the
+        packet travels in (VXLAN, Geneve, Teredo: any UDP header with an IP
+        header after it) is a conversation of its own and is counted too, as
+        Zeek logs a tunnel's connection beside the ones inside it.
+        """
+        found = None
+        for u, layer in enumerate(packet.layers):  # the tunnels first: they are numbered first
+            if isinstance(layer, UDP):
+                found = self._count_at(packet, u)
+        return found
+
+    def feed_tunnels(self, packet: Packet, before: int) -> None:
+        """Count the UDP tunnels among ``packet.layers[:before]`` (a TCP packet's carriers)."""
+        for u, layer in enumerate(packet.layers[:before]):
+            if isinstance(layer, UDP):
+                self._count_at(packet, u)
+
+    def _count_at(self, packet: Packet, u: int) -> tuple[UDPConversation, str] | None:
+        found = _extract_at(packet, u)
         if found is None:
             return None
-        udp, src, dst, length = found
-        key = flow_key(src, udp.src_port, dst, udp.dst_port)
+        udp, src, dst, length, inner = found
+        context = context_of(packet.layers, inner) if inner > 1 else ()
+        key = flow_key(src, udp.src_port, dst, udp.dst_port, context)
         table = self._table
         conv = table.get(key)
         if conv is not None:  # least recently seen first, for eviction
@@ -162,11 +197,15 @@ class UDPTracker:
                 packet.index,
                 packet.ts_ns,
             )
+            if context:
+                conv.vlans = vlans_of(context)
             if self._keep_frames:
                 conv.frames = []
             self._next_id += 1
             table[key] = conv
             self.conversations[conv.id] = conv
+        if context:
+            note_tunnels(conv.tunnels, packet.layers, inner)
         if conv.client.addr == src and conv.client.port == udp.src_port:
             direction = "client"
             conv.packets_client += 1
@@ -187,8 +226,10 @@ class UDPTracker:
         self._staged = True
         flow = step.flow
         if flow is not None and flow.proto == "tcp":
-            return []
-        found = self.feed(step.packet)
+            self.feed_tunnels(step.packet, len(step.packet.layers))
+            found = None
+        else:
+            found = self.feed(step.packet)
         if found is not None and self.flow_info:
             conv, direction = found
             info = PacketFlowInfo("udp", conv.id, direction)
@@ -227,18 +268,27 @@ def udp_payload(packet: Packet) -> bytes:
     return b""
 
 
-def _extract(packet: Packet) -> tuple[UDP, bytes, bytes, int] | None:
-    """The innermost UDP header, the IP addresses before it and the payload length
-    (the layers :func:`~layerpeek.flows.key.innermost_transport` finds)."""
-    found = innermost_transport(packet, UDP)
-    if found is None:
+def _extract_at(packet: Packet, u: int) -> tuple[UDP, bytes, bytes, int, int] | None:
+    """The UDP header ``packet.layers[u]``, the IP addresses before it, the
+    payload length and the IP layer's index; None when no IP layer carries it
+    or it is quoted in an ICMP error (the rules of
+    :func:`~layerpeek.flows.key.innermost_transport`)."""
+    layers = packet.layers
+    udp = layers[u]
+    assert isinstance(udp, UDP)
+    ip = -1
+    for i in range(u - 1, -1, -1):
+        layer = layers[i]
+        if isinstance(layer, (ICMP, ICMPv6)):
+            return None  # anything after an ICMP message is what it quotes
+        if ip < 0 and isinstance(layer, (IPv4, IPv6)):
+            ip = i
+    if ip < 0:
         return None
-    u, i = found
-    udp = packet.layers[u]
-    ip = packet.layers[i]
-    assert isinstance(udp, UDP) and isinstance(ip, (IPv4, IPv6))
+    carrier = layers[ip]
+    assert isinstance(carrier, (IPv4, IPv6))
     if udp.length >= 8:
         length = udp.length - 8
     else:  # a jumbogram carries 0: count what was captured
         length = max(len(packet.data) - packet.spans[u][0] - 8, 0)
-    return udp, ip.src, ip.dst, length
+    return udp, carrier.src, carrier.dst, length, ip

@@ -138,6 +138,10 @@ FIELDS: dict[str, tuple[str, str, Any]] = {
     "udp.srcport": ("UDP", "src_port", int),
     "udp.dstport": ("UDP", "dst_port", int),
     "udp.length": ("UDP", "length", int),
+    "gre.key": ("GRE", "key", lambda t: int(t, 16)),
+    "gre.sequence_number": ("GRE", "sequence", int),
+    "vxlan.vni": ("VXLAN", "vni", int),
+    "geneve.vni": ("Geneve", "vni", lambda t: int(t, 16)),
 }
 
 
@@ -149,6 +153,8 @@ def occurrences(packet: Any) -> dict[str, list[Any]]:
         for name, (cls, attr, _) in FIELDS.items():
             if cls == kind:
                 value = getattr(layer, attr)
+                if value is None:  # an optional field this header does not carry
+                    continue
                 out.setdefault(name, []).append(
                     value if isinstance(value, int) else str(value))
     return out
