@@ -274,6 +274,8 @@ def analysis(
     if keylog is not None:  # --keylog / $SSLKEYLOGFILE: the TLS stage decrypts
         names.append("tls")
         merged.setdefault("tls", {}).update(keylog=keylog, keep_connections=False)
+        if "quic" in names:  # and the QUIC stage, where the command runs it
+            merged.setdefault("quic", {}).update(keylog=keylog)
     limit = getattr(args, "max_connections", None)
     if limit is not None:
         for tracker in ("tcp", "udp"):

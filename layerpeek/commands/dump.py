@@ -484,9 +484,12 @@ def _annotated(
     """
     from layerpeek.analysis import Analysis
 
-    stages = (["defrag"] if defrag else []) + (["tcp", "udp", "http2_frames"] if flows else [])
+    stages = (["defrag"] if defrag else []) + (
+        ["tcp", "udp", "quic", "http2_frames"] if flows else [])
     table: dict[str, object] = {"max_connections": max_connections, "keep_conversations": False}
     settings: dict[str, dict[str, object]] = {"tcp": table, "udp": table}
+    # QUIC: short headers attributed to their connection, and with a key log decrypted.
+    settings["quic"] = {"keylog": keylog if flows else None, "keep_connections": False}
     if keylog is not None and flows:  # the summary then names what was not decrypted
         stages.append("tls")
         settings["tls"] = {"keylog": keylog, "keep_connections": False}

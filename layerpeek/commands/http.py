@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         # they expire (the pairer has each connection's endpoints from its opening).
         # -Y may name http2.* fields: those exist once the HTTP/2 frames stage ran.
         stages = ["http", "http2_frames"] if keep is not None else ["http"]
+        stages.append("quic")  # HTTP/3: QUIC connections' exchanges
         analysis = common.analysis(args, stages, settings={"tcp": {"keep_conversations": False}},
                                    flow_info=keep is not None)
         pair_problems: list[str] = []

@@ -179,6 +179,14 @@ class ProblemSummary:
                 total.update(stage.tracker.problem_counts)
         return total
 
+    @property
+    def quic(self) -> int:
+        """QUIC connections with packets the key log did not open (with --keylog)."""
+        from layerpeek.quic.stage import QUICStage
+
+        return sum(stage.not_decrypted for a in self._analyses
+                   if (stage := a.get(QUICStage)) is not None and stage.keylog is not None)
+
     # -- verdict -------------------------------------------------------------
 
     @property
@@ -231,6 +239,11 @@ class ProblemSummary:
             heads.append(f"{fragments} fragment problem{'' if fragments == 1 else 's'}")
             body.append(f"  {'fragments':<10} {fragments:>7}  IP datagrams not reassembled "
                         "(expired, evicted or inconsistent)")
+        quic = self.quic
+        if quic:
+            heads.append(f"{quic} QUIC connection{'' if quic == 1 else 's'} not decrypted")
+            body.append(f"  {'quic':<10} {quic:>7}  connections with packets the key log did "
+                        "not open (no secret, wrong key, or damaged)")
         tls = self.tls
         if tls:
             total = sum(tls.values())

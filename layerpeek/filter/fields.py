@@ -98,6 +98,7 @@ from layerpeek.tls.handshake import (
     SupportedGroups,
     SupportedVersions,
 )
+from layerpeek.tls.handshake import EncryptedExtensions as TLSEncryptedExtensions
 from layerpeek.tls.handshake import ServerName as TLSServerName
 from layerpeek.tls.records import Alert
 
@@ -591,7 +592,15 @@ def _tls_hellos(get: Callable[[ClientHello | ServerHello], Iterable[Any]]) -> Ex
 
 
 def _tls_extension(kind: type[Any], get: Callable[[Any], Iterable[Any]]) -> Extractor:
-    return _tls_hellos(lambda h: [v for e in h.extensions if isinstance(e, kind) for v in get(e)])
+    """An extension's values in the hellos and in EncryptedExtensions (where TLS 1.3, and so
+    QUIC, puts the server's ALPN choice; it is in the clear once decrypted, as tshark shows)."""
+
+    def extract(f: Frame) -> list[Any]:
+        return [v for m in _tls_messages(f)
+                if isinstance(m, (ClientHello, ServerHello, TLSEncryptedExtensions))
+                for e in m.extensions if isinstance(e, kind) for v in get(e)]
+
+    return extract
 
 
 def _tls_alerts(get: Callable[[Alert], Any]) -> Extractor:
@@ -995,7 +1004,7 @@ def _build() -> list[Field]:
         _quic(lambda p: p.retry_tag or None))
     add("quic.frame_type", U, "Frame type (decrypted packets)",
         lambda f: [fr.frame_type for layer in f.of(QUIC) for fr in layer.frames()
-                   if fr.frame_type is not None], 2)
+                   if fr.frame_type is not None])
     add("quic.ack.largest_acknowledged", U, "ACK: largest acknowledged",
         _quic_frames(qf.Ack, lambda a: a.largest))
     add("quic.ack.ack_range_count", U, "ACK: ranges after the first",
@@ -1006,7 +1015,8 @@ def _build() -> list[Field]:
     add("quic.crypto.length", U, "CRYPTO: length", _quic_frames(qf.Crypto, lambda c: len(c.data)))
     add("quic.stream.stream_id", U, "STREAM: stream id",
         _quic_frames(qf.Stream, lambda s: s.stream_id))
-    add("quic.stream.offset", U, "STREAM: offset", _quic_frames(qf.Stream, lambda s: s.offset))
+    add("quic.stream.offset", U, "STREAM: offset (when the frame carries one)",
+        _quic_frames(qf.Stream, lambda s: s.offset if s.frame_type & 0x04 else None))
     add("quic.stream.length", U, "STREAM: length", _quic_frames(qf.Stream, lambda s: len(s.data)))
     add("quic.stream.fin", B, "STREAM: FIN", _quic_frames(qf.Stream, lambda s: s.fin))
     add("quic.nci.connection_id", BY, "NEW_CONNECTION_ID: the connection id",
@@ -1017,6 +1027,10 @@ def _build() -> list[Field]:
         _quic_frames(qf.ConnectionClose, lambda c: c.error_code if c.application else None))
     add("quic.cc.reason_phrase", S, "CONNECTION_CLOSE: reason",
         _quic_frames(qf.ConnectionClose, lambda c: c.reason))
+
+    add("http3.frame_type", U, "HTTP/3 frame type completed by this packet (0 DATA, "
+        "1 HEADERS, 4 SETTINGS, …; needs the QUIC stage and a key log)",
+        lambda f: [t for layer in f.of(QUIC) for p in layer.packets for t in p.http3_frames])
 
     # HTTP/2 (the frames this segment completed, read from the reassembled stream)
     protocol("http2", "HyperText Transfer Protocol 2 (frames completed by this segment)", HTTP2)

@@ -79,6 +79,8 @@ class QUICPacket:
     frames: tuple[Frame, ...] = ()
     #: TLS handshake messages this packet completed (ClientHello, ServerHello, …)
     messages: tuple[HandshakeMessage, ...] = ()
+    #: HTTP/3 frame types this packet's STREAM frames completed (the conversation stage)
+    http3_frames: tuple[int, ...] = ()
     supported_versions: tuple[int, ...] = ()  #: Version Negotiation
     retry_tag: bytes = field(default=b"", repr=False)  #: Retry integrity tag
     problem: str | None = None  #: why the payload is not shown (keys unknown, …)

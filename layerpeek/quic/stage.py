@@ -195,6 +195,8 @@ class QUICStage:
         self.connections: OrderedDict[int, QUICConnection] = OrderedDict()
         self.finished: list[QUICConnection] = []
         self.evicted = 0
+        #: connections let go with packets left encrypted (the problem summary counts them)
+        self.not_decrypted = 0
         self._by_cid: dict[bytes, QUICConnection] = {}
         self._by_addr: dict[tuple[tuple[str, int], tuple[str, int]], QUICConnection] = {}
         self._cid_lengths: set[int] = set()
@@ -269,6 +271,8 @@ class QUICStage:
                 conn.problem(f"HTTP/3: {text}")
         for level, n in conn.undecrypted.items():
             conn.problem(f"{n} {level} packet(s) not decrypted")
+        if conn.undecrypted:
+            self.not_decrypted += 1
         for text in conn.problems:
             out.append(Problem("quic", f"{conn.describe()}: {text}"))
         for cid in conn.client_cids | conn.server_cids:
@@ -372,6 +376,8 @@ class QUICStage:
                                                           if frame.reason else "")
             elif isinstance(frame, qf.FrameProblem):
                 conn.problem(f"frame {packet.index}: {frame.reason}")
+        if conn._h3 is not None and conn._h3.frames_by_packet:
+            qp.http3_frames = tuple(conn._h3.frames_by_packet.pop(packet.index, ()))
         if messages:
             qp.messages = tuple(messages)
         elif qp.kind == v.INITIAL and qp.messages:
