@@ -991,8 +991,8 @@ def _tls_not_decrypted(tls: TLSSummary) -> str:
             return p.reason.removesuffix(": its content stays encrypted")
     if tls.problems:
         return tls.problems[0].reason
-    return ("no key log was given: --keylog FILE, or the SSLKEYLOGFILE a browser or curl "
-            "writes, lets layerpeek read it")
+    return ("no key log was given (--keylog FILE, or the SSLKEYLOGFILE a browser or curl "
+            "writes, lets layerpeek read it)")
 
 
 def _tls_steps(conv: TCPConversation, tls: TLSSummary, http: bool) -> list[Step]:

@@ -32,12 +32,14 @@ EXPECTED = {
     "04_page_load.ipynb": "lp-packet",
     "05_dataframes.ipynb": "image/png",
     "06_tables_parquet_dask.ipynb": "dataframe",
+    "07_https.ipynb": "lp-tls",
 }
 #: The optional packages (the ``notebook`` extra) each notebook imports.
 NEEDS = {
     "03_http_transactions.ipynb": ("pandas", "pyarrow"),
     "05_dataframes.ipynb": ("pandas", "pyarrow", "matplotlib"),
     "06_tables_parquet_dask.ipynb": ("numpy", "pyarrow", "pandas", "dask"),
+    "07_https.ipynb": ("cryptography", "hpack"),
 }
 
 
@@ -53,7 +55,7 @@ def test_the_notebook_extra_installs_what_every_notebook_imports() -> None:
         assert not missing, f"{notebook} imports {sorted(missing)}, which the notebook extra lacks"
 
 
-def test_the_notebooks_are_the_documented_six() -> None:
+def test_the_notebooks_are_the_documented_seven() -> None:
     assert [p.name for p in NOTEBOOKS] == sorted(EXPECTED)
 
 

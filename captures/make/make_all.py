@@ -539,6 +539,32 @@ def https_h2() -> None:
     expect(decrypted_count(path, OUT / "https_h2.keys", "http2.type == 1") >= 2, "h2 HEADERS")
 
 
+def https_page_load() -> None:
+    """The explainer's page load over HTTPS: curl looks www.example.test up (the system
+    resolver asks dns_server.py), then fetches the page and the two files it refers to
+    over HTTP/2 on one TLS 1.3 connection to hypercorn; the key log is curl's."""
+    path = OUT / "https_page_load.pcap"
+    with tls_files("page") as tmp:
+        keys = tmp / "client.keys"
+        with namespace("lp-cap-https-page") as ns, resolv_conf(ns.name):
+            loopback_setup(ns)
+            ns.start(*py("dns_server.py", "serve"))
+            ns.start(*py("h2_server.py", "--listen", "127.0.0.1:8443", "--certs",
+                         str(tmp / "certs")))
+            with capture(ns.name, "lo", path):
+                ns.run("env", f"SSLKEYLOGFILE={keys}", *CURL, "--ipv4", "--http2",
+                       "--cacert", str(tmp / "certs" / "ca.pem"), "--local-port", "41460",
+                       "https://www.example.test:8443/index.html",
+                       "--output", "/dev/null", "https://www.example.test:8443/style.css",
+                       "--output", "/dev/null", "https://www.example.test:8443/logo.png")
+        keep_keys(keys, "https_page_load")
+    rows = fields(path, "", "_ws.col.Protocol")
+    expect(rows[0][0] == "DNS" and count(path, "dns.flags.response == 1") >= 1,
+           "the DNS lookup first, answered")
+    expect(decrypted_count(path, OUT / "https_page_load.keys", "http2.headers.method") == 3,
+           "three requests decrypted")
+
+
 def quic_capture(file: str, port: int, *get_args: str, retry: bool = False, only_v2: bool = False,
                  keys: bool = True, paths: tuple[str, ...] = ("/index.html",),
                  check: Callable[[Path, Path | None, list[str]], None] | None = None,
@@ -757,6 +783,7 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "tls_alert": tls_alert,
     "tls_missing_keys": tls_missing_keys,
     "https_h2": https_h2,
+    "https_page_load": https_page_load,
     "tls13_keyupdate": tls13_keyupdate,
     "tls13_hrr": tls13_hrr,
     "quic_h3_page": quic_capture(

@@ -128,7 +128,8 @@ TSHARK = shutil.which("tshark")
 @pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("name", ["tls13_http11.pcap", "tls12_http11.pcap", "tls_resumed.pcap",
                                   "https_h2.pcap", "tls13_keyupdate.pcap",
-                                  "tls13_hrr.pcap", "tls12_resumed.pcap"])
+                                  "tls13_hrr.pcap", "tls12_resumed.pcap",
+                                  "https_page_load.pcap"])
 def test_ja3_and_ja3s_match_tshark_on_every_hello(name: str) -> None:
     assert TSHARK is not None
     out = subprocess.run(

@@ -101,7 +101,7 @@ TSHARK = shutil.which("tshark")
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("name", ["tls12_http11", "tls13_http11", "tls13_hrr", "tls_resumed",
-                                  "tls13_keyupdate", "tls12_resumed"])
+                                  "tls13_keyupdate", "tls12_resumed", "https_page_load"])
 def test_the_handshake_messages_of_each_frame_equal_tsharks(name: str) -> None:
     from layerpeek.notebook import conversations
 

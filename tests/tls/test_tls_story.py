@@ -146,6 +146,21 @@ def test_http2_inside_tls_is_told_stream_by_stream() -> None:
     assert [r.facts["http2_stream"] for r in requests] == [1, 3, 5]
 
 
+def test_an_https_page_load_is_told_in_the_explainers_steps_with_tls_in_its_place() -> None:
+    told = story("https_page_load", keys=True)
+    assert told.kind == "page load"
+    assert [step.kind for step in told.steps][:5] == [
+        "dns", "handshake", "tls-handshake", "request", "response"]
+    assert [step.facts["target"] for step in told.steps if step.kind == "request"] == [
+        "/index.html", "/style.css", "/logo.png"]
+    assert "the TLS handshake" in told.overview
+    observed = story("https_page_load", keys=False)
+    assert observed.kind == "page load" and observed.overview.startswith("An HTTPS page load")
+    assert [step.kind for step in observed.steps] == [
+        "dns", "handshake", "tls-handshake", "tls-data", "reset"]
+    assert observed.steps[2].facts["server_name"] == "www.example.test"
+
+
 def test_the_json_form_carries_the_tls_facts() -> None:
     steps = story("tls12_http11", keys=True).to_dict()["steps"]
     first = next(step for step in steps if step["kind"] == "tls-handshake")
@@ -157,7 +172,8 @@ TSHARK = shutil.which("tshark")
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 @pytest.mark.parametrize("name", ["tls13_http11", "tls12_http11", "tls_resumed", "tls13_hrr",
-                                  "tls_alert", "https_h2", "tls12_resumed"])
+                                  "tls_alert", "https_h2", "tls12_resumed",
+                                  "https_page_load"])
 def test_hello_frames_versions_and_server_names_equal_tsharks(name: str) -> None:
     assert TSHARK is not None
     out = subprocess.run(
