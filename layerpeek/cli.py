@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             argv = sys.argv[1:]
         _no_command(parser, argv)
         args, extra = parser.parse_known_args(argv)
+        if extra and hasattr(args, "expression") and not any(w.startswith("-") for w in extra):
+            # `dump x.pcap -w out.pcap udp port 53`: argparse fills the trailing
+            # filter words before the options that come between; tcpdump takes them.
+            args.expression = [*(args.expression or []), *extra]
+            extra = []
         if extra:
             # The subcommand's own usage, not the top level's: the words are
             # wrong for that subcommand, and its usage says what it takes.

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from layerpeek.capture import CaptureReader, open_capture
 from layerpeek.capture.frame import as_records
+from layerpeek.capture.pcapng import Interface
 from layerpeek.decode import decode_layers, decode_packets
 from layerpeek.decode import registry as default_for
 from layerpeek.packet import Packet
@@ -46,6 +47,15 @@ class PacketReader:
     def linktypes(self) -> list[int]:
         """The link types of the file's interfaces so far (one for classic pcap)."""
         return self._frames.linktypes
+
+    @property
+    def interfaces(self) -> list[Interface]:
+        """The file's interfaces read so far (pcapng IDBs; one for classic pcap).
+
+        ``Packet.interface`` indexes this list.  Each gives the link type,
+        snaplen, name and timestamp resolution (``dump -w`` copies them).
+        """
+        return self._frames.interfaces
 
     def undecoded_linktypes(self) -> list[int]:
         """The file's link types no dissector of this reader's registry decodes.

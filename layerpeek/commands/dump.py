@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from layerpeek.commands import common, problems
+from layerpeek.commands import common, problems, savefile
 from layerpeek.commands.timecolumn import TIME_FORMATS, TimeColumn
 
 if TYPE_CHECKING:
@@ -83,9 +83,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "trailing FILTER words), e.g. 'tcp port 80'",
     )
     parser.add_argument(
-        "-T", dest="output", choices=("text", "fields", "json"),
-        help="output format: text (default), fields (with -e, like tshark -T fields) or "
-        "json (same as --json)",
+        "-T", dest="output", choices=("text", "fields", "json", "ek"),
+        help="output format as tshark -T: text (default), fields (with -e), json (one JSON "
+        "array in tshark's layout: _source.layers.<protocol>.<field>) or ek (newline-"
+        "delimited Elasticsearch bulk input); layerpeek's own JSON Lines schema is --json",
     )
     parser.add_argument(
         "-e", dest="fields", action="append", metavar="FIELD",
@@ -120,6 +121,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "a local time of day, ad local date and time, adoy local year/day-of-year and time, "
         "u/ud/udoy the same in UTC, e seconds since the epoch, d since the previous packet, "
         "dd since the previous packet shown",
+    )
+    parser.add_argument(
+        "-w", "--write", dest="write", metavar="OUT",
+        help="write the packets kept by -Y, the capture filter and -c to OUT (- for stdout) "
+        "as the input held them (bytes, lengths, timestamps, link types), as tshark -w and "
+        "tcpdump -w; nothing is listed. pcapng for a name ending in .pcapng, else pcap",
+    )
+    parser.add_argument(
+        "-F", dest="write_format", choices=savefile.FORMATS,
+        help="the -w file's format, whatever its name (as tshark -F)",
     )
     parser.add_argument(
         "-q", "--quiet", dest="quiet", action="store_true",
@@ -177,10 +188,11 @@ def _source(args: argparse.Namespace) -> tuple[str, str | None]:
         path = args.file if args.file is not None else args.read_file
     if path is None:
         parser.error("a capture file is required (FILE, -r FILE, or - for stdin)")
-    if args.output == "json":
-        args.json = True
-    if args.json and (args.verbose or args.hex):
-        parser.error("--json cannot be combined with -V or -x")
+    if (args.json or args.output in ("json", "ek")) and (args.verbose or args.hex):
+        parser.error("--json and -T json/ek cannot be combined with -V or -x")
+    if args.json and args.output in ("json", "ek", "fields"):
+        parser.error(f"--json is layerpeek's JSON Lines; -T {args.output} is another "
+                     "output: give one")
     if words and args.capture_filter is not None:
         parser.error("give the capture filter either with -f or as trailing words, not both")
     expression = " ".join(words) if words else args.capture_filter
@@ -212,6 +224,13 @@ def _live(args: argparse.Namespace) -> int:
     from layerpeek.commands import live
 
     parser: argparse.ArgumentParser = args.parser
+    file_only = [name for name, on in (
+        ("-w", args.write is not None), ("-A", args.ascii), ("-t", args.time_format),
+        ("-T json/ek", args.output in ("json", "ek")),
+    ) if on]
+    if file_only:
+        parser.error(f"{file_only[0]} works on capture files; capture live with `layerpeek "
+                     "live` (live -w FILE records one)")
     if args.display_filter is not None or args.fields or args.output == "fields":
         parser.error(
             "-Y and -T fields work on capture files; filter a live capture with a tcpdump "
@@ -235,6 +254,10 @@ def run(args: argparse.Namespace) -> int:
     keep = common.display_filter(args.display_filter)
     capture_keep = common.capture_filter(expression)
     reader = common.open_packets(path)
+    saver: savefile.CaptureSaver | None = None
+    if args.write is not None:
+        fmt = savefile.format_for(args.write, args.write_format)
+        saver = savefile.CaptureSaver(args.write, fmt, lambda: reader.interfaces)
     try:
         out = common.prepare_stdout()
         write = _flushing(out.write, out.flush) if args.line_buffered else out.write
@@ -257,18 +280,22 @@ def run(args: argparse.Namespace) -> int:
             annotated = _annotated(packets, flows=args.flows, defrag=args.defrag,
                                    summary=summary, max_connections=args.max_connections,
                                    keylog=common.load_keylog(args))
-        elif keep is None and fields is None and not args.quiet and not args.json and (
-            view.plain
+        elif keep is None and fields is None and saver is None and not args.quiet and (
+            not args.json and args.output not in ("json", "ek") and view.plain
         ):
             annotated = None  # the fastest listing: packets alone, no (packet, info) pairs
             _lines(packets, write, count, color, first)
         else:
             annotated = ((p, None) for p in packets)
         if annotated is not None:
-            if keep is not None and fields is None:
+            if keep is not None and fields is None and args.output not in ("json", "ek"):
                 annotated = ((p, i) for p, i in annotated if keep(p, i))
             if fields is not None:
                 _field_rows(annotated, write, count, fields, keep)
+            elif args.output in ("json", "ek"):
+                _tshark_json(annotated, write, count, keep, args.output)
+            elif saver is not None:
+                _save(annotated, saver, count, first)
             elif args.quiet:
                 _drain(annotated, count)
             elif args.json:
@@ -277,21 +304,46 @@ def run(args: argparse.Namespace) -> int:
                 _lines_flows(annotated, write, count, color, view.relative, first)
             else:
                 _shown(annotated, write, count, view, first)
+        if saver is not None:
+            saver.close()
+            saver = None
         common.print_problems(reader, path)
         summary.reader(reader)
         summary.report()
     finally:
+        if saver is not None:  # an error (or Ctrl-C) before the end: no partial file
+            saver.close(failed=True)
         reader.close()
     return summary.exit_code(args.strict)
+
+
+def _save(items: Annotated, saver: savefile.CaptureSaver, count: int | None,
+          first: _FirstTime) -> None:
+    """``-w``: each packet kept, as the file held it (``first.current``: the frame read,
+    not the datagram the defragmenter may have put in its place)."""
+    for n, (packet, _info) in enumerate(items, 1):
+        current = first.current
+        saver.write(current if current is not None else packet)
+        if n == count:
+            break
 
 
 def _check_views(args: argparse.Namespace) -> None:
     """Refuse listings that cannot be combined, naming both options."""
     parser: argparse.ArgumentParser = args.parser
-    if args.quiet and (args.json or args.verbose or args.hex or args.ascii or args.fields
-                       or args.output == "fields"):
-        parser.error("-q lists nothing: it cannot be combined with a listing option")
-    if (args.json or args.fields or args.output == "fields") and (
+    listing = [name for name, on in (
+        ("--json/-T json", args.json or args.output in ("json", "ek")),
+        ("-V", args.verbose), ("-x", args.hex), ("-A", args.ascii),
+        ("-T fields", args.fields or args.output == "fields"),
+    ) if on]
+    if args.quiet and listing:
+        parser.error(f"-q lists nothing: it cannot be combined with {listing[0]}")
+    if args.write is not None and listing:
+        parser.error(f"-w writes the packets to a file and lists nothing: it cannot be "
+                     f"combined with {listing[0]}")
+    if args.write_format is not None and args.write is None:
+        parser.error("-F gives the format of the -w file: it needs -w")
+    if (args.json or args.fields or args.output in ("fields", "json", "ek")) and (
         args.ascii or args.time_format is not None
     ):
         parser.error("-A and -t change the text listing: they cannot be combined with JSON "
@@ -351,6 +403,39 @@ def _field_rows(items: Annotated, write: Writer, count: int | None, fmt: FieldsF
         printed += 1
         if printed == count:
             break
+
+
+def _tshark_json(items: Annotated, write: Writer, count: int | None,
+                 keep: DisplayFilter | None, output: str) -> None:
+    """``-T json`` (one array) or ``-T ek`` (bulk lines), from the field registry.
+
+    Like ``-T fields``, frame times are tracked over every packet, so
+    ``frame.time_delta`` is from the previous *captured* frame under ``-Y``.
+    """
+    from layerpeek.filter import Frame
+    from layerpeek.filter.tshark_json import ek_lines, json_document
+
+    first: int | None = None
+    prev: int | None = None
+    printed = 0
+    if output == "json":
+        write("[\n")
+    for packet, info in items:
+        frame = Frame(packet, info, first, prev)
+        first = frame.first_ns
+        prev = packet.ts_ns
+        if keep is not None and not keep.test(frame):
+            continue
+        if output == "json":
+            doc = json_document(frame)
+            write(f",\n{doc}" if printed else doc)
+        else:
+            write(f"{ek_lines(frame)}\n")
+        printed += 1
+        if printed == count:
+            break
+    if output == "json":
+        write("\n]\n")
 
 
 class _FirstTime:

@@ -110,9 +110,12 @@ def test_field_output_mistakes_are_usage_errors(
     assert words in err and "Traceback" not in err
 
 
-def test_minus_t_json_is_json_lines(capsys: Capsys, http: str) -> None:
+def test_minus_t_json_is_tsharks_array(capsys: Capsys, http: str) -> None:
+    # (issue 15: -T json is tshark's layout; layerpeek's JSON Lines are --json)
     code, out, _ = run(capsys, "dump", http, "-T", "json", "-c", "1")
-    assert code == 0 and json.loads(out)["index"] == 1
+    assert code == 0
+    (doc,) = json.loads(out)
+    assert doc["_source"]["layers"]["frame"]["frame.number"] == "1"
 
 
 @needs_libpcap
