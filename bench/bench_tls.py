@@ -4,6 +4,9 @@ Rows (each reads the whole capture from the start, in a child process):
 
 * ``layerpeek decode``: ``layerpeek.read`` (every layer, the per-packet ``tls``
   one included, nothing kept);
+* ``layerpeek decrypt``: decode, TCP reassembly and the TLS stage with the key
+  log (every record decrypted with ``cryptography``), no HTTP: the decryption
+  throughput alone (the row counts plaintext bytes);
 * ``layerpeek decrypt + HTTP``: decode, TCP reassembly, the TLS stage with the
   key log (every record decrypted with ``cryptography``) and the HTTP pairer:
   the exchanges ``layerpeek http --keylog`` lists;
@@ -44,7 +47,17 @@ def decrypt_http(path: Path, keys: Path) -> int:
     return sum(1 for ex in iter_exchanges(path, keylog=keys) if ex.response is not None)
 
 
-ROWS = {"layerpeek decode": decode, "layerpeek decrypt + HTTP": decrypt_http}
+def decrypt(path: Path, keys: Path) -> int:
+    from layerpeek.analysis import Analysis
+    from layerpeek.tls.events import DecryptedData
+
+    analysis = Analysis(["tls"], settings={"tls": {"keylog": keys, "keep_connections": False}},
+                        flow_info=False)
+    return sum(len(e.data) for e in analysis.events(path) if isinstance(e, DecryptedData))
+
+
+ROWS = {"layerpeek decode": decode, "layerpeek decrypt": decrypt,
+        "layerpeek decrypt + HTTP": decrypt_http}
 
 
 def child(name: str, path: Path, keys: Path) -> None:
@@ -96,7 +109,8 @@ def main() -> int:
     print(f"{path.name}: {mb:.1f} MB, {results['layerpeek decode'][1]} packets; "
           f"best of {args.repeat}")
     for name, (seconds, count) in results.items():
-        what = "packets" if name == "layerpeek decode" else "HTTP responses"
+        what = {"layerpeek decode": "packets", "layerpeek decrypt": "plaintext bytes"}.get(
+            name, "HTTP responses")
         print(f"  {name:<26} {seconds:7.2f} s  {mb / seconds:6.1f} MB/s  ({count} {what})")
     ours, theirs = results["layerpeek decrypt + HTTP"], results["tshark decrypt + HTTP"]
     if ours[1] != theirs[1]:

@@ -73,6 +73,7 @@ from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Malformed, Packet
+from layerpeek.tls.events import DecryptedData
 from layerpeek.wire import enum_name
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ RETRANSMIT_WINDOW_NS = 5_000_000_000
 
 #: TCP ports whose streams are framed as DNS (the registry decodes DNS on 53).
 DNS_TCP_PORTS: frozenset[int] = frozenset({53})
+#: TCP ports of DNS over TLS (RFC 7858): framed as DNS over TCP once the TLS stage
+#: decrypts them (its DecryptedData, with a key log); their ciphertext is ignored.
+DNS_TLS_PORTS: frozenset[int] = frozenset({853})
 
 #: Extended RCODEs (EDNS, RFC 6891 §6.1.3 and the IANA registry); the 4-bit
 #: header codes are :class:`~layerpeek.layers.dns.Rcode`.
@@ -400,7 +404,10 @@ _Key = tuple[str, int, Endpoint, Endpoint, int]  # transport, stream, client, se
 class DNSTracker:
     """Pair DNS queries and responses (sans-IO: fed by the flow stages).
 
-    A TCP stream is DNS when one of its ports is in ``tcp_ports``; its
+    A TCP stream is DNS when one of its ports is in ``tcp_ports``, or DNS
+    over TLS when one is in ``tls_ports``: then the TLS stage's
+    :class:`~layerpeek.tls.events.DecryptedData` (with a key log) is framed
+    in place of the ciphertext, and without keys nothing of it is told.  Its
     endpoints come from the tracker's ``ConnectionOpened`` events (or, for
     callers feeding events by hand, from ``tcp_conversations``, the TCP
     tracker's ``conversations`` dict).  UDP messages are found through the
@@ -419,8 +426,11 @@ class DNSTracker:
         *,
         retransmit_window_ns: int = RETRANSMIT_WINDOW_NS,
         tcp_ports: frozenset[int] = DNS_TCP_PORTS,
+        tls_ports: frozenset[int] = DNS_TLS_PORTS,
     ) -> None:
         self._tcp_conversations = tcp_conversations
+        self._tls_ports = tls_ports
+        self._tls_streams: set[int] = set()  #: DNS-over-TLS conversations
         # DNS streams' (client, server), learnt from ConnectionOpened; other streams: None
         self._streams: dict[int, tuple[Endpoint, Endpoint] | None] = {}
         self._window = retransmit_window_ns
@@ -456,13 +466,20 @@ class DNSTracker:
         """TCP events not tied to a packet (the pipeline's ``finish()``)."""
         for event in events:
             if isinstance(event, StreamData):
-                self._stream_data(event)
+                if self._dns_stream(event.conversation) and (
+                        event.conversation not in self._tls_streams):
+                    self._stream_data(event)
+            elif isinstance(event, DecryptedData):
+                if self._dns_stream(event.conversation) and (
+                        event.conversation in self._tls_streams):
+                    self._stream_data(event.as_stream_data())
             elif isinstance(event, StreamGap):
                 self._stream_gap(event)
             elif isinstance(event, ConnectionOpened):
                 self._opened(event)
             elif isinstance(event, ConnectionClosed):
                 self._streams.pop(event.conversation, None)
+                self._tls_streams.discard(event.conversation)
 
     # -- as a stage of layerpeek.analysis.Analysis -----------------------------
 
@@ -484,6 +501,9 @@ class DNSTracker:
             return
         if client.port in self._tcp_ports or server.port in self._tcp_ports:
             self._streams[event.conversation] = (client, server)
+        elif client.port in self._tls_ports or server.port in self._tls_ports:
+            self._streams[event.conversation] = (client, server)
+            self._tls_streams.add(event.conversation)
 
     def finish(self) -> list[DNSTransaction]:
         """Every transaction, in order of first frame, with TC → TCP retries linked."""
@@ -502,7 +522,11 @@ class DNSTracker:
             return None
         known = self._is_dns_stream.get(conversation)
         if known is None:
-            known = conv.client.port in self._tcp_ports or conv.server.port in self._tcp_ports
+            ports = (conv.client.port, conv.server.port)
+            known = any(p in self._tcp_ports for p in ports)
+            if not known and any(p in self._tls_ports for p in ports):
+                known = True
+                self._tls_streams.add(conversation)
             self._is_dns_stream[conversation] = known
         return (conv.client, conv.server) if known else None
 
@@ -534,8 +558,9 @@ class DNSTracker:
             )
 
     def _stream_gap(self, event: StreamGap) -> None:
-        if self._dns_stream(event.conversation) is None:
-            return
+        if self._dns_stream(event.conversation) is None or (
+                event.conversation in self._tls_streams):
+            return  # (a gap in DNS over TLS: the TLS stage says the rest is not read)
         key = (event.conversation, event.direction)
         framer = self._framers.get(key)
         if framer is None:

@@ -397,7 +397,7 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
     steps: list[Step] = []
     resolved = _resolved_addresses(g.dns)
     for tx in g.dns:
-        steps.append(_dns_step(tx))
+        steps.append(_dns_step(tx, over_tls=tx.transport == "tcp" and tx.stream in g.tls))
     http_by_stream: dict[int, list[ToldExchange]] = {}
     for told in http:
         http_by_stream.setdefault(told.exchange.stream, []).append(told)
@@ -405,14 +405,15 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
     for conv in g.tcp:
         steps.extend(_connection_steps(conv, {} if conv.id in dns_tcp_streams else resolved))
         if conv.id in dns_tcp_streams and steps and steps[-1].stream == _stream(conv):
-            steps[-1].text += " This connection carries DNS messages (DNS over TCP)."
+            steps[-1].text += (" This connection carries DNS messages (DNS over "
+                               f"{'TLS' if conv.id in g.tls else 'TCP'}).")
         exchanges = http_by_stream.get(conv.id, [])
         tls = g.tls.get(conv.id)
         if tls is not None:
             steps.extend(_tls_steps(conv, tls, bool(exchanges)))
         if exchanges:
             steps.extend(_http_steps(conv, exchanges))
-        elif tls is not None:
+        elif tls is not None and conv.id not in dns_tcp_streams:  # (DNS over TLS: told)
             steps.extend(_tls_data_steps(conv, tls))
         elif conv.id not in dns_tcp_streams:
             steps.extend(_data_steps(conv, g.runs.get(conv.id, []), g.runs_dropped.get(conv.id, 0)))
@@ -443,11 +444,12 @@ def _ms(ns: int | None) -> str:
     return "?" if ns is None else f"{ns / 1e6:.3f} ms"
 
 
-def _dns_step(tx: DNSTransaction) -> Step:
+def _dns_step(tx: DNSTransaction, *, over_tls: bool = False) -> Step:
     name = tx.name or "(no question)"
     qtype = tx.qtype
     what = _TYPE_WORDS.get(qtype, f"the {enum_name(RRType, qtype)} records") if qtype else "?"
-    over = "" if tx.transport == "udp" else " over TCP"
+    over = "" if tx.transport == "udp" else (
+        " over TLS (DNS over TLS, read with the key log)" if over_tls else " over TCP")
     parts: list[str] = []
     if tx.query is not None:  # (empty parts are dropped when joined)
         asked = f"the DNS server {tx.server}{over}"
@@ -1308,6 +1310,9 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
         lead = ("Web traffic (HTTPS, decrypted with the key log)" if tls and any(
             t.decrypted for t in tls) else "Web traffic (HTTP)")
         lead += ", without the DNS lookup of the server's name."
+    elif g.dns and not non_dns_tcp:
+        kind = "dns"
+        lead = "DNS lookups only."
     elif tls and g.dns and sni & looked_up:
         kind = "page load"
         lead = ("An HTTPS page load, encrypted: the DNS lookup, the TCP handshake, the TLS "
@@ -1318,9 +1323,6 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
         lead = ("Encrypted traffic (TLS): the handshakes tell the server names, protocols and "
                 "certificates, and the records how much each side sent and when; the content "
                 "needs the key log (--keylog).")
-    elif g.dns and not non_dns_tcp:
-        kind = "dns"
-        lead = "DNS lookups only."
     elif g.tcp:
         kind = "tcp"
         lead = "TCP connections without HTTP."

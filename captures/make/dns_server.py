@@ -19,6 +19,11 @@ answers are compressed with pointers, as real servers do.  EDNS (RFC 6891): an
 OPT record in the query gets an OPT record back (payload size 1232, no options).
 Over TCP each message has a two-byte length prefix; several queries may share a
 connection.
+
+``--tls-port 853 --certs DIR --keylog FILE`` also serves DNS over TLS (RFC 7858:
+the TCP framing inside TLS, ALPN ``dot``) with Python's ``ssl``, the
+certificate from ``tls_server.py certs DIR``, writing the session secrets to
+FILE in the NSS key log format.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import random
 import selectors
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -192,7 +198,8 @@ def answer(query: bytes, max_size: int | None) -> bytes:
     return msg
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, tls_port: int | None = None, certs: str | None = None,
+          keylog: str | None = None) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     udp = socket.socket(family, socket.SOCK_DGRAM)
     udp.bind((host, port))
@@ -200,6 +207,18 @@ def serve(host: str, port: int) -> None:
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     tcp.bind((host, port))
     tcp.listen(16)
+    dot: socket.socket | None = None
+    ctx: ssl.SSLContext | None = None
+    if tls_port is not None and certs is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f"{certs}/server.pem", f"{certs}/server.key")
+        ctx.set_alpn_protocols(["dot"])
+        if keylog:
+            ctx.keylog_filename = keylog
+        dot = socket.socket(family, socket.SOCK_STREAM)
+        dot.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        dot.bind((host, tls_port))
+        dot.listen(16)
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -207,6 +226,11 @@ def serve(host: str, port: int) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+
+    def tls_client(raw: socket.socket) -> None:
+        assert ctx is not None
+        with contextlib.suppress(OSError):
+            tcp_client(ctx.wrap_socket(raw, server_side=True))
 
     def tcp_client(conn: socket.socket) -> None:
         with conn:
@@ -223,6 +247,8 @@ def serve(host: str, port: int) -> None:
     sel = selectors.DefaultSelector()
     sel.register(udp, selectors.EVENT_READ)
     sel.register(tcp, selectors.EVENT_READ)
+    if dot is not None:
+        sel.register(dot, selectors.EVENT_READ)
     print("ready", flush=True)
     while not stop.is_set():
         for key, _ in sel.select(timeout=0.2):
@@ -231,6 +257,9 @@ def serve(host: str, port: int) -> None:
                 # not a query we can parse: drop it, like a real server
                 with contextlib.suppress(ValueError, IndexError, struct.error):
                     udp.sendto(answer(data, 512), peer)
+            elif key.fileobj is dot and dot is not None:
+                conn, _ = dot.accept()
+                threading.Thread(target=tls_client, args=(conn,), daemon=True).start()
             else:
                 conn, _ = tcp.accept()
                 threading.Thread(target=tcp_client, args=(conn,), daemon=True).start()
@@ -256,12 +285,15 @@ def main(argv: list[str]) -> None:
     p = sub.add_parser("serve")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=53)
+    p.add_argument("--tls-port", type=int, help="also serve DNS over TLS here (853)")
+    p.add_argument("--certs", help="tls_server.py's certificate directory (with --tls-port)")
+    p.add_argument("--keylog", help="NSS key log the TLS server writes (with --tls-port)")
     p = sub.add_parser("query")
     p.add_argument("name")
     p.add_argument("type", choices=sorted(TYPES))
     args = ap.parse_args(argv)
     if args.cmd == "serve":
-        serve(args.host, args.port)
+        serve(args.host, args.port, args.tls_port, args.certs, args.keylog)
     else:
         print(query(args.name, TYPES[args.type]).hex())
 

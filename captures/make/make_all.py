@@ -565,6 +565,24 @@ def https_page_load() -> None:
            "three requests decrypted")
 
 
+def dns_over_tls() -> None:
+    """dig +tls asks dns_server.py over TLS (port 853, ALPN dot) on one connection:
+    two queries (+keepopen); the server writes the key log."""
+    path = OUT / "dns_over_tls.pcap"
+    with tls_files("dot") as tmp:
+        keys = tmp / "server.keys"
+        with namespace("lp-cap-dot") as ns:
+            ns.start(*py("dns_server.py", "serve", "--tls-port", "853", "--certs",
+                         str(tmp / "certs"), "--keylog", str(keys)))
+            with capture(ns.name, "lo", path):
+                ns.run(*dig("-p", "853", "+tls", "+keepopen", "www.example.test", "A",
+                            "example.test", "MX"))
+        keep_keys(keys, "dns_over_tls")
+    expect(count(path, "tcp.port == 853 && tls.handshake.type == 1") == 1, "one TLS connection")
+    expect(decrypted_count(path, OUT / "dns_over_tls.keys", "dns.flags.response == 1") == 2,
+           "two answers decrypted")
+
+
 def quic_capture(file: str, port: int, *get_args: str, retry: bool = False, only_v2: bool = False,
                  keys: bool = True, paths: tuple[str, ...] = ("/index.html",),
                  check: Callable[[Path, Path | None, list[str]], None] | None = None,
@@ -784,6 +802,7 @@ CAPTURES: dict[str, Callable[[], None]] = {
     "tls_missing_keys": tls_missing_keys,
     "https_h2": https_h2,
     "https_page_load": https_page_load,
+    "dns_over_tls": dns_over_tls,
     "tls13_keyupdate": tls13_keyupdate,
     "tls13_hrr": tls13_hrr,
     "quic_h3_page": quic_capture(

@@ -89,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"never cut the ANSWER column (on a terminal it is cut at {MAX_ANSWER} "
         "characters; piped output is never cut)",
     )
+    common.add_keylog_option(parser, "DNS over TLS (port 853) is listed like DNS over TCP")
     parser.set_defaults(func=run, parser=parser)
 
 
