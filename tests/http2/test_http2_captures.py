@@ -58,21 +58,24 @@ NAMES = sorted(CAPTURED)
 #: HTTP/2 inside TLS (ALPN h2), made for the TLS work with its key log: decrypted by the
 #: TLS stage, then read by the same HTTP/2 code (tshark: -o tls.keylog_file:).
 HTTPS = "https_h2"
+#: Every HTTP/2-over-TLS capture with its key log (https_page_load: curl resolving the
+#: name through DNS first, three requests on one connection).
+HTTPS_NAMES = [HTTPS, "https_page_load"]
 
 
 def tshark_args(name: str) -> list[str]:
-    if name == HTTPS:
+    if name in HTTPS_NAMES:
         return ["-o", f"tls.keylog_file:{CAPTURES / (name + '.keys')}"]
     return AS_HTTP
 
 
 def our_args(name: str) -> list[str]:
-    return ["--keylog", str(CAPTURES / f"{name}.keys")] if name == HTTPS else []
+    return ["--keylog", str(CAPTURES / f"{name}.keys")] if name in HTTPS_NAMES else []
 
 
 @functools.cache
 def exchanges(name: str) -> list[HTTPExchange]:
-    keylog = CAPTURES / f"{name}.keys" if name == HTTPS else None
+    keylog = CAPTURES / f"{name}.keys" if name in HTTPS_NAMES else None
     return layerpeek.http.exchanges(CAPTURES / f"{name}.pcap", keylog=keylog)
 
 
@@ -186,7 +189,7 @@ def tshark_frames(name: str) -> list[dict[str, Any]]:
         layers = packet["_source"]["layers"]
         number = int(layers["frame"]["frame.number"])
         port = int(layers["tcp"]["tcp.srcport"])
-        server_port = 8443 if name == HTTPS else 8081
+        server_port = 8443 if name in HTTPS_NAMES else 8081
         for h2 in _listed(layers.get("http2")):
             for frame in _listed(h2.get("http2.stream")):
                 if "http2.type" not in frame:
@@ -205,7 +208,7 @@ def tshark_frames(name: str) -> list[dict[str, Any]]:
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", [*NAMES, HTTPS])
+@pytest.mark.parametrize("name", [*NAMES, *HTTPS_NAMES])
 def test_every_request_and_response_agrees_with_tshark(name: str) -> None:
     """Per HTTP/2 stream: the header lists (names and values, in order) and the body bytes."""
     requests: dict[int, list[tuple[str, str]]] = {}
@@ -241,7 +244,7 @@ def test_every_request_and_response_agrees_with_tshark(name: str) -> None:
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", [*NAMES, HTTPS])
+@pytest.mark.parametrize("name", [*NAMES, *HTTPS_NAMES])
 def test_per_packet_fields_equal_tsharks(name: str) -> None:
     """``dump -T fields`` and ``tshark -T fields`` on every HTTP/2 packet: the same frames
     (type, stream, flags, length) and the same decoded header names and values."""
