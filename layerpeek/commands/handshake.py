@@ -210,11 +210,17 @@ def _arrow(label: str, to_right: bool, line: str = "-") -> str:
 
 
 def _tls_arrows(labels: list[str], to_right: bool) -> list[str]:
-    """The TLS messages on arrows of ``=`` under the segment's, as many as they need."""
+    """The TLS messages on arrows of ``=`` under the segment's, as many as they need.
+
+    A label carries capture text (a server name, a certificate's subject): it
+    is made terminal-safe first (:func:`layerpeek.termsafe.terminal_safe`).
+    """
+    from layerpeek.termsafe import terminal_safe
+
     room = ARROW - 10 - len("TLS ")
     lines: list[str] = []
     current = ""
-    for label in labels:
+    for label in map(terminal_safe, labels):
         if len(label) > room:
             label = label[: room - 1] + "…"
         if current and len(current) + 2 + len(label) > room:
@@ -262,9 +268,10 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
     if hs.syn_frame is not None or hs.synack_frame is not None:
         out.write(f"  {_handshake_text(conv)}\n")
     if tls is not None:
+        from layerpeek.termsafe import terminal_safe
         from layerpeek.tls.summary import settled_text
 
-        out.write(f"  TLS: {settled_text(tls)}\n")
+        out.write(f"  TLS: {terminal_safe(settled_text(tls))}\n")
     out.write(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n\n")
     head = _columns(f"client {conv.client}", f"server {conv.server}")
     out.write(f"{'frame':>5}  {'time':<9}  {head[_MARGIN:]}\n")

@@ -150,3 +150,12 @@ def test_the_notebook_lists_https_exchanges_with_the_key_log() -> None:
     found = exchanges(CAPTURES / "https_h2.pcap", keylog=CAPTURES / "https_h2.keys")
     assert [(ex.target, ex.status) for ex in found] == [
         ("/index.html", 200), ("/style.css", 200), ("/no-such-page", 404)]
+
+
+def test_a_hostile_server_name_reaches_the_terminal_escaped() -> None:
+    """The labels carry capture text: control characters are shown as escapes."""
+    from layerpeek.commands.handshake import _tls_arrows
+
+    (arrow,) = _tls_arrows(["ClientHello SNI=evil\x1b]0;owned\x07.test"], True)
+    assert "\x1b" not in arrow and "\x07" not in arrow
+    assert "\\x1b]0;owned\\x07" in arrow
