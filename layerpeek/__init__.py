@@ -1,9 +1,21 @@
 """layerpeek: dissect network captures layer by layer.
 
+Each frame of a pcap or pcapng file becomes a :class:`Packet`: its layers,
+outermost first, each a typed dataclass with the header's fields by their RFC
+names (run from the repository root, where the bundled captures are):
+
 >>> import layerpeek
 >>> from layerpeek import TCP
->>> for packet in layerpeek.read("captures/tcp_3040_greeting.pcap"):  # doctest: +SKIP
-...     print(packet.index, packet.protocols, packet.get(TCP))
+>>> for packet in layerpeek.read("captures/tcp_3040_greeting.pcap"):
+...     tcp = packet.get(TCP)            # the layer, or None when the packet has none
+...     if packet.index <= 3:
+...         print(packet.index, packet.protocols, tcp.flags, tcp.seq)
+1 eth:ipv4:tcp 2 1110334683
+2 eth:ipv4:tcp 18 2125902396
+3 eth:ipv4:tcp 16 1110334684
+
+Sequence numbers here are the raw ones on the wire; the conversation stage
+(:mod:`layerpeek.flows`, :mod:`layerpeek.analysis`) gives the relative ones.
 """
 
 from __future__ import annotations

@@ -58,12 +58,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, TypeVar, cast
 
+from layerpeek.packet import Packet
+
 if TYPE_CHECKING:
     from layerpeek.flows.tracker import PacketFlowInfo
-    from layerpeek.packet import Packet
 
 #: What the analysis reads: a path, a binary file object, or packets already decoded.
-Source = str | os.PathLike[str] | BinaryIO | Iterable["Packet"]
+Source = str | os.PathLike[str] | BinaryIO | Iterable[Packet]
 
 #: Every stage, in the order the stages run: ``(name, "module:Class")``.
 STAGES: tuple[tuple[str, str], ...] = (

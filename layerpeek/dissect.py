@@ -33,12 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
 
-from layerpeek.packet import Malformed
-
-if TYPE_CHECKING:
-    from layerpeek.packet import Layer
+from layerpeek.packet import Layer, Malformed
 
 __all__ = [
     "Damage",
@@ -58,7 +54,7 @@ Next = tuple[str, int | tuple[int, int], int, int]
 
 #: What a decoder returns: its layer, then a hand-over, a Malformed marker
 #: (the layer was decoded but what follows is damaged), or None (terminal).
-Decoded = tuple["Layer", Union[Next, "Malformed", None]]
+Decoded = tuple[Layer, Next | Malformed | None]
 
 #: ``decode(buf, start, end)``: decode ``buf[start:end]``, raising
 #: :class:`~layerpeek.errors.Short` or :class:`~layerpeek.errors.Invalid` on damage.

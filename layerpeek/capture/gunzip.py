@@ -17,7 +17,12 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    _Inflater = zlib._Decompress
+else:  # the class has no public name at run time; the API reference resolves this one
+    _Inflater = type(zlib.decompressobj())
 
 __all__ = ["GzipDamage", "GzipStream", "inflate"]
 
@@ -50,7 +55,7 @@ class GzipStream:
         self._input = b""
         self._input_done = False
         self._output = bytearray()
-        self._inflater: zlib._Decompress | None = None
+        self._inflater: _Inflater | None = None
         self._crc = 0
         self._size = 0
         self._total = 0  #: inflated bytes of all members so far

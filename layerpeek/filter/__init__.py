@@ -1,8 +1,13 @@
 """Wireshark-style display filters and tcpdump-style capture filters.
 
+>>> import layerpeek
 >>> from layerpeek import filter as lpf
->>> keep = lpf.compile('tcp.port == 80 && tcp.flags.syn == 1 && !tcp.flags.ack')
->>> [p.index for p in layerpeek.read("x.pcap") if keep(p)]          # doctest: +SKIP
+>>> keep = lpf.compile("tcp.port == 3040 && tcp.flags.syn == 1 && tcp.flags.ack == 0")
+>>> [p.index for p in layerpeek.read("captures/tcp_3040_greeting.pcap") if keep(p)]
+[1]
+
+As in Wireshark, ``!tcp.flags.ack`` means "no such field", which no TCP
+packet lacks; ``tcp.flags.ack == 0`` is the test for a clear flag.
 
 A compiled :class:`DisplayFilter` is a predicate on a
 :class:`~layerpeek.packet.Packet` and, optionally, the packet's

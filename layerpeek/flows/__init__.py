@@ -5,6 +5,13 @@ events or summaries; none of them reads files or clocks.  Start with
 :func:`conversations` (a capture → its conversations) or :func:`annotate`
 (packets → packets with per-packet flow facts).  Submodules are imported on
 first use so ``import layerpeek.flows`` stays cheap.
+
+>>> from layerpeek import flows
+>>> [conv] = flows.conversations("captures/tcp_3040_greeting.pcap")
+>>> conv.handshake.client_isn, conv.close.kind, conv.close.initiator
+(1110334683, 'four-way', 'client')
+>>> conv.client_state.value, conv.server_state.value
+('TIME_WAIT', 'CLOSED')
 """
 
 from __future__ import annotations

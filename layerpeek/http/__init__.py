@@ -1,11 +1,14 @@
 """HTTP/1.x exchanges rebuilt from reassembled TCP streams.
 
-One call gives every request with its response::
+One call gives every request with its response:
 
-    import layerpeek.http
-    for ex in layerpeek.http.exchanges("captures/http_keepalive.pcap"):
-        print(ex.stream, ex.method, ex.host, ex.target, ex.status, ex.complete, ex.problem)
-        body = ex.response.decoded_body if ex.response else b""
+>>> import layerpeek.http
+>>> for ex in layerpeek.http.exchanges("captures/page_load.pcap"):
+...     body = ex.response.decoded_body if ex.response else b""
+...     print(ex.stream, ex.method, ex.target, ex.status, len(body), ex.complete, ex.problem)
+0 GET / 200 341 True None
+0 GET /style.css 200 155 True None
+0 GET /logo.png 200 852 True None
 
 The stages under it are sans-IO and usable alone: :class:`RequestReader` /
 :class:`ResponseReader` (bytes in, :class:`HTTPMessage` out) and
