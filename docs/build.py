@@ -57,12 +57,25 @@ def specs(names: list[str]) -> list[str]:
 
 
 def resolve_lazy(names: list[str]) -> None:
-    """Put each module's lazily served ``__all__`` names in its namespace, where pdoc looks."""
+    """Put each module's lazily served ``__all__`` names in its namespace, where pdoc looks.
+
+    Also give each ``NamedTuple``'s generated ``__new__`` its class's module:
+    Python files it under a made-up one (``namedtuple_Move``), where pdoc
+    cannot resolve the field annotations.
+    """
     for name in names:
         module = importlib.import_module(name)
         for attr in getattr(module, "__all__", ()):
             if attr not in vars(module):
                 setattr(module, attr, getattr(module, attr))
+        for value in list(vars(module).values()):
+            new = getattr(value, "__new__", None)
+            if (
+                isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "_fields")
+                and value.__module__ == name
+                and getattr(new, "__module__", "").startswith("namedtuple_")
+            ):
+                new.__module__ = name
 
 
 def build(output: Path) -> list[str]:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     # The fields RecordedConversation inherits are annotated with these names;
     # the API reference (docs/build.py) resolves inherited annotations here.
     from layerpeek.flows.events import UnexpectedSegment  # noqa: F401
-    from layerpeek.flows.key import Endpoint  # noqa: F401
+    from layerpeek.flows.key import Endpoint, Tunnel  # noqa: F401
     from layerpeek.flows.records import Handshake, StreamContent, Teardown  # noqa: F401
     from layerpeek.flows.zeek import ZeekTracker  # noqa: F401
     from layerpeek.tls.keylog import KeyLog
