@@ -46,7 +46,10 @@ from layerpeek.flows.udp import UDPConversation, udp_payload
 from layerpeek.http.message import HTTPExchange
 from layerpeek.layers.dns import RRType
 from layerpeek.packet import Packet
+from layerpeek.quic.stage import QUICConnection, QUICConversation
+from layerpeek.quic.versions import version_name
 from layerpeek.render.story import frames_text
+from layerpeek.tls.names import cipher_suite_name
 from layerpeek.tls.summary import TLSSummaries, TLSSummary, version_words
 from layerpeek.wire import enum_name
 
@@ -211,6 +214,7 @@ class _Gathered:
     start_ns: int
     packets: int
     tls: dict[int, TLSSummary] = field(default_factory=dict)  #: by TCP conversation
+    quic: list[QUICConnection] = field(default_factory=list)  #: QUIC connections, in order
 
 
 class Storyteller:
@@ -228,7 +232,7 @@ class Storyteller:
     stage_name: ClassVar[str] = "story"
     requires: Mapping[str, Mapping[str, Any]] = {
         "tcp": {"keep_frames": True}, "udp": {"keep_frames": True}, "dns": {}, "http": {},
-        "tls": {"keep_connections": False},
+        "tls": {"keep_connections": False}, "quic": {"keep_connections": False},
     }
 
     def __init__(
@@ -252,6 +256,7 @@ class Storyteller:
         self._datagrams: dict[int, list[_Datagram]] = {}
         self._others: dict[str, int] = {}
         self._tls = TLSSummaries()
+        self._quic: list[QUICConnection] = []
         self._start = 0
         self._count = 0
 
@@ -281,7 +286,8 @@ class Storyteller:
                                        t.exchange.index))
         gathered = _Gathered(self._dns, self._dns_problems, self._tcp, self._udp, self._runs,
                              self._dropped, self._datagrams, self._others, self._start,
-                             self._count, self._tls.by_conversation)
+                             self._count, self._tls.by_conversation,
+                             sorted(self._quic, key=lambda c: c.index))
         return [_tell(gathered, self._told, self._http_problems)]
 
     def _take(self, events: Iterable[object]) -> None:
@@ -301,6 +307,8 @@ class Storyteller:
                     self._told.append(tell_of(event, keep_bodies=False))
             elif isinstance(event, DNSTransaction):
                 self._dns.append(event)
+            elif isinstance(event, QUICConversation):
+                self._quic.append(event.connection)
             elif isinstance(event, Problem):
                 if event.stage == "dns":
                     self._dns_problems.append(event.text)
@@ -384,9 +392,10 @@ def explain(
     from layerpeek.analysis import Analysis
 
     teller = Storyteller(http=http, http_problems=http_problems)
-    # TLS is always told (handshakes, sizes); with a key log, the HTTP inside too
+    # TLS is always told (handshakes, sizes); with a key log, the HTTP inside too (and QUIC's)
     analysis = Analysis(["defrag", teller],
-                        settings={"tls": {"keylog": keylog, "keep_connections": False}})
+                        settings={"tls": {"keylog": keylog, "keep_connections": False},
+                                  "quic": {"keylog": keylog, "keep_connections": False}})
     for _ in analysis.run(packets):
         pass
     (story,) = (e for e in analysis.finish() if isinstance(e, Story))
@@ -399,8 +408,11 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
     for tx in g.dns:
         steps.append(_dns_step(tx, over_tls=tx.transport == "tcp" and tx.stream in g.tls))
     http_by_stream: dict[int, list[ToldExchange]] = {}
+    http3_by_stream: dict[int, list[ToldExchange]] = {}  #: by udp.stream: HTTP/3 over QUIC
     for told in http:
-        http_by_stream.setdefault(told.exchange.stream, []).append(told)
+        msg = told.exchange.request or told.exchange.response
+        into = http3_by_stream if msg is not None and msg.version == "HTTP/3" else http_by_stream
+        into.setdefault(told.exchange.stream, []).append(told)
     dns_tcp_streams = {t.stream for t in g.dns if t.transport == "tcp"}
     for conv in g.tcp:
         steps.extend(_connection_steps(conv, {} if conv.id in dns_tcp_streams else resolved))
@@ -419,11 +431,19 @@ def _tell(g: _Gathered, http: list[ToldExchange], http_problems: list[str]) -> S
             steps.extend(_data_steps(conv, g.runs.get(conv.id, []), g.runs_dropped.get(conv.id, 0)))
         steps.extend(_close_steps(conv))
     dns_udp_streams = {t.stream for t in g.dns if t.transport == "udp"}
+    for quic in g.quic:
+        steps.append(_quic_step(quic))
+        label = f"udp {quic.udp_stream}" if quic.udp_stream is not None else None
+        h3 = http3_by_stream.get(quic.udp_stream, []) if quic.udp_stream is not None else []
+        if h3:
+            steps.extend(_http_steps(None, h3, label))
+    quic_streams = {q.udp_stream for q in g.quic}
     for udp in g.udp:
-        if udp.id not in dns_udp_streams:
+        if udp.id not in dns_udp_streams and udp.id not in quic_streams:
             steps.append(_udp_step(udp, g.datagrams.get(udp.id, [])))
     order = {kind: i for i, kind in enumerate(
-        ("dns", "udp", "handshake", "midstream", "refused", "no-answer", "tls-handshake",
+        ("dns", "udp", "handshake", "quic-handshake", "midstream", "refused", "no-answer",
+         "tls-handshake",
          "request", "response", "data", "tls-data", "tls-alert", "teardown", "reset", "open"))}
     steps.sort(key=lambda s: (s.first_frame, s.ts_ns, order.get(s.kind, 99)))
     notes = [*g.dns_problems, *http_problems]
@@ -795,9 +815,11 @@ def _ts_of(conv: TCPConversation, frame: int) -> int:
 # -- HTTP --------------------------------------------------------------------
 
 
-def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[Step]:
+def _http_steps(conv: TCPConversation | None, exchanges: list[ToldExchange],
+                label: str | None = None) -> list[Step]:
+    """The requests and responses of one connection (``conv`` None: a QUIC one, ``label``)."""
     steps: list[Step] = []
-    stream = _stream(conv)
+    stream = _stream(conv) if conv is not None else label
     referenced: set[str] = set()
     previous: HTTPExchange | None = None
     for n, told in enumerate(exchanges):
@@ -807,6 +829,8 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
         if req is not None:
             host = f" (Host: {ex.host})" if ex.host else ""
             on = f" on HTTP/2 stream {h2}" if h2 is not None and req.version == "HTTP/2" else ""
+            if req.version == "HTTP/3":
+                on = " over HTTP/3 (QUIC)"
             if ex.pushed_by is not None:
                 title = "HTTP/2 server push"
                 lead = (f"The server pushed {req.method} {req.target}{host} before the client "
@@ -814,7 +838,7 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
             elif n == 0:
                 title = "HTTP request"
                 lead = f"The client sent the HTTP request {req.method} {req.target}{host}{on}"
-            elif h2 is not None:
+            elif h2 is not None or req.version == "HTTP/3":
                 title = "Further HTTP request"
                 lead = (f"On the same connection, the client asked for "
                         f"{req.method} {req.target}{host}{on}")
@@ -837,7 +861,8 @@ def _http_steps(conv: TCPConversation, exchanges: list[ToldExchange]) -> list[St
             ):
                 words.append("It was sent before the previous answer arrived ("
                              + ("HTTP/2 streams run side by side)." if h2 is not None
-                                else "pipelining)."))
+                                else "each request has its own QUIC stream)."
+                                if req.version == "HTTP/3" else "pipelining)."))
             if told.request is not None and told.request.length:
                 words.append(f"It carries a body of {told.request.length} bytes"
                              f"{_type_words(req.content_type)}.")
@@ -1211,6 +1236,55 @@ def _data_steps(conv: TCPConversation, runs: list[_Run], dropped: int) -> list[S
     return steps
 
 
+def _quic_step(conn: QUICConnection) -> Step:
+    """The QUIC handshake: where the TCP handshake and TLS are told for HTTPS over TCP."""
+    client = f"{conn.client[0]}:{conn.client[1]}"
+    server = f"{conn.server[0]}:{conn.server[1]}"
+    sni = f" for {conn.sni}" if conn.sni else ""
+    offered = f", offering {', '.join(conn.offered_alpn)}" if conn.offered_alpn else ""
+    words = [f"The client {client} sent its first QUIC Initial packet to {server} over UDP "
+             f"(frame {conn.first_frame}). Inside it is the TLS 1.3 ClientHello{sni}{offered}, "
+             "protected only by keys anyone can derive from the packet's connection id."]
+    if conn.negotiated_versions:
+        words.append("The server did not speak the version offered: it answered with a Version "
+                     "Negotiation packet listing "
+                     + ", ".join(version_name(x) for x in conn.negotiated_versions)
+                     + ", and the client started again in "
+                     f"version {version_name(conn.version)}.")
+    if conn.retry:
+        words.append("The server first sent a Retry packet with a token, to check the client's "
+                     "address; the client sent its Initial again with the token (one more round "
+                     "trip).")
+    if conn.handshake_rtt_ns is not None:
+        suite = f" ({cipher_suite_name(conn.suite)})" if conn.suite is not None else ""
+        words.append(f"The server answered {_ms(conn.handshake_rtt_ns)} later with its Initial "
+                     f"packet, the ServerHello{suite}, and its Handshake packets, its certificate "
+                     "and Finished, encrypted: after one round trip the client had the keys and "
+                     "could send its requests at once.")
+    if conn.alpn:
+        words.append(f"They agreed on {conn.alpn}"
+                     + (" (HTTP/3)." if conn.alpn.startswith("h3") else "."))
+    words.append("Unlike HTTPS over TCP, where the three-way handshake comes first and TLS "
+                 "needs its own round trip on top, QUIC carries the TLS handshake inside its "
+                 "own first packets: connection and encryption are set up together, and "
+                 "every packet after the handshake is encrypted, headers included.")
+    if conn.undecrypted:
+        n = sum(conn.undecrypted.values())
+        words.append(f"{n} packet{'s' if n != 1 else ''} stayed encrypted "
+                     "(the key log has no secrets for this connection, or none was given).")
+    words.extend(f"The connection moved: {m}." for m in conn.migrations)
+    if conn.close:
+        who, _, why = conn.close.partition(": ")
+        words.append(f"The {who} ended it with CONNECTION_CLOSE ({why}).")
+    frames = tuple(conn.handshake_frames) or (conn.first_frame,)
+    return Step("quic-handshake", "QUIC handshake (1 round trip, TLS inside)", " ".join(words),
+                frames, conn.first_ts_ns,
+                f"udp {conn.udp_stream}" if conn.udp_stream is not None else None,
+                {"sni": conn.sni, "alpn": conn.alpn, "version": conn.version,
+                 "retry": conn.retry, "handshake_rtt_ns": conn.handshake_rtt_ns,
+                 "undecrypted": dict(conn.undecrypted)})
+
+
 def _udp_step(conv: UDPConversation, datagrams: list[_Datagram]) -> Step:
     lines = [
         f"UDP has no connection, no handshake and no teardown: the client {conv.client} simply "
@@ -1291,8 +1365,10 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
                      + (f" ({opened} decrypted with the key log)" if opened else ""))
     if requests:
         parts.append(f"{requests} HTTP request{'s' if requests != 1 else ''}")
+    if g.quic:
+        parts.append(f"{len(g.quic)} QUIC connection{'s' if len(g.quic) != 1 else ''}")
     dns_udp = len({t.stream for t in g.dns if t.transport == "udp"})
-    other_udp = len(g.udp) - dns_udp
+    other_udp = len(g.udp) - dns_udp - len({q.udp_stream for q in g.quic})
     if other_udp > 0:
         besides = " besides DNS" if dns_udp else ""
         parts.append(f"{other_udp} UDP conversation{'s' if other_udp != 1 else ''}{besides}")

@@ -57,7 +57,7 @@ def test_a_stage_brings_the_stages_it_needs_and_they_run_in_the_listed_order() -
     assert [s.stage_name for s in analysis.stages] == ["tcp", "udp", "http", "dns"]
     assert "defrag" not in analysis, "the defragmenter runs only when named (--no-defrag)"
     assert [s.stage_name for s in Analysis(["story", "defrag"]).stages] == [
-        "defrag", "tcp", "udp", "tls", "http", "dns", "story"]
+        "defrag", "tcp", "udp", "tls", "quic", "http", "dns", "story"]
 
 
 def test_every_listed_stage_has_the_one_shape() -> None:

@@ -12,7 +12,9 @@ once, as a browser does), and prints ``status sha256 length path`` per
 answer, so a capture's bodies can be checked against what was sent.
 ``--offer`` makes the first Initial carry that version (``1`` to a server
 started with ``--only-v2`` draws a Version Negotiation packet), ``--version
-2`` makes the client accept version 2 (preferred) and 1.  The secrets go to ``--keylog``
+2`` makes the client accept version 2 (preferred) and 1.  ``--key-update``
+fetches the first PATH, then updates the 1-RTT keys and moves to a new
+connection id before asking for the rest.  The secrets go to ``--keylog``
 in the NSS key log format (aioquic's ``secrets_log_file``).
 
 Written against aioquic's public API (QuicConnectionProtocol, H3Connection).
@@ -147,7 +149,17 @@ async def get(args: argparse.Namespace) -> None:
     async with connect(host, int(port), configuration=config, create_protocol=client_cls,
                        local_port=args.local_port) as client:
         authority = f"{args.server_name}:{port}" if port != "443" else args.server_name
-        answers = await asyncio.gather(*(client.get(authority, p) for p in args.paths))
+        answers = []
+        if args.key_update:
+            # The first answer under the first keys, then a key update (RFC 9001 §6) and a
+            # new connection id, and the rest under the next keys.
+            answers.append(await client.get(authority, args.paths[0]))
+            client._quic.request_key_update()
+            client._quic.change_connection_id()
+            rest = args.paths[1:]
+        else:
+            rest = args.paths
+        answers += await asyncio.gather(*(client.get(authority, p) for p in rest))
         for path, (status, body) in zip(args.paths, answers, strict=True):
             print(status, hashlib.sha256(body).hexdigest(), len(body), path)
         client.close()
@@ -174,6 +186,8 @@ def main(argv: list[str]) -> None:
     g.add_argument("--local-port", type=int, default=0)
     g.add_argument("--version", choices=["1", "2"], default="1")
     g.add_argument("--offer", help="the version of the first Initial, in hex")
+    g.add_argument("--key-update", action="store_true",
+                   help="after the first answer: update the keys and change connection id")
     g.add_argument("paths", nargs="+")
     args = ap.parse_args(argv)
     asyncio.run(serve(args) if args.command == "serve" else get(args))

@@ -637,6 +637,11 @@ def expect_retry(path: Path, keys: Path | None, report: list[str]) -> None:
     expect(count(path, "quic.long.packet_type == 3") == 1, "one Retry")
 
 
+def expect_key_update(path: Path, keys: Path | None, report: list[str]) -> None:
+    assert keys is not None
+    expect(decrypted_count(path, keys, "quic.key_phase == 1") >= 2, "packets in key phase 1")
+
+
 def expect_vn(path: Path, keys: Path | None, report: list[str]) -> None:
     expect(count(path, "quic.version == 0") == 1, "one Version Negotiation")
     expect(count(path, "quic.version == 0x6b3343cf") >= 2, "then QUIC version 2")
@@ -810,6 +815,9 @@ CAPTURES: dict[str, Callable[[], None]] = {
         paths=("/index.html", "/style.css", "/logo.png", "/data.json", "/no-such-page"),
         check=expect_h3_requests(5)),
     "quic_no_keys": quic_capture("quic_no_keys.pcap", 41501, keys=False),
+    "quic_key_update": quic_capture(
+        "quic_key_update.pcap", 41504, "--key-update",
+        paths=("/index.html", "/style.css", "/logo.png"), check=expect_key_update),
     "quic_retry": quic_capture("quic_retry.pcap", 41502, retry=True,
                                paths=("/index.html", "/style.css"), check=expect_retry),
     "quic_version_negotiation": quic_capture(

@@ -66,7 +66,6 @@ from layerpeek.tls.keylog import KeyLog
 
 if TYPE_CHECKING:
     from layerpeek.analysis import Step
-    from layerpeek.http.message import HTTPExchange
     from layerpeek.quic.http3 import HTTP3Connection
     from layerpeek.quic.protection import PacketKeys
 
@@ -123,6 +122,8 @@ class QUICConnection:
     retry: bool = False
     negotiated_versions: tuple[int, ...] = ()  #: the Version Negotiation's list, if any
     migrations: list[str] = field(default_factory=list)
+    #: frames that carried the TLS handshake (the first 32)
+    handshake_frames: list[int] = field(default_factory=list)
     key_updates: dict[str, int] = field(default_factory=dict)
     close: str | None = None  #: the CONNECTION_CLOSE, in words
     packets: dict[str, int] = field(default_factory=lambda: {"client": 0, "server": 0})
@@ -244,7 +245,7 @@ class QUICStage:
             _, oldest = self.connections.popitem(last=False)
             self.evicted += 1
             oldest.problem(f"let go after {self.max_connections} connections were open")
-            self._close(oldest, out, forget_only=False)
+            self._close(oldest, out)
         conn = QUICConnection(self._count, ends[0], ends[1], first.version, first.dcid,
                               first.dcid, packet.ts_ns, first_frame=packet.index)
         if step.flow is not None and step.flow.proto == "udp":
@@ -262,7 +263,7 @@ class QUICStage:
             self._by_cid[cid] = conn
             self._cid_lengths.add(len(cid))
 
-    def _close(self, conn: QUICConnection, out: list[object], forget_only: bool = False) -> None:
+    def _close(self, conn: QUICConnection, out: list[object]) -> None:
         if conn._h3 is not None:
             for ex in conn._h3.finish():
                 conn.exchanges += 1
@@ -520,6 +521,9 @@ class QUICStage:
         pending += data
         messages, used = split_messages(bytes(pending))
         del pending[:used]
+        frames = conn.handshake_frames
+        if len(frames) < 32 and (not frames or frames[-1] != packet.index):
+            frames.append(packet.index)
         for message in messages:
             self._handshake_message(conn, sender, message)
             out.append(QUICHandshake(conn.index, sender, level, message, packet.index,
@@ -578,13 +582,6 @@ class QUICConversation:
     """A QUIC connection's summary, once the stage lets it go (like ConversationSummary)."""
 
     connection: QUICConnection
-
-
-def exchanges_of(events: Sequence[object]) -> list[HTTPExchange]:
-    """The HTTP/3 exchanges among ``events``."""
-    from layerpeek.http.message import HTTPExchange
-
-    return [e for e in events if isinstance(e, HTTPExchange)]
 
 
 __all__ = ["QUICConnection", "QUICConversation", "QUICHandshake", "QUICStage"]

@@ -9,6 +9,7 @@ CRYPTO offset far ahead) is built here from those captures.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -24,6 +25,7 @@ from layerpeek.http.message import HTTPExchange
 from layerpeek.packet import Packet
 from layerpeek.quic import QUIC
 from layerpeek.quic import frames as qf
+from layerpeek.quic.protection import initial_keys
 from layerpeek.quic.reassembly import Reassembly
 from layerpeek.quic.stage import QUICConnection, QUICConversation, QUICHandshake, QUICStage
 from layerpeek.tls.handshake import ClientHello, ServerHello
@@ -73,6 +75,7 @@ def connection(events: list[object]) -> QUICConnection:
     ("quic_h3_page", ["/index.html", "/style.css", "/logo.png", "/data.json", "/no-such-page"]),
     ("quic_retry", ["/index.html", "/style.css"]),
     ("quic_version_negotiation", ["/style.css"]),
+    ("quic_key_update", ["/index.html", "/style.css", "/logo.png"]),
 ])
 def test_every_request_and_body_is_what_the_programs_sent(name: str, paths: list[str]) -> None:
     events, _, _ = run(capture(name), CAPTURES / f"{name}.keys")
@@ -173,7 +176,8 @@ def test_a_corrupted_tag_loses_that_packet_only() -> None:
     victim = packets[12]  # frame 13: the server's answer to /index.html
     data = bytearray(victim.data)
     data[-1] ^= 0xFF
-    packets[12] = layerpeek.decode(bytes(data), victim.linktype)
+    packets[12] = dataclasses.replace(layerpeek.decode(bytes(data), victim.linktype),
+                                      index=13, ts_ns=victim.ts_ns)
     events, _, out = run(packets, CAPTURES / "quic_h3_page.keys")
     conn = connection(events)
     assert conn.undecrypted == {"1-rtt": 1}
@@ -191,7 +195,8 @@ def test_a_truncated_datagram_is_a_malformed_layer_and_the_connection_goes_on() 
     with layerpeek.read(capture("quic_h3_page")) as reader:
         packets = list(reader)
     second = packets[1]  # the server's Initial + Handshake datagram
-    packets[1] = layerpeek.decode(second.data[:200], second.linktype)
+    packets[1] = dataclasses.replace(layerpeek.decode(second.data[:200], second.linktype),
+                                     index=2, ts_ns=second.ts_ns)
     events, _, _ = run(packets, CAPTURES / "quic_h3_page.keys")
     assert packets[1].malformed is not None and packets[1].malformed.protocol == "quic"
     assert "runs past the datagram" in packets[1].malformed.reason
@@ -229,3 +234,97 @@ def test_flows_of_the_page_is_one_udp_conversation_and_one_quic_connection() -> 
     hello = [e for e in events if isinstance(e, QUICHandshake)
              and isinstance(e.message, ClientHello)]
     assert len(hello) == 1
+
+
+def test_explain_tells_the_quic_handshake_where_tcp_and_tls_would_be() -> None:
+    from layerpeek.story import explain
+
+    with layerpeek.read(capture("quic_h3_page")) as reader:
+        story = explain(reader, keylog=CAPTURES / "quic_h3_page.keys")
+    kinds = [s.kind for s in story.steps]
+    assert kinds[0] == "quic-handshake" and "handshake" not in kinds and "udp" not in kinds
+    first = story.steps[0]
+    assert first.title == "QUIC handshake (1 round trip, TLS inside)"
+    assert "ClientHello for example.test" in first.text and "Unlike HTTPS over TCP" in first.text
+    assert first.facts["alpn"] == "h3" and first.stream == "udp 0"
+    requests = [s for s in story.steps if s.kind == "request"]
+    assert [s.facts["target"] for s in requests] == [
+        "/index.html", "/style.css", "/logo.png", "/data.json", "/no-such-page"]
+    assert all("over HTTP/3 (QUIC)" in s.text for s in requests)
+    assert "1 QUIC connection" in story.overview
+
+
+def test_a_key_update_is_followed_on_both_sides() -> None:
+    events, _, packets = run(capture("quic_key_update"), CAPTURES / "quic_key_update.keys")
+    conn = connection(events)
+    assert conn.key_updates == {"client": 1, "server": 1} and conn.problems == []
+    phases = [qp.key_phase for p in packets if (layer := p.get(QUIC)) for qp in layer.packets
+              if qp.kind == "1-RTT"]
+    assert phases[0] == 0 and phases[-1] == 1 and None not in phases
+
+
+def _moved(packet: Packet, port: int, client_port: int) -> Packet:
+    """The frame with the client's UDP port changed to ``port`` (Ethernet, IPv4 without options)."""
+    data = bytearray(packet.data)
+    sport = int.from_bytes(data[34:36], "big")
+    at = 34 if sport == client_port else 36
+    data[at : at + 2] = port.to_bytes(2, "big")
+    decoded = layerpeek.decode(bytes(data), packet.linktype)
+    return dataclasses.replace(decoded, index=packet.index, ts_ns=packet.ts_ns)
+
+
+def test_migration_to_a_new_port_keeps_the_connection() -> None:
+    with layerpeek.read(capture("quic_h3_page")) as reader:
+        packets = list(reader)
+    # From frame 9 on, the client sends from (and the server answers to) port 50000.
+    packets = packets[:8] + [_moved(p, 50000, 41500) for p in packets[8:]]
+    events, stage, _ = run(packets, CAPTURES / "quic_h3_page.keys")
+    (conn,) = stage.finished
+    assert conn.migrations == [
+        "frame 9: the client moved from 127.0.0.1:41500 to 127.0.0.1:50000"]
+    assert conn.client == ("127.0.0.1", 50000) and conn.problems == []
+    assert conn.exchanges == 5 and len([e for e in events if isinstance(e, QUICConversation)]) == 1
+
+
+def seal_initial(dcid: bytes, scid: bytes, payload: bytes) -> bytes:
+    """A client Initial (version 1, packet number 0) protected as RFC 9001 §5 says, with
+    ``cryptography``'s AES-GCM and AES-ECB (the keys come from layerpeek's derivation, which
+    the Appendix A vectors check)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    keys = initial_keys(1, dcid)
+    assert keys is not None
+    client = keys[0]
+    payload = payload + bytes(max(0, 1162 - len(payload)))  # PADDING to a full datagram
+    length = 1 + len(payload) + 16
+    header = (bytes([0xC0, 0, 0, 0, 1, len(dcid)]) + dcid + bytes([len(scid)]) + scid + b"\x00"
+              + (0x4000 | length).to_bytes(2, "big") + b"\x00")
+    sealed = AESGCM(client.key).encrypt(client.iv, payload, header)  # nonce: iv XOR 0
+    mask = Cipher(algorithms.AES(client.hp), modes.ECB()).encryptor().update(sealed[3:19])
+    protected = bytearray(header + sealed)
+    protected[0] ^= mask[0] & 0x0F
+    protected[len(header) - 1] ^= mask[1]
+    return bytes(protected)
+
+
+def test_connections_beyond_the_limit_are_let_go_and_counted() -> None:
+    from builders import eth, ipv4_udp, udp
+
+    with layerpeek.read(capture("quic_h3_page")) as reader:
+        first = next(iter(reader))
+    layer = first.get(QUIC)
+    assert layer is not None
+    hello = next(f for f in layer.frames() if isinstance(f, qf.Crypto))
+    crypto = bytes([6, 0, 0x40 | len(hello.data) >> 8, len(hello.data) & 0xFF]) + hello.data
+    frames = [eth(ipv4_udp(udp(seal_initial(bytes([n]) * 8, bytes([0x80 + n]) * 8, crypto),
+                               sport=40000 + n, dport=443))) for n in range(10)]
+    packets = [dataclasses.replace(layerpeek.decode(f), index=i + 1)
+               for i, f in enumerate(frames)]
+    assert all((lq := p.get(QUIC)) is not None and lq.packets[0].decrypted for p in packets)
+    events, stage, _ = run(packets, max_connections=3)
+    assert stage.evicted == 7 and len(stage.finished) == 10 and stage.connections == {}
+    let_go = [c for c in stage.finished if c.problems]
+    assert [c.index for c in let_go] == list(range(7))
+    assert let_go[0].problems == ["let go after 3 connections were open"]
+    assert len([e for e in events if isinstance(e, QUICConversation)]) == 10

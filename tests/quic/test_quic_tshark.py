@@ -78,6 +78,10 @@ def test_page_headers_frames_and_tls_inside_equal_tsharks() -> None:
     compare("quic_h3_page", HEADER + DECRYPTED + TLS)
 
 
+def test_key_update_and_new_connection_ids_equal_tsharks() -> None:
+    compare("quic_key_update", [*HEADER, *DECRYPTED, "tls.handshake.type", "http3.frame_type"])
+
+
 def test_without_keys_the_initials_and_headers_equal_tsharks() -> None:
     compare("quic_no_keys", HEADER + DECRYPTED + TLS, keys=False)
 
