@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.dnstx import DNSTransaction, is_multicast
 from layerpeek.flows.events import ConversationSummary, Problem, StateChanged, StreamData
+from layerpeek.flows.records import JOINED_MIDSTREAM, initial_states
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation, udp_payload
 from layerpeek.http.message import HTTPExchange
@@ -650,7 +651,7 @@ def _connection_steps(
     text = (f"A TCP connection between {conv.client} and {conv.server}{via} was already "
             f"under way: {how}, so its initial sequence numbers and RTT are unknown "
             f"(the client is taken to be {conv.client}, chosen by {conv.client_by}).")
-    return [Step("midstream", "TCP connection picked up mid-way", text,
+    return [Step("midstream", "TCP connection joined mid-stream", text,
                  (conv.first_frame,), conv.first_ts_ns, _stream(conv),
                  {"handshake": hs.to_dict(), "client_by": conv.client_by})]
 
@@ -672,11 +673,18 @@ def _options_words(conv: TCPConversation) -> str:
 
 def _paths(conv: TCPConversation) -> str:
     """Each side's states through the connection: ``client CLOSED → SYN_SENT → …``."""
-    paths: dict[str, list[str]] = {}
+    client0, server0 = initial_states(conv)
+    paths: dict[str, list[str]] = {"client": [client0], "server": [server0]}
     for t in conv.transitions:
-        path = paths.setdefault(t.endpoint, [t.old.value])
-        path.append(t.new.value)
-    return "; ".join(f"{side} {' → '.join(path)}" for side, path in sorted(paths.items()))
+        if t.why != JOINED_MIDSTREAM:
+            paths[t.endpoint].append(t.new.value)
+        else:  # "joined mid-stream ESTABLISHED → …"
+            paths[t.endpoint][0] += f": {t.new.value}"
+    return "; ".join(
+        f"{side} {' → '.join(path)}" if len(path) > 1 or path[0].startswith(JOINED_MIDSTREAM)
+        else f"{side} {path[0]} throughout"
+        for side, path in paths.items()
+    )
 
 
 def _close_steps(conv: TCPConversation) -> list[Step]:

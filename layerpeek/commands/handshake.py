@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from layerpeek.commands import common, problems
 from layerpeek.flows.events import CLOSE_LABELS
+from layerpeek.flows.records import initial_states
 from layerpeek.layers.tcp import flag_names
 
 if TYPE_CHECKING:
@@ -47,7 +48,20 @@ DESCRIPTION = """\
 Draw TCP conversations as ladder diagrams: client on the left, server on the
 right, one arrow per segment (flags, relative seq/ack, length), and each
 side's TCP state as it changes.  STREAM is the id from `layerpeek flows`;
-without it every TCP stream is drawn."""
+without it every TCP stream is drawn.  Times are seconds since the first
+packet of the capture, as in `dump`.
+
+States are read at the capture point: a segment on the wire is taken to
+reach its destination, one direction's segments to arrive in the order
+captured, and a state change is shown at the first frame that proves it.
+So two FINs that cross (neither acknowledges the other) take both sides
+through CLOSING (RFC 9293 §3.6).  A state the capture has not shown is `?`
+in `dump`; here the ladder starts from what it turned out to be: the server
+was LISTEN if it answered the SYN, CLOSED throughout if it refused it (RST),
+and a conversation the capture joined late starts "joined mid-stream"."""
+
+#: The label of the time column's origin.
+TIME_ORIGIN = "time: seconds since the first packet of the capture"
 
 #: Width of the arrow between the two columns.
 ARROW = 56
@@ -150,9 +164,12 @@ def run(args: argparse.Namespace) -> int:
                 if drawn:
                     out.write("\n")
                 drawn += 1
-                ladder(conv, its, out, told)
+                ladder(conv, its, out, told, t0=first_ts)
 
+        first_ts: int | None = None  # the capture's first packet: the time origin
         for packet in summary.watch(common.iter_packets(reader, path)):
+            if first_ts is None:
+                first_ts = packet.ts_ns
             step = analysis.feed(packet)
             info = step.flow
             if info is not None and info.proto == "tcp" and wanted in (None, info.stream):
@@ -261,8 +278,11 @@ def _phase(conv: TCPConversation, row: _Row) -> str:
 
 
 def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
-           tls: TLSSummary | None = None) -> None:
-    """Write one conversation's ladder diagram (with its TLS account, if it is TLS)."""
+           tls: TLSSummary | None = None, t0: int | None = None) -> None:
+    """Write one conversation's ladder diagram (with its TLS account, if it is TLS).
+
+    ``t0`` is the time origin: the capture's first packet (``dump``'s), or
+    else the conversation's first row."""
     hs = conv.handshake
     out.write(f"TCP stream {conv.id}: client {conv.client}, server {conv.server}\n")
     if hs.syn_frame is not None or hs.synack_frame is not None:
@@ -272,11 +292,15 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
         from layerpeek.tls.summary import settled_text
 
         out.write(f"  TLS: {terminal_safe(settled_text(tls))}\n")
-    out.write(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n\n")
+    out.write(f"  end: {conv.close.describe()}; Zeek {conv.conn_state} {conv.history}\n")
+    if t0 is None:
+        t0 = rows[0].ts_ns if rows else 0
+        out.write("  time: seconds since the conversation's first packet\n\n")
+    else:
+        out.write(f"  {TIME_ORIGIN}\n\n")
     head = _columns(f"client {conv.client}", f"server {conv.server}")
     out.write(f"{'frame':>5}  {'time':<9}  {head[_MARGIN:]}\n")
-    t0 = rows[0].ts_ns if rows else 0
-    client, server = "CLOSED", "CLOSED"
+    client, server = initial_states(conv)
     out.write(_columns(client, server) + "\n")
     printed = (client, server)
     for row in rows:

@@ -474,14 +474,18 @@ class LiveLadder:
         self._write = write
         self._drawn: dict[int, _Drawn] = {}  #: conversations being drawn
         self._last: int | None = None
+        self._t0: int | None = None  #: the first packet's time: the time origin, as dump's
 
     def feed(self, packet: Packet) -> None:
         from layerpeek.commands import handshake as hs
         from layerpeek.flows.events import ConnectionClosed, StateChanged
         from layerpeek.flows.key import innermost_transport
+        from layerpeek.flows.records import JOINED_MIDSTREAM
         from layerpeek.layers.tcp import TCP
         from layerpeek.tls.summary import message_labels
 
+        if self._t0 is None:
+            self._t0 = packet.ts_ns
         step = self._analysis.feed(packet)
         packet, info, events = step.packet, step.flow, step.events
         for e in events:
@@ -500,10 +504,13 @@ class LiveLadder:
         out: list[str] = []
         drawn = self._drawn.get(sid)
         if drawn is None:
-            drawn = self._drawn[sid] = _Drawn(packet.ts_ns)
+            drawn = self._drawn[sid] = _Drawn(self._t0)
+            if conv.client_by in ("port", "first packet"):  # no SYN or SYN-ACK
+                drawn.client = drawn.server = JOINED_MIDSTREAM
             if self._last is not None:
                 out.append("\n")
             out.append(f"TCP stream {sid}: client {conv.client}, server {conv.server}\n")
+            out.append(f"  {hs.TIME_ORIGIN}\n")
             head = hs._columns(f"client {conv.client}", f"server {conv.server}")
             out.append(f"{'frame':>5}  {'time':<9}  {head[hs._MARGIN :]}\n")
             out.append(hs._columns(drawn.client, drawn.server) + "\n")
@@ -567,7 +574,7 @@ class _Drawn:
     def __init__(self, t0: int) -> None:
         self.t0 = t0
         self.client = "CLOSED"  #: the states last drawn under each column
-        self.server = "CLOSED"
+        self.server = "?"  #: until it answers the SYN (TCPState.UNKNOWN, tcp_state's theory)
         self.closed = False  #: ConnectionClosed seen
         self.ended = False  #: end line written
         self.summarised = False  #: handshake summary written

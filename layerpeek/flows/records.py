@@ -16,16 +16,18 @@ from typing import Any
 from layerpeek.flows.analysis import Flag, Verdict
 from layerpeek.flows.events import CloseKind, Direction, StateChanged, UnexpectedSegment
 from layerpeek.flows.key import Endpoint, Tunnel, encapsulation_dict
-from layerpeek.flows.tcp_state import TCPState
+from layerpeek.flows.tcp_state import Segment, TCPState
 from layerpeek.flows.zeek import ZeekTracker
 
 __all__ = [
+    "JOINED_MIDSTREAM",
     "Handshake",
     "PacketFlowInfo",
     "StreamContent",
     "SynOptions",
     "TCPConversation",
     "Teardown",
+    "initial_states",
 ]
 
 
@@ -461,3 +463,29 @@ class PacketFlowInfo:
         if self.defrag is not None:
             out["defrag"] = self.defrag.to_dict()
         return out
+
+
+#: How a side's start is shown when the capture joined its connection mid-stream.
+JOINED_MIDSTREAM = Segment.MIDSTREAM.value
+
+
+def initial_states(conv: TCPConversation) -> tuple[str, str]:
+    """What the client and the server were before the conversation's first packet, as
+    every view shows it: a state name (``LISTEN`` for a responder that answered,
+    ``CLOSED`` for one that refused), ``?`` when the capture never told, or
+    ``joined mid-stream``."""
+    first: dict[str, StateChanged] = {}
+    for t in conv.transitions:
+        first.setdefault(t.endpoint, t)
+        if len(first) == 2:
+            break
+    out: list[str] = []
+    for side, final in (("client", conv.client_state), ("server", conv.server_state)):
+        change = first.get(side)
+        if change is None:
+            out.append(final.value)
+        elif change.why == JOINED_MIDSTREAM:
+            out.append(JOINED_MIDSTREAM)
+        else:
+            out.append(change.old.value)
+    return out[0], out[1]

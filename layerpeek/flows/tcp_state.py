@@ -10,43 +10,53 @@ this module keeps, like h11's ``_state.py`` keeps CLIENT and SERVER, one
 state per endpoint and moves it only on *wire evidence*: a segment that
 endpoint was seen to send, or a segment it was seen to be sent.
 
-We assume a segment on the wire reaches its destination (the capture point
-is usually next to one of the two hosts).  When that is wrong (a SYN-ACK lost
-after our capture point) the segment is retransmitted, and the retransmission
-is a self-loop in the table.
+**The capture point's assumptions.**  A segment on the wire reaches its
+destination, and the segments of one direction arrive in the order the
+capture shows them (the capture point is usually next to one of the two
+hosts).  When a segment is lost after the capture point it is
+retransmitted, and the retransmission is a self-loop in the table.  A move
+is recorded at the first frame that proves it, with the capture's time,
+not the hosts'.
 
 Each packet is turned into at most a few :class:`Segment` kinds per endpoint
 by :func:`on_segment` (the classifier; it keeps what it needs of each
-endpoint's SYN and FIN in a :class:`TCPEndpoint`): for the sender ``SEND_SYN``, ``SEND_SYN_ACK``,
-``SEND_FIN``, ``SEND_RST``; for the receiver ``RECV_SYN``, ``RECV_SYN_ACK``,
-``RECV_ACK_OF_SYN`` and ``RECV_ACK_OF_FIN`` (the *first* acknowledgement
-covering its SYN or FIN), ``RECV_RST``.  Within a received segment the RFC's
-processing order holds: RST, then SYN, then the ACK field (RFC 9293
-§3.10.7.4).
+endpoint's SYN and FIN in a :class:`TCPEndpoint`): for the sender
+``SEND_SYN``, ``SEND_SYN_ACK``, ``SEND_FIN``, ``SEND_RST``; for the receiver
+``RECV_SYN``, ``RECV_SYN_ACK``, ``RECV_ACK_OF_SYN`` and ``RECV_ACK_OF_FIN``
+(the *first* acknowledgement covering its SYN or FIN), ``RECV_RST``.  Within
+a received segment the RFC's processing order holds: RST, then SYN, then
+the ACK field (RFC 9293 §3.10.7.4).
 
-**A FIN counts as received when it is acknowledged.**  The RFC's own label
-for these transitions is "rcv FIN / snd ACK", and the acknowledgement is
-the only wire evidence that the FIN arrived.  It is also the only way to
-tell a simultaneous close (both FINs sent before either arrived: the second
-FIN does not acknowledge the first, and its sender goes FIN_WAIT_1 →
-CLOSING) from an ordinary one (the second FIN acknowledges the first: its
-sender went ESTABLISHED → CLOSE_WAIT → LAST_ACK).  So the endpoint that
-sends an ACK covering the peer's FIN takes ``RECV_FIN`` *before* its own
-kinds in that packet: a FIN+ACK answering a FIN goes CLOSE_WAIT, then
-LAST_ACK; the final ACK of a close takes FIN_WAIT_2 to TIME_WAIT.  A FIN
-never acknowledged in the capture leaves its receiver where it was.
+**A FIN counts as received when it is acknowledged** (``RECV_FIN``).  The
+RFC's own label for these transitions is "rcv FIN / snd ACK", and the
+acknowledgement is the wire's evidence that the FIN arrived: the endpoint
+that sends an ACK covering the peer's FIN takes ``RECV_FIN`` *before* its
+own kinds in that packet, so a FIN+ACK answering a FIN goes CLOSE_WAIT,
+then LAST_ACK, and the final ACK of a close takes FIN_WAIT_2 to TIME_WAIT.
+A FIN never acknowledged in the capture leaves its receiver where it was.
 
-Where the RFC moves on receipt of a SYN, the first evidence is used too:
-the responder enters SYN_RCVD when its SYN-ACK is seen, because a SYN on the
-wire proves nothing about the responder.  Before that it is shown as
-LISTEN: a SYN was sent to it, and we assume something listens, until a RST
-says the port was closed ("refused").  Acknowledgements themselves need no
+**Simultaneous close** (RFC 9293 §3.6, figure 13): an endpoint in FIN_WAIT_1
+that receives the peer's FIN before the ACK of its own goes to CLOSING, and
+to TIME_WAIT when that ACK comes.  The wire shows it when a FIN does not
+acknowledge a FIN the peer already sent: the two FINs crossed.  The peer's
+FIN was sent before anything the peer sends later, the ACK of this FIN
+included, so (one direction keeping its order) each FIN reaches its
+receiver before the ACK of the receiver's own FIN: at the second FIN both
+endpoints take ``FINS_CROSSED`` (FIN_WAIT_1 → CLOSING), and each goes on to
+TIME_WAIT when its own FIN is acknowledged.  Their later ACKs of the FINs
+are not a second receipt.
+
+**The responder's state is unknown** (``?``) until it answers: a SYN on the
+wire proves nothing about it.  Its first segment tells what it was all
+along (:data:`WAS`): a SYN-ACK answers from LISTEN (it enters SYN_RCVD); a
+RST answering the SYN means nothing listened: it was CLOSED throughout, and
+no move is recorded ("refused").  Acknowledgements themselves need no
 reply, so they are taken as received when they appear on the wire.
 
 Two pseudo-segments start conversations the capture joined late:
-``MIDSTREAM`` puts both endpoints in ESTABLISHED (the first packet was
-neither SYN nor SYN-ACK), and ``RECV_SYN_ACK`` from CLOSED covers a SYN that
-was not captured.
+``MIDSTREAM`` takes both endpoints from ``?`` to ESTABLISHED (the first
+packet was neither SYN nor SYN-ACK: "joined mid-stream"), and
+``RECV_SYN_ACK`` from CLOSED covers a SYN that was not captured.
 
 A (state, segment) pair missing from :data:`TRANSITIONS` is *unexpected*:
 the tracker reports it as an :class:`~layerpeek.flows.events.UnexpectedSegment`
@@ -67,8 +77,16 @@ if TYPE_CHECKING:
 
 
 class TCPState(enum.Enum):
-    """RFC 9293 connection states, with the RFC's names (underscored)."""
+    """RFC 9293 connection states, with the RFC's names (underscored), and ``?``.
 
+    ``UNKNOWN`` (spelled ``?`` wherever a state is shown: ``dump``'s column,
+    JSON, ladders) is not an RFC state: it is a capture's honest answer for
+    an endpoint the wire has not yet shown anything of its own, such as the
+    responder before it answers a SYN, or both ends of a connection joined
+    mid-stream before the first packet.
+    """
+
+    UNKNOWN = "?"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN_SENT"
     SYN_RCVD = "SYN_RCVD"
@@ -103,7 +121,8 @@ class Segment(enum.Enum):
     RECV_ACK_OF_FIN = "its FIN was acknowledged"
     RECV_FIN = "acknowledged the peer's FIN"
     RECV_RST = "received RST"
-    MIDSTREAM = "connection picked up mid-stream"
+    FINS_CROSSED = "the FINs crossed"
+    MIDSTREAM = "joined mid-stream"
 
     __hash__ = object.__hash__  # see TCPState
 
@@ -128,13 +147,12 @@ TRANSITIONS: dict[tuple[TCPState, Segment], TCPState] = {
     (S.SYN_SENT, G.SEND_RST): S.CLOSED,  # the client gave up
     (S.CLOSED, G.RECV_SYN_ACK): S.ESTABLISHED,  # its SYN was not captured
     # --- opening, passive side (the server) --------------------------------
-    (S.CLOSED, G.RECV_SYN): S.LISTEN,  # assumed listening until it answers
-    (S.LISTEN, G.RECV_SYN): S.LISTEN,  # SYN retransmitted, no answer yet
-    (S.LISTEN, G.RECV_RST): S.LISTEN,  # a listener ignores RST (RFC 9293 §3.10.7.2)
-    (S.LISTEN, G.SEND_SYN_ACK): S.SYN_RCVD,
-    (S.LISTEN, G.SEND_SYN): S.SYN_SENT,  # it opened actively instead (simultaneous open)
-    (S.LISTEN, G.SEND_RST): S.CLOSED,  # refused: nothing was listening
-    (S.CLOSED, G.SEND_SYN_ACK): S.SYN_RCVD,  # the client's SYN was not captured
+    # Its state is unknown (?) until it answers: see WAS for what it was then.
+    (S.UNKNOWN, G.RECV_SYN): S.UNKNOWN,  # a SYN, retransmitted or not, proves nothing
+    (S.UNKNOWN, G.RECV_RST): S.UNKNOWN,  # the client gave up before any answer
+    (S.UNKNOWN, G.SEND_SYN_ACK): S.SYN_RCVD,  # it was listening
+    (S.UNKNOWN, G.SEND_SYN): S.SYN_SENT,  # it opened actively too (simultaneous open)
+    (S.UNKNOWN, G.SEND_RST): S.CLOSED,  # refused: it was closed throughout
     (S.SYN_RCVD, G.SEND_SYN_ACK): S.SYN_RCVD,  # SYN-ACK retransmitted
     (S.SYN_RCVD, G.RECV_SYN): S.SYN_RCVD,  # SYN retransmitted (our SYN-ACK was lost)
     (S.SYN_RCVD, G.RECV_ACK_OF_SYN): S.ESTABLISHED,
@@ -146,7 +164,7 @@ TRANSITIONS: dict[tuple[TCPState, Segment], TCPState] = {
     # listening socket lives on, but this connection is over.
     (S.SYN_RCVD, G.RECV_RST): S.CLOSED,
     # --- data transfer -----------------------------------------------------
-    (S.CLOSED, G.MIDSTREAM): S.ESTABLISHED,
+    (S.UNKNOWN, G.MIDSTREAM): S.ESTABLISHED,
     (S.ESTABLISHED, G.RECV_SYN_ACK): S.ESTABLISHED,  # SYN-ACK resent: our ACK was lost
     (S.ESTABLISHED, G.SEND_SYN_ACK): S.ESTABLISHED,  # ... and the server resending it
     (S.ESTABLISHED, G.SEND_FIN): S.FIN_WAIT_1,  # active close
@@ -156,7 +174,7 @@ TRANSITIONS: dict[tuple[TCPState, Segment], TCPState] = {
     # --- active close ------------------------------------------------------
     (S.FIN_WAIT_1, G.SEND_FIN): S.FIN_WAIT_1,  # FIN retransmitted
     (S.FIN_WAIT_1, G.RECV_ACK_OF_FIN): S.FIN_WAIT_2,
-    (S.FIN_WAIT_1, G.RECV_FIN): S.CLOSING,  # simultaneous close: FINs crossed
+    (S.FIN_WAIT_1, G.FINS_CROSSED): S.CLOSING,  # simultaneous close (RFC 9293 fig. 13)
     (S.FIN_WAIT_1, G.SEND_RST): S.CLOSED,
     (S.FIN_WAIT_1, G.RECV_RST): S.CLOSED,
     (S.FIN_WAIT_2, G.RECV_FIN): S.TIME_WAIT,
@@ -183,6 +201,16 @@ TRANSITIONS: dict[tuple[TCPState, Segment], TCPState] = {
     (S.CLOSED, G.RECV_RST): S.CLOSED,
 }
 
+#: What an endpoint of unknown state (``?``) was, judged by the first segment it
+#: sends: a SYN-ACK answers from LISTEN; a RST answering a SYN means nothing
+#: listened, so it was CLOSED throughout (and no state change is recorded); a
+#: SYN of its own opens actively from CLOSED.
+WAS: dict[Segment, TCPState] = {
+    G.SEND_SYN_ACK: S.LISTEN,
+    G.SEND_RST: S.CLOSED,
+    G.SEND_SYN: S.CLOSED,
+}
+
 del S, G
 
 #: States in which an endpoint has finished with the connection.
@@ -202,7 +230,16 @@ class TCPEndpoint:
     tracker's per-endpoint record extends it with reassembly and counters.
     """
 
-    __slots__ = ("fin_acked", "fin_crossed", "fin_seq", "name", "sent_isn", "state", "syn_acked")
+    __slots__ = (
+        "fin_acked",
+        "fin_crossed",
+        "fin_received",
+        "fin_seq",
+        "name",
+        "sent_isn",
+        "state",
+        "syn_acked",
+    )
 
     def __init__(self, name: Direction, state: TCPState = TCPState.CLOSED) -> None:
         self.name: Direction = name
@@ -211,8 +248,9 @@ class TCPEndpoint:
         self.syn_acked = False  #: the peer acknowledged its SYN
         self.fin_seq: int | None = None  #: the sequence number after its FIN
         self.fin_acked = False  #: the peer acknowledged its FIN
-        #: its FIN did not acknowledge the peer's, already sent: the FINs crossed
+        #: its FIN and the peer's crossed on the wire (a simultaneous close)
         self.fin_crossed = False
+        self.fin_received = False  #: the peer's FIN reached it (see the theory)
 
     def awaits_ack(self) -> bool:
         """Its SYN or FIN is still unacknowledged: a plain ACK from the peer may move it."""
@@ -237,6 +275,7 @@ class Move(NamedTuple):
 _MASK = 0xFFFFFFFF
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _CLOSED = TCPState.CLOSED
+_UNKNOWN = TCPState.UNKNOWN
 
 
 def _ge(a: int, b: int) -> bool:
@@ -257,6 +296,10 @@ def apply(endpoint: TCPEndpoint, segment: Segment, out: list[Move]) -> None:
         return
     if new is not None:
         endpoint.state = new
+        if old is _UNKNOWN:
+            old = WAS.get(segment, old)  # now we know what it was
+            if new is old:
+                return
     out.append(Move(endpoint, segment, old, new))
 
 
@@ -283,16 +326,27 @@ def on_segment(
     )
     if fin_acked_now:
         rcv.fin_acked = True
-        apply(snd, Segment.RECV_FIN, out)
+        if not snd.fin_received:  # after FINs crossed it had counted it already
+            snd.fin_received = True
+            apply(snd, Segment.RECV_FIN, out)
     # What the sender did.
     if syn:
         apply(snd, Segment.SEND_SYN_ACK if has_ack else Segment.SEND_SYN, out)
     if fin:
+        crossed = False
         if snd.fin_seq is None:
             snd.fin_seq = (seq + seglen + (1 if syn else 0)) & _MASK
-            if rcv.fin_seq is not None and not rcv.fin_acked:
-                snd.fin_crossed = True
+            crossed = rcv.fin_seq is not None and not rcv.fin_acked
         apply(snd, Segment.SEND_FIN, out)
+        if crossed:
+            # Its FIN does not acknowledge the peer's, already on the wire: each
+            # FIN left before the other arrived.  Each side's FIN reaches the
+            # other before anything the other sends later (one direction keeps
+            # its order), so before the ACK of its own FIN: both are CLOSING.
+            snd.fin_crossed = rcv.fin_crossed = True
+            snd.fin_received = rcv.fin_received = True
+            apply(snd, Segment.FINS_CROSSED, out)
+            apply(rcv, Segment.FINS_CROSSED, out)
     if rst:
         apply(snd, Segment.SEND_RST, out)
         # RFC 9293 §3.10.7: a RST is processed before anything else in it.

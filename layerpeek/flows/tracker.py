@@ -538,6 +538,11 @@ class TCPTracker:
             conv.frames = []
         client = _Side("client", c_addr, c_port, self._reassembler(cid, "client"))
         server = _Side("server", s_addr, s_port, self._reassembler(cid, "server"))
+        # The responder's state is unknown until it answers, and both ends'
+        # of a conversation joined mid-stream (see tcp_state's theory).
+        server.state = conv.server_state = TCPState.UNKNOWN
+        if how == "midstream":
+            client.state = conv.client_state = TCPState.UNKNOWN
         if self._keep_data:
             conv.client_stream = client.content = StreamContent()
             conv.server_stream = server.content = StreamContent()

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.flows.events import CLOSE_LABELS, StateChanged
+from layerpeek.flows.records import initial_states
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation
@@ -276,19 +277,6 @@ def _colour(seg: LadderSegment) -> str:
     return _COLOURS["data"] if seg.seglen else _COLOURS["ack"]
 
 
-def _initial_states(conv: TCPConversation) -> tuple[str, str]:
-    client, server = conv.client_state.value, conv.server_state.value
-    seen: set[str] = set()
-    for t in conv.transitions:
-        if t.endpoint not in seen:
-            seen.add(t.endpoint)
-            if t.endpoint == "client":
-                client = t.old.value
-            else:
-                server = t.old.value
-    return client, server
-
-
 def _phase_rows(conv: TCPConversation, frames: list[int]) -> list[tuple[str, int, int]]:
     """(label, first row, last row) of the handshake and the teardown, where captured."""
     index = {f: i for i, f in enumerate(frames)}
@@ -351,7 +339,7 @@ def ladder_svg(conv: TCPConversation, max_segments: int = MAX_SEGMENTS) -> str:
         parts.append(
             f'<line x1="{x}" y1="22" x2="{x}" y2="{bottom}" stroke="#333" stroke-width="1.5"/>'
         )
-    client0, server0 = _initial_states(conv)
+    client0, server0 = initial_states(conv)
     parts.append(_state(CLIENT_X, 36, "client", client0))
     parts.append(_state(SERVER_X, 36, "server", server0))
     parts.append(_text(8, 36, "frame  time (s)", size=10, colour="#666"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from layerpeek.flows.pipeline import conversations
+from layerpeek.flows.records import initial_states
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.tracker import TCPConversation
 from layerpeek.flows.udp import UDPConversation
@@ -36,8 +37,9 @@ def test_port_3040_greeting_is_the_textbook_open_and_close(capture: Find) -> Non
             "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"
         ]
         assert path_of(conv, "server") == [
-            "LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"
+            "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"
         ]
+        assert initial_states(conv) == ("CLOSED", "LISTEN")  # it answered: it listened
         assert conv.conn_state == "SF"
         assert conv.server_stream is not None
         greeting = b"Welcome to the layerpeek demo server on port 3040!"
@@ -52,7 +54,10 @@ def test_refused_connections_are_syn_answered_by_rst(capture: Find) -> None:
     for conv in convs:
         assert conv.close.kind == "refused" and conv.close.rst_by == "server"
         assert (conv.conn_state, conv.history) == ("REJ", "Sr")
-        assert path_of(conv, "server") == ["LISTEN", "CLOSED"]
+        # Nothing listened: the server was CLOSED throughout (issue 15).
+        assert path_of(conv, "server") == []
+        assert conv.server_state.value == "CLOSED"
+        assert initial_states(conv) == ("CLOSED", "CLOSED")
 
 
 def test_rst_mid_transfer_is_an_abort_by_the_client(capture: Find) -> None:

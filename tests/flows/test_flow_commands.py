@@ -125,7 +125,7 @@ def test_handshake_draws_the_ladder_with_each_state(
     assert "|---- SYN seq=0 len=0 " in syn and syn.split()[0] == "1"
     assert "|<" in next(line for line in lines if "handshake 2/3" in line)
     states = [line.split() for line in lines if line.startswith(" " * 18) and line.strip()]
-    assert states[0] == ["CLOSED", "CLOSED"]
+    assert states[0] == ["CLOSED", "LISTEN"]  # the server answered the SYN: it listened
     assert ["SYN_SENT", "LISTEN"] in states
     assert ["FIN_WAIT_2", "CLOSE_WAIT", ">", "LAST_ACK"] in states
     assert states[-1] == ["TIME_WAIT", "CLOSED"]

@@ -18,6 +18,7 @@ from layerpeek.flows.events import Event, StateChanged, UnexpectedSegment
 from layerpeek.flows.tcp_state import (
     FINISHED,
     TRANSITIONS,
+    WAS,
     Move,
     Segment,
     TCPEndpoint,
@@ -41,13 +42,11 @@ SCRIPTS: dict[tuple[TCPState, Segment], tuple[str, list[str], str]] = {
     (S.SYN_SENT, G.RECV_RST): ("client", ["c S"], "s RA"),
     (S.SYN_SENT, G.SEND_RST): ("client", ["c S"], "c R"),
     (S.CLOSED, G.RECV_SYN_ACK): ("client", [], "s SA"),
-    (S.CLOSED, G.RECV_SYN): ("server", [], "c S"),
-    (S.LISTEN, G.RECV_SYN): ("server", ["c S"], "c again"),
-    (S.LISTEN, G.RECV_RST): ("server", ["c S"], "c R"),
-    (S.LISTEN, G.SEND_SYN_ACK): ("server", ["c S"], "s SA"),
-    (S.LISTEN, G.SEND_SYN): ("server", ["c S"], "s S"),
-    (S.LISTEN, G.SEND_RST): ("server", ["c S"], "s RA"),
-    (S.CLOSED, G.SEND_SYN_ACK): ("server", [], "s SA"),
+    (S.UNKNOWN, G.RECV_SYN): ("server", ["c S"], "c again"),
+    (S.UNKNOWN, G.RECV_RST): ("server", ["c S"], "c R"),
+    (S.UNKNOWN, G.SEND_SYN_ACK): ("server", ["c S"], "s SA"),
+    (S.UNKNOWN, G.SEND_SYN): ("server", ["c S"], "s S"),
+    (S.UNKNOWN, G.SEND_RST): ("server", ["c S"], "s RA"),
     (S.SYN_RCVD, G.SEND_SYN_ACK): ("server", ["c S", "s SA"], "s again"),
     (S.SYN_RCVD, G.RECV_SYN): ("server", ["c S", "s SA"], "c again"),
     (S.SYN_RCVD, G.RECV_ACK_OF_SYN): ("server", ["c S", "s SA"], "c A"),
@@ -56,7 +55,7 @@ SCRIPTS: dict[tuple[TCPState, Segment], tuple[str, list[str], str]] = {
     (S.SYN_RCVD, G.RECV_FIN): ("server", ["c S", "s SA", "c F"], "s A"),
     (S.SYN_RCVD, G.SEND_RST): ("server", ["c S", "s SA"], "s R"),
     (S.SYN_RCVD, G.RECV_RST): ("server", ["c S", "s SA"], "c R"),
-    (S.CLOSED, G.MIDSTREAM): ("client", [], "c PA 10"),
+    (S.UNKNOWN, G.MIDSTREAM): ("client", [], "c PA 10"),
     (S.ESTABLISHED, G.RECV_SYN_ACK): ("client", HS, "s again"),
     (S.ESTABLISHED, G.SEND_SYN_ACK): ("server", HS, "s again"),
     (S.ESTABLISHED, G.SEND_FIN): ("client", HS, "c FA"),
@@ -65,17 +64,17 @@ SCRIPTS: dict[tuple[TCPState, Segment], tuple[str, list[str], str]] = {
     (S.ESTABLISHED, G.RECV_RST): ("client", HS, "s RA"),
     (S.FIN_WAIT_1, G.SEND_FIN): ("client", [*HS, "c FA"], "c again"),
     (S.FIN_WAIT_1, G.RECV_ACK_OF_FIN): ("client", [*HS, "c FA"], "s A"),
-    (S.FIN_WAIT_1, G.RECV_FIN): ("client", [*HS, "c FA", "s FA noack"], "c A"),
+    (S.FIN_WAIT_1, G.FINS_CROSSED): ("client", [*HS, "c FA"], "s FA noack"),
     (S.FIN_WAIT_1, G.SEND_RST): ("client", [*HS, "c FA"], "c R"),
     (S.FIN_WAIT_1, G.RECV_RST): ("client", [*HS, "c FA"], "s R"),
     (S.FIN_WAIT_2, G.RECV_FIN): ("client", [*HS, "c FA", "s A", "s FA"], "c A"),
     (S.FIN_WAIT_2, G.SEND_FIN): ("client", [*HS, "c FA", "s A"], "c again"),
     (S.FIN_WAIT_2, G.SEND_RST): ("client", [*HS, "c FA", "s A"], "c R"),
     (S.FIN_WAIT_2, G.RECV_RST): ("client", [*HS, "c FA", "s A"], "s R"),
-    (S.CLOSING, G.RECV_ACK_OF_FIN): ("client", [*HS, "c FA", "s FA noack", "c A"], "s A"),
-    (S.CLOSING, G.SEND_FIN): ("client", [*HS, "c FA", "s FA noack", "c A"], "c FA refin"),
-    (S.CLOSING, G.SEND_RST): ("client", [*HS, "c FA", "s FA noack", "c A"], "c R"),
-    (S.CLOSING, G.RECV_RST): ("client", [*HS, "c FA", "s FA noack", "c A"], "s R"),
+    (S.CLOSING, G.RECV_ACK_OF_FIN): ("client", [*HS, "c FA", "s FA noack"], "s A"),
+    (S.CLOSING, G.SEND_FIN): ("client", [*HS, "c FA", "s FA noack"], "c FA refin"),
+    (S.CLOSING, G.SEND_RST): ("client", [*HS, "c FA", "s FA noack"], "c R"),
+    (S.CLOSING, G.RECV_RST): ("client", [*HS, "c FA", "s FA noack"], "s R"),
     (S.TIME_WAIT, G.SEND_FIN): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "c FA refin"),
     (S.TIME_WAIT, G.SEND_RST): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "c R"),
     (S.TIME_WAIT, G.RECV_RST): ("client", [*HS, "c FA", "s A", "s FA", "c A"], "s R"),
@@ -117,17 +116,20 @@ def test_transition_fires_on_the_wire(state: TCPState, segment: Segment) -> None
     mine = [e for e in events if getattr(e, "endpoint", None) == endpoint]
     assert not [e for e in mine if isinstance(e, UnexpectedSegment)]
     changes = [e for e in mine if isinstance(e, StateChanged)]
-    if target is state:
+    was = WAS.get(segment, state) if state is S.UNKNOWN else state  # what ? turned out to be
+    if target is was:
         assert changes == []
     else:
-        assert (changes[-1].old, changes[-1].new) == (state, target)
+        assert (changes[-1].old, changes[-1].new) == (was, target)
         assert any(c.why == segment.value for c in changes)
         assert changes[-1].frame == w.frame
 
 
 def test_every_state_is_reachable_from_the_table() -> None:
-    reached = {S.CLOSED}
-    frontier = [S.CLOSED]
+    # An endpoint starts CLOSED (the client) or ? (the responder, or both ends
+    # joined mid-stream); LISTEN is what a ? responder turns out to have been.
+    reached = {S.CLOSED, S.UNKNOWN, *WAS.values()}
+    frontier = [S.CLOSED, S.UNKNOWN]
     while frontier:
         state = frontier.pop()
         for (src, _), dst in TRANSITIONS.items():
@@ -163,8 +165,8 @@ def test_four_way_close_walks_both_sides_through_the_textbook_states() -> None:
     }
     assert path["client"] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
     assert [t.frame for t in conv.transitions if t.endpoint == "client"] == [1, 2, 6, 7, 9]
-    assert path["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK",
-                              "CLOSED"]
+    assert path["server"] == ["SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert conv.transitions[1].old is S.LISTEN  # the ? responder answered: it was listening
     assert conv.client_state in FINISHED and conv.server_state in FINISHED
 
 
@@ -180,7 +182,8 @@ class Pair:
     """Two bare endpoints and the sequence numbers a well-behaved pair would send."""
 
     def __init__(self) -> None:
-        self.ends = {"c": TCPEndpoint("client"), "s": TCPEndpoint("server")}
+        # The client starts CLOSED; the responder's state is unknown until it answers.
+        self.ends = {"c": TCPEndpoint("client"), "s": TCPEndpoint("server", S.UNKNOWN)}
         self.next = {"c": 1000, "s": 5000}
 
     def send(self, who: str, flags: str, length: int = 0, *, ack: int | None = None) -> list[str]:
@@ -201,8 +204,8 @@ class Pair:
 
 def test_the_classifier_opens_a_connection_from_the_segments_alone() -> None:
     p = Pair()
-    assert p.send("c", "S") == ["client: CLOSED -> SYN_SENT (sent SYN)",
-                                "server: CLOSED -> LISTEN (received SYN)"]
+    assert p.send("c", "S") == ["client: CLOSED -> SYN_SENT (sent SYN)"]
+    assert p.states() == ("SYN_SENT", "?")  # a SYN proves nothing about the responder
     assert p.send("s", "SA") == ["server: LISTEN -> SYN_RCVD (sent SYN-ACK)",
                                  "client: SYN_SENT -> ESTABLISHED (received SYN-ACK)"]
     assert p.send("c", "A") == ["server: SYN_RCVD -> ESTABLISHED (its SYN was acknowledged)"]
@@ -232,8 +235,9 @@ def test_a_rst_is_processed_before_the_rest_of_its_segment() -> None:
     p = Pair()
     p.send("c", "S")
     # A RST+ACK acknowledging the SYN: the RST wins, the ACK field is not read.
-    assert p.send("s", "RA") == ["server: LISTEN -> CLOSED (sent RST)",
-                                 "client: SYN_SENT -> CLOSED (received RST)"]
+    # The responder refused: it was CLOSED throughout, so it has no move.
+    assert p.send("s", "RA") == ["client: SYN_SENT -> CLOSED (received RST)"]
+    assert p.states() == ("CLOSED", "CLOSED")
 
 
 def test_a_segment_the_table_does_not_know_is_a_move_without_a_new_state() -> None:
@@ -255,4 +259,54 @@ def test_apply_follows_the_table(state: TCPState, segment: Segment) -> None:
     apply(endpoint, segment, moves)
     target = TRANSITIONS[(state, segment)]
     assert endpoint.state is target
-    assert moves == ([] if target is state else [Move(endpoint, segment, state, target)])
+    was = WAS.get(segment, state) if state is S.UNKNOWN else state
+    assert moves == ([] if target is was else [Move(endpoint, segment, was, target)])
+
+
+def _open(p: Pair) -> None:
+    for who, flags in (("c", "S"), ("s", "SA"), ("c", "A")):
+        p.send(who, flags)
+
+
+def test_simultaneous_close_takes_both_sides_through_closing() -> None:
+    # RFC 9293 figure 13: a FIN received in FIN_WAIT_1 before the ACK of one's
+    # own FIN leads to CLOSING, then TIME_WAIT when that ACK comes.  The server's
+    # FIN is on the wire first; the client's FIN does not acknowledge it.
+    p = Pair()
+    _open(p)
+    assert p.send("s", "FA") == ["server: ESTABLISHED -> FIN_WAIT_1 (sent FIN)"]
+    assert p.send("c", "FA", ack=p.next["s"] - 1) == [
+        "client: ESTABLISHED -> FIN_WAIT_1 (sent FIN)",
+        "client: FIN_WAIT_1 -> CLOSING (the FINs crossed)",
+        "server: FIN_WAIT_1 -> CLOSING (the FINs crossed)",
+    ]
+    assert p.send("s", "A") == ["client: CLOSING -> TIME_WAIT (its FIN was acknowledged)"]
+    assert p.states() == ("TIME_WAIT", "CLOSING")
+    assert p.send("c", "A") == ["server: CLOSING -> TIME_WAIT (its FIN was acknowledged)"]
+    assert p.ends["c"].fin_crossed and p.ends["s"].fin_crossed
+
+
+def test_a_fin_that_acknowledges_the_peers_is_no_simultaneous_close() -> None:
+    p = Pair()
+    _open(p)
+    p.send("s", "FA")
+    p.send("c", "A")  # the client received the server's FIN: CLOSE_WAIT
+    assert p.send("c", "FA") == ["client: CLOSE_WAIT -> LAST_ACK (sent FIN)"]
+    assert not p.ends["c"].fin_crossed
+
+
+def test_the_responder_stays_unknown_until_it_answers() -> None:
+    p = Pair()
+    p.send("c", "S")
+    p.send("c", "S")  # retransmitted: still no word from the responder
+    assert p.states() == ("SYN_SENT", "?")
+    assert p.send("c", "R") == ["client: SYN_SENT -> CLOSED (sent RST)"]  # the client gave up
+    assert p.states() == ("CLOSED", "?")
+
+
+def test_a_connection_joined_mid_stream_starts_unknown() -> None:
+    client = TCPEndpoint("client", S.UNKNOWN)
+    moves: list[Move] = []
+    apply(client, G.MIDSTREAM, moves)
+    assert moves == [Move(client, G.MIDSTREAM, S.UNKNOWN, S.ESTABLISHED)]
+    assert G.MIDSTREAM.value == "joined mid-stream"
