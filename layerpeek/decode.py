@@ -155,7 +155,8 @@ def decode_layers(
             eth = Ethernet(*_eth_header(head, 0))
         else:
             eth = ethernet_seen.get(head) or _new_ethernet(ethernet_seen, head)
-        network = tables["ethertype"].get(eth.type)
+        ethertype = eth.type if eth.type >= 0x0600 else ethernet.LENGTH  # 802.3: LLC follows
+        network = tables["ethertype"].get(ethertype)
         ip: IPv4 | IPv6 | None = None
         if network is _IPV4:
             vihl, tos, total_len, ident, frag, ttl, proto, checksum, src, dst = _ipv4_header(
@@ -183,7 +184,7 @@ def decode_layers(
             start = 14
             dissector = network
             if dissector is None and heuristics["ethertype"]:
-                dissector = _resolve(reg, "ethertype", eth.type, data, start, end)
+                dissector = _resolve(reg, "ethertype", ethertype, data, start, end)
         elif start >= end:
             return (eth, ip), ((0, 14), (14, start))
         else:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from layerpeek.packet import Layer, Malformed
 
 __all__ = [
+    "UNCLAIMED",
     "Damage",
     "DecodeFn",
     "Decoded",
@@ -55,6 +56,11 @@ Next = tuple[str, int | tuple[int, int], int, int]
 #: What a decoder returns: its layer, then a hand-over, a Malformed marker
 #: (the layer was decoded but what follows is damaged), or None (terminal).
 Decoded = tuple[Layer, Next | Malformed | None]
+
+#: A hand-over key no table holds: what follows is kept as data.  For a header
+#: that cannot name its payload (an unknown VXLAN-GPE next protocol, an MPLS
+#: stack over something that is not IP, LLC without SNAP) yet must not lose it.
+UNCLAIMED = -1
 
 #: ``decode(buf, start, end)``: decode ``buf[start:end]``, raising
 #: :class:`~layerpeek.errors.Short` or :class:`~layerpeek.errors.Invalid` on damage.

@@ -91,19 +91,27 @@ def default_registry() -> Registry:
     """The wiring layerpeek uses unless told otherwise.  Read top to bottom."""
     from layerpeek.layers import (
         arp,
+        ayiya,
         dns,
+        erspan,
         ethernet,
         geneve,
         gre,
+        gtp,
         http,
         icmp,
         icmpv6,
         ipv4,
         ipv6,
         linux_sll,
+        llc,
+        mpls,
         null,
+        ppp,
+        pppoe,
         raw,
         tcp,
+        teredo,
         tls,
         udp,
         vlan,
@@ -119,6 +127,9 @@ def default_registry() -> Registry:
         link[code] = raw.dissector_for(code)
     link[113] = linux_sll.SLL_DISSECTOR  # LINKTYPE_LINUX_SLL
     link[276] = linux_sll.SLL2_DISSECTOR  # LINKTYPE_LINUX_SLL2
+    link[9] = ppp.DISSECTOR  # LINKTYPE_PPP
+    link[50] = ppp.HDLC_LINK_DISSECTOR  # LINKTYPE_PPP_HDLC (or Cisco HDLC, by its address)
+    link[104] = ppp.CHDLC_DISSECTOR  # LINKTYPE_C_HDLC
 
     eth = r.tables["ethertype"]
     eth[0x0800] = ipv4.DISSECTOR
@@ -128,6 +139,14 @@ def default_registry() -> Registry:
     eth[0x88A8] = vlan.DISSECTOR  # 802.1ad (QinQ outer tag)
     eth[0x9100] = vlan.DISSECTOR  # pre-standard QinQ
     eth[0x6558] = ethernet.DISSECTOR  # transparent Ethernet bridging (GRE, Geneve, NVGRE)
+    eth[ethernet.LENGTH] = llc.DISSECTOR  # an 802.3 length field: LLC (and SNAP) follows
+    eth[0x8847] = mpls.DISSECTOR  # MPLS unicast
+    eth[0x8848] = mpls.DISSECTOR  # MPLS multicast
+    eth[0x880B] = ppp.DISSECTOR  # PPP (PPTP's GRE, PPPoE sessions)
+    eth[pppoe.DISCOVERY] = pppoe.DISSECTOR  # 0x8863
+    eth[pppoe.SESSION] = pppoe.DISSECTOR  # 0x8864
+    eth[0x88BE] = erspan.DISSECTOR  # ERSPAN type II (GRE; type I is handled by GRE)
+    eth[0x22EB] = erspan.DISSECTOR  # ERSPAN type III
 
     proto = r.tables["ip_proto"]
     proto[6] = tcp.DISSECTOR
@@ -144,6 +163,10 @@ def default_registry() -> Registry:
     over_udp[vxlan.GPE_PORT] = vxlan.DISSECTOR  # 4790, VXLAN-GPE (the P bit says which)
     over_udp[geneve.PORT] = geneve.DISSECTOR  # 6081
     over_udp[4754] = gre.DISSECTOR  # GRE-in-UDP (RFC 8086)
+    over_udp[mpls.PORT] = mpls.DISSECTOR  # 6635, MPLS-in-UDP (RFC 7510)
+    over_udp[gtp.PORT] = gtp.DISSECTOR  # 2152, GTP-U
+    over_udp[teredo.PORT] = teredo.DISSECTOR  # 3544
+    over_udp[ayiya.PORT] = ayiya.DISSECTOR  # 5072
 
     r.tables["udp_port"][53] = dns.DISSECTOR
     r.tables["udp_port"][5353] = dns.DISSECTOR  # mDNS

@@ -46,6 +46,15 @@ DOCUMENTED = {
     "gre": {"flags", "version", "protocol", "checksum", "key", "sequence"},
     "vxlan": {"flags", "gpe", "next_protocol", "vni"},
     "geneve": {"version", "options_len", "oam", "critical", "protocol", "vni", "options"},
+    "mpls": {"label", "tc", "bottom", "ttl"},
+    "llc": {"dsap", "ssap", "control", "oui", "pid"},
+    "ppp": {"address", "control", "protocol"},
+    "chdlc": {"address", "control", "protocol"},
+    "pppoe": {"version", "type", "code", "session_id", "length", "tags"},
+    "gtp": {"version", "message_type", "length", "teid", "sequence", "extensions"},
+    "teredo": {"origin_port", "origin_address"},
+    "ayiya": {"opcode", "next_header", "identity"},
+    "erspan": {"version", "vlan", "session_id"},
     "sll": {"packet_type", "arphrd_type", "addr_len", "addr", "protocol"},
     "sll2": {"protocol", "interface_index", "arphrd_type", "packet_type", "addr_len", "addr"},
     "null": {"family"},
@@ -102,6 +111,16 @@ def built_frames() -> dict[str, tuple[bytes, int]]:
     geneve = udp(struct.pack("!BBHI", 2, 0, 0x6558, 7 << 8) + struct.pack("!HBB", 0x0102, 0x80, 1)
                  + b"data" + eth(inner), sport=5, dport=6081)
     gre = struct.pack("!HHII", 0xB000, 0x0800, 0x1234, 9) + inner
+    mpls = struct.pack("!II", 16 << 12 | 64, 17 << 12 | 0x100 | 64) + inner
+    snap = bytes.fromhex("aaaa03000000 0800") + inner
+    pppoe = struct.pack("!BBHH", 0x11, 0, 1, len(inner) + 2) + b"\x00\x21" + inner
+    padi = struct.pack("!BBHH", 0x11, 9, 0, 8) + struct.pack("!HH", 0x0103, 4) + b"uniq"
+    gtp = struct.pack("!BBHIHBB", 0x32, 0xFF, len(inner) + 4, 0x1234, 1, 0, 0) + inner
+    teredo = struct.pack("!HH4s", 0, 1, bytes(4)) + ipv6(udp(b"", sport=1, dport=2),
+                                                         next_header=17)
+    ayiya = struct.pack("!BBBBI", 0x41, 0x52, 0x21, 4, 0) + bytes(36) + inner
+    erspan = (struct.pack("!HHI", 0x1000, 0x22EB, 1)
+              + struct.pack("!IIHH", (2 << 28) | 7, 1, 42, 0) + eth(inner))
     return {
         "tcp": (eth(ipv4_tcp(tcp(flags="S", options=bytes.fromhex("020405b4")))), 1),
         "http": (eth(ipv4_tcp(tcp(http_response, sport=80, dport=40000, flags="PA"))), 1),
@@ -113,6 +132,16 @@ def built_frames() -> dict[str, tuple[bytes, int]]:
         "vxlan": (eth(ipv4_udp(vxlan)), 1),
         "geneve": (eth(ipv4_udp(geneve)), 1),
         "gre": (eth(ipv4(gre, proto=47)), 1),
+        "mpls": (eth(mpls, ethertype=0x8847), 1),
+        "llc": (eth(snap, ethertype=len(snap)), 1),
+        "pppoe session": (eth(pppoe, ethertype=0x8864), 1),
+        "pppoe discovery": (eth(padi, ethertype=0x8863), 1),
+        "ppp": (b"\xff\x03\x00\x21" + inner, 9),
+        "chdlc": (b"\x0f\x00\x08\x00" + inner, 104),
+        "gtp": (eth(ipv4_udp(udp(gtp, sport=2152, dport=2152))), 1),
+        "teredo": (eth(ipv4_udp(udp(teredo, sport=3544, dport=9))), 1),
+        "ayiya": (eth(ipv4_udp(udp(ayiya, sport=5072, dport=5072))), 1),
+        "erspan": (eth(ipv4(erspan, proto=47)), 1),
         "null": (null, 0),
         "raw": (inner, 101),
         "unknown ethertype": (eth(b"\x00" * 46, ethertype=0x88B5), 1),

@@ -32,9 +32,10 @@ close                 TCP: {kind (four-way, simultaneous, half-close, rst,
 vlans                 the VLAN ids it travels on, outermost first (part of
                       the conversation's key; [] when untagged)
 tunnels               the tunnels it travelled in, as Zeek's tunnel_parents:
-                      [{type (vxlan, geneve, gre, gre-in-udp, ip-in-ip, udp),
-                      src, dst (outer "addr" or "addr:port"), id (VNI or GRE
-                      key, PPTP call id, or null)}], each as first seen
+                      [{type (vxlan, geneve, gre, gre-in-udp, gtp, teredo,
+                      ayiya, mpls, ip-in-ip, udp), src, dst (outer "addr" or
+                      "addr:port"), id (VNI, GRE key, PPTP call id, GTP TEID,
+                      or null)}], each as first seen
 ===================== =======================================================
 
 TCP records also carry ``stream_bytes_client/server`` (unique bytes

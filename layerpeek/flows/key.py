@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from layerpeek.layers.geneve import Geneve
 from layerpeek.layers.gre import GRE
+from layerpeek.layers.gtp import GTP
 from layerpeek.layers.icmp import ICMP
 from layerpeek.layers.icmpv6 import ICMPv6
 from layerpeek.layers.ipv4 import IPv4
@@ -127,8 +128,8 @@ def _carrier(layers: Sequence[Layer], i: int) -> tuple[str, int, UDP | None]:
     if isinstance(nxt, GRE):
         key = nxt.key if nxt.key is not None and nxt.version == 0 else -1
         return ("gre-in-udp" if udp is not None else "gre"), key, udp
-    if udp is not None:
-        return "udp", -1, udp  # Teredo and other UDP tunnels: the addresses alone
+    if udp is not None:  # GTP, Teredo, AYIYA, MPLS in UDP: the addresses alone
+        return ("udp" if isinstance(nxt, (IPv4, IPv6)) else nxt.short), -1, udp
     if isinstance(nxt, (IPv4, IPv6)):
         return "ip-in-ip", -1, None
     return nxt.short, -1, None
@@ -154,7 +155,9 @@ def context_of(layers: Sequence[Layer], inner: int) -> Context:
 class Tunnel:
     """One tunnel a packet travelled in, as seen in that packet (the outer header's direction)."""
 
-    kind: str  #: ``vxlan``, ``geneve``, ``gre``, ``gre-in-udp``, ``ip-in-ip``, ``udp``, …
+    #: ``vxlan``, ``geneve``, ``gre``, ``gre-in-udp``, ``gtp``, ``teredo``, ``ayiya``,
+    #: ``mpls`` (in UDP), ``ip-in-ip``, ``udp``
+    kind: str
     src: str  #: the outer source, ``addr`` or ``addr:port`` for a tunnel over UDP
     dst: str
     id: int | None  #: VNI or GRE key (PPTP: the call id), None when the tunnel has none
@@ -174,9 +177,12 @@ def tunnels_of(layers: Sequence[Layer], inner: int) -> tuple[Tunnel, ...]:
         layer = layers[i]
         if isinstance(layer, (IPv4, IPv6)):
             kind, ident, udp = _carrier(layers, i)
-            nxt = layers[i + 1]
+            nxt = layers[i + 2] if udp is not None else layers[i + 1]
+            # What names the tunnel one way only is shown, not keyed on.
             if isinstance(nxt, GRE) and nxt.version == 1:
-                ident = nxt.key & 0xFFFF if nxt.key is not None else -1
+                ident = nxt.key & 0xFFFF if nxt.key is not None else -1  # PPTP's call id
+            elif isinstance(nxt, GTP):
+                ident = nxt.teid  # the receiver's tunnel endpoint id
             if udp is not None:
                 src = endpoint_str(layer.src, udp.src_port)
                 dst = endpoint_str(layer.dst, udp.dst_port)

@@ -5,8 +5,10 @@
 | destination MAC   | source MAC        |EtherType| payload (46-1500)
 +-------------------+-------------------+---------+---------------
 
-A type/length field below 0x0600 is an 802.3 length, followed by LLC; we hand
-the rest over as an unknown ethertype (a raw payload), not as an error.
+A type/length field below 0x0600 is an 802.3 length, followed by an LLC
+header: the hand-over key is then :data:`LENGTH` (0, never an EtherType),
+which the registry maps to :mod:`layerpeek.layers.llc`.  The length is kept
+in ``type`` as sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from typing import ClassVar
 from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer
 from layerpeek.wire import enum_name, mac_str, need
+
+#: The hand-over key for an 802.3 length field (what follows is LLC): no EtherType is 0.
+LENGTH = 0
+
+
+def next_key(type_or_length: int) -> int:
+    """The ``ethertype`` table key for a type field: itself, or :data:`LENGTH` below 0x0600."""
+    return type_or_length if type_or_length >= 0x0600 else LENGTH
+
 
 #: The 14-byte header: destination, source, EtherType.
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
@@ -69,7 +80,7 @@ class Ethernet(Layer):
 def decode(buf: bytes, start: int, end: int) -> Decoded:
     need(start, end, 14, "ethernet")
     dst, src, ethertype = HEADER.unpack_from(buf, start)
-    return Ethernet(dst, src, ethertype), ("ethertype", ethertype, start + 14, end)
+    return Ethernet(dst, src, ethertype), ("ethertype", next_key(ethertype), start + 14, end)
 
 
 DISSECTOR = Dissector("ethernet", decode)

@@ -15,7 +15,7 @@ Stacked tags (QinQ) are one VLAN layer each, outermost first, because the
 inner type of one tag is simply the TPID of the next: the registry sends
 0x8100/0x88A8/0x9100 back here.  VID 0 means "priority tag only" (802.1p),
 not VLAN 0.  As for Ethernet, an inner type below 0x0600 is an 802.3 length
-(LLC follows, e.g. CDP) and becomes an unknown-ethertype payload.
+(LLC follows, e.g. CDP), handed over as :data:`~layerpeek.layers.ethernet.LENGTH`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from layerpeek.dissect import Decoded, Dissector
-from layerpeek.layers.ethernet import EtherType
+from layerpeek.layers.ethernet import EtherType, next_key
 from layerpeek.packet import Layer
 from layerpeek.wire import enum_name, need
 
@@ -64,7 +64,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
             tpid = before
     return VLAN(tci >> 13, (tci >> 12) & 1, tci & 0xFFF, inner, tpid), (
         "ethertype",
-        inner,
+        next_key(inner),
         start + 4,
         end,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
-from layerpeek.dissect import Decoded, Dissector, Next
+from layerpeek.dissect import UNCLAIMED, Decoded, Dissector, Next
 from layerpeek.packet import Layer
 from layerpeek.wire import need
 
@@ -85,8 +85,8 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         target = _GPE_NEXT.get(proto)
         nxt = None if target is None else (target[0], target[1], start + 8, end)
         layer = VXLAN(flags, True, proto, vni)
-        if nxt is None:  # a key no table holds: the payload is kept as data
-            return layer, ("ethertype", -1, start + 8, end)
+        if nxt is None:
+            return layer, ("ethertype", UNCLAIMED, start + 8, end)
         return layer, nxt
     return VXLAN(flags, False, None, vni), ("linktype", 1, start + 8, end)
 

@@ -142,6 +142,9 @@ FIELDS: dict[str, tuple[str, str, Any]] = {
     "gre.sequence_number": ("GRE", "sequence", int),
     "vxlan.vni": ("VXLAN", "vni", int),
     "geneve.vni": ("Geneve", "vni", lambda t: int(t, 16)),
+    "mpls.label": ("MPLS", "label", int),
+    "gtp.teid": ("GTP", "teid", lambda t: int(t, 16)),
+    "pppoe.session_id": ("PPPoE", "session_id", lambda t: int(t, 16)),
 }
 
 

@@ -158,14 +158,14 @@ def test_summary_shows_macs_and_the_ethertype_name() -> None:
     assert unknown.summary().endswith(" 0x88b5")
 
 
-def test_an_802_3_length_is_handed_over_as_an_unknown_payload() -> None:
+def test_an_802_3_length_is_handed_over_to_llc() -> None:
     # vlan_ids_icmp_cdp.pcap frames 23/24: CDP in 802.3 + LLC/SNAP; the type
-    # field (< 0x0600) is a length, and the LLC bytes are kept as a payload.
+    # field (< 0x0600) is a length, kept as sent; LLC follows, then CDP as data.
     llc = bytes.fromhex("aaaa0300000c2000") + b"\x02\xb4" + b"\x00" * 10
     packet = decode(eth(llc, ethertype=len(llc)))
-    assert packet.protocols == "eth:data"
+    assert packet.protocols == "eth:llc:data"
     assert packet[Ethernet].type == len(llc)
-    assert packet[Payload].data == llc
+    assert packet[Payload].data == llc[8:]
 
 
 def test_unknown_ethertype_keeps_the_payload() -> None:

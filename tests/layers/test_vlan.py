@@ -67,13 +67,13 @@ def test_all_twelve_vid_bits_and_the_dei_bit_are_read() -> None:
     assert (tag.pcp, tag.dei, tag.vid) == (7, 1, 4095)
 
 
-def test_an_802_3_length_inside_a_tag_becomes_a_payload() -> None:
+def test_an_802_3_length_inside_a_tag_is_handed_over_to_llc() -> None:
     # vlan_ids_icmp_cdp.pcap frame 21: VID 118, PCP 5, then CDP over LLC with length 0x0165.
     llc = bytes.fromhex("aaaa0300000c2000") + b"\x00" * 349
     packet = decode(eth(bytes.fromhex("a076 0165") + llc, ethertype=0x8100))
-    assert packet.protocols == "eth:vlan:data"
+    assert packet.protocols == "eth:vlan:llc:data"
     assert packet[VLAN].type == 0x0165
-    assert packet[Payload].data == llc
+    assert packet[Payload].data == llc[8:]
 
 
 def test_summary_names_vid_priority_and_inner_type() -> None:
