@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -171,11 +172,23 @@ class TestProblemsShownInline:
         assert code == 0
         assert len(out.splitlines()) == 4
         # The warnings, then the run's problem summary (layerpeek/commands/problems.py).
-        head, found, summary = err.partition("layerpeek: problems in 4 packets: 1 file problem\n")
+        head, found, summary = err.partition("layerpeek: problems: 1 file problem\n")
         warnings = head.splitlines()
         assert warnings and all(w.startswith("layerpeek: warning: ") for w in warnings)
         assert str(path) in warnings[0]
         assert found and summary.startswith("  file ")
+
+
+    def test_the_summary_counts_only_packets_with_problems(
+        self, capsys: pytest.CaptureFixture[str], public: Callable[[str], Path]
+    ) -> None:
+        # 159 packets, none damaged, and stream gaps: no packet has a problem
+        # of its own, so none is counted as having one (issue 15).
+        code, _out, err = run(capsys, "dump", str(public("pcapng_comments_2if_snaplen.pcapng")))
+        assert code == 0
+        head = next(line for line in err.splitlines() if line.startswith("layerpeek: problems"))
+        assert head.startswith("layerpeek: problems: ") and "stream gaps" in head
+        assert "159" not in head
 
 
 class TestFileErrors:

@@ -253,8 +253,12 @@ class ProblemSummary:
                         f"key log ({why})")
         if not heads:
             return []
-        s = "" if self.packets == 1 else "s"
-        return [f"problems in {self.packets} packet{s}: {', '.join(heads)}", *body]
+        # Only damaged packets are problems *in packets*: a stream gap, an
+        # eviction or a file problem belongs to no packet, so the packets read
+        # are not counted as having problems (issue 15).
+        damaged = sum(self.malformed.values()) + sum(self.truncated.values())
+        where = f" in {damaged} of {self.packets} packet{'' if self.packets == 1 else 's'}"
+        return [f"problems{where if damaged else ''}: {', '.join(heads)}", *body]
 
     def report(self, stream: TextIO | None = None) -> None:
         """Print the summary to stderr (nothing when there is nothing to say)."""
