@@ -2,7 +2,10 @@
 
 For a page load this is the explainer's story: the DNS lookup (which name
 resolved to which address), the TCP three-way handshake (both initial
-sequence numbers and the round-trip time), each HTTP request and response,
+sequence numbers and the round-trip time), for HTTPS the TLS handshake (the
+versions, server name, ALPN, cipher suite, certificate and round trips), each
+HTTP request and response (inside HTTPS with ``--keylog``; without it, the
+sizes and timing of the encrypted records each side sent),
 the further requests on the same connection, and the teardown with the
 states each side went through, every step with its frame numbers.  Other
 captures get the same treatment for what they contain: UDP datagrams, a
@@ -11,7 +14,7 @@ refused connection, a reset, DNS alone.  The logic is
 
 ``--json`` writes one JSON object::
 
-    {"kind": "page load" | "web" | "dns" | "tcp" | "udp" | "other",
+    {"kind": "page load" | "web" | "https" | "dns" | "tcp" | "udp" | "other",
      "overview": "...",
      "steps": [{"number", "kind", "title", "text", "frames", "time", "stream",
                 "facts"}, ...],
@@ -20,8 +23,10 @@ refused connection, a reset, DNS alone.  The logic is
 
 Step kinds: ``dns``, ``handshake``, ``refused``, ``no-answer`` (a SYN never
 answered), ``midstream`` (a connection picked up after its handshake),
-``request``, ``response``, ``data`` (TCP payload that is not HTTP),
-``udp``, ``teardown``, ``reset``, ``open`` (still open at the end).
+``tls-handshake``, ``request``, ``response``, ``data`` (TCP payload that is
+not HTTP), ``tls-data`` (TLS application data not decrypted, or decrypted but
+not HTTP), ``tls-alert``, ``udp``, ``teardown``, ``reset``, ``open`` (still
+open at the end).
 ``time`` is seconds since the epoch; ``stream`` is ``"tcp N"`` or ``"udp N"``
 (tshark's tcp.stream / udp.stream); ``facts`` holds the numbers behind the
 text (the handshake's ISNs and RTTs, the DNS answer, the HTTP status …).
@@ -46,8 +51,10 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Tell what happens in a capture, step by step, as the explainer tells a page
-load: DNS lookup -> TCP three-way handshake -> HTTP request -> response ->
-further requests -> teardown, with the packet (frame) numbers of each step.
+load: DNS lookup -> TCP three-way handshake -> (HTTPS: TLS handshake) -> HTTP
+request -> response -> further requests -> teardown, with the packet (frame)
+numbers of each step.  HTTPS is decrypted with --keylog; without it the
+handshake and the sizes and timing of the encrypted data are told.
 Captures that are not page loads are told too: UDP exchanges, refused or
 reset connections, DNS lookups."""
 
@@ -58,7 +65,7 @@ DEFAULT_MAX_STEPS = 60
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "explain",
-        help="tell the capture's story step by step (DNS, handshake, HTTP, teardown)",
+        help="tell the capture's story step by step (DNS, handshake, TLS, HTTP, teardown)",
         description=DESCRIPTION,
         epilog="exit codes: 0 ok, 1 unreadable or not a capture, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
