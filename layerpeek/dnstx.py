@@ -431,6 +431,9 @@ class DNSTracker:
         self._tcp_conversations = tcp_conversations
         self._tls_ports = tls_ports
         self._tls_streams: set[int] = set()  #: DNS-over-TLS conversations
+        #: DNS-over-TLS conversations seen, and those with plaintext (from the TLS stage)
+        self.tls_seen: set[int] = set()
+        self.tls_read: set[int] = set()
         # DNS streams' (client, server), learnt from ConnectionOpened; other streams: None
         self._streams: dict[int, tuple[Endpoint, Endpoint] | None] = {}
         self._window = retransmit_window_ns
@@ -466,12 +469,15 @@ class DNSTracker:
         """TCP events not tied to a packet (the pipeline's ``finish()``)."""
         for event in events:
             if isinstance(event, StreamData):
-                if self._dns_stream(event.conversation) and (
-                        event.conversation not in self._tls_streams):
-                    self._stream_data(event)
+                if self._dns_stream(event.conversation):
+                    if event.conversation not in self._tls_streams:
+                        self._stream_data(event)
+                    else:
+                        self.tls_seen.add(event.conversation)
             elif isinstance(event, DecryptedData):
                 if self._dns_stream(event.conversation) and (
                         event.conversation in self._tls_streams):
+                    self.tls_read.add(event.conversation)
                     self._stream_data(event.as_stream_data())
             elif isinstance(event, StreamGap):
                 self._stream_gap(event)

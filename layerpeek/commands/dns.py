@@ -124,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
         common.print_problems(reader, path)
         for problem in tracker.problems:
             common.warn(f"{common.display_name(path)}: {problem}")
+        unread = len(tracker.tls_seen - tracker.tls_read)
+        if unread:
+            how = ("the key log does not open them" if common.load_keylog(args) is not None
+                   else "give the key log with --keylog to read them")
+            common.warn(f"{common.display_name(path)}: {unread} DNS-over-TLS connection"
+                        f"{'s' if unread != 1 else ''} (port 853) not read: {how}")
     finally:
         reader.close()
     return common.EXIT_OK
