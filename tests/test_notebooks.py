@@ -26,7 +26,7 @@ from nbrun import run  # noqa: E402
 
 #: What each notebook exists to show, so a notebook cannot quietly lose its point.
 EXPECTED = {
-    "01_layers_of_one_packet.ipynb": None,
+    "01_layers_of_one_packet.ipynb": "lp-packet",
     "02_handshake_and_teardown.ipynb": "lp-ladder",
     "03_http_transactions.ipynb": "lp-http",
     "04_page_load.ipynb": "lp-packet",
@@ -81,6 +81,16 @@ def test_notebooks_are_committed_without_bulky_outputs(path: Path) -> None:
         if cell["cell_type"] == "code":
             assert cell.get("outputs", []) == [], f"{path.name}: clear the outputs"
             assert cell.get("execution_count") is None
+
+
+def test_the_layers_notebook_shows_the_explainers_figure_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Notebook 01 opens with a packet drawn as nested layer boxes, before any text output."""
+    monkeypatch.chdir(ROOT)
+    cells = run(ROOT / "notebooks" / "01_layers_of_one_packet.ipynb")
+    first = next(o for c in cells if c.kind == "code" for o in c.outputs)
+    assert first.mime == "text/html" and 'class="lp-packet"' in first.data
 
 
 def test_the_layers_notebook_claims_hold_for_the_bundled_capture() -> None:
