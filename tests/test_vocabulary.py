@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import typing
+from types import SimpleNamespace
 
 import pytest
 
@@ -40,8 +41,11 @@ class TestTCPFlagNames:
     def test_the_ladder_and_the_handshake_command_use_it(self) -> None:
         ladder = importlib.import_module("layerpeek.notebook.ladder")
         assert ladder.flag_names is tcp.flag_names
+        # The command imports it when it draws (its module loads for `--help` too).
         handshake = importlib.import_module("layerpeek.commands.handshake")
-        assert handshake.flag_names is tcp.flag_names
+        info = SimpleNamespace(seq=0, ack=1, seglen=0, analysis=None, direction="client")
+        row = handshake._row(3, 0, 0xD2, info)  # SYN, ACK, ECE, CWR
+        assert row.label == f"{tcp.flag_names(0xD2)} seq=0 ack=1 len=0"
 
     def test_every_flag_bit_has_a_name(self) -> None:
         assert [bit for bit, _ in tcp.FLAG_NAMES] == [f.value for f in tcp.TCPFlags]
@@ -123,4 +127,12 @@ class TestCloseVocabulary:
         from layerpeek.flows import events
         from layerpeek.notebook import ladder
 
-        assert handshake.CLOSE_LABELS is events.CLOSE_LABELS is ladder.CLOSE_LABELS
+        assert ladder.CLOSE_LABELS is events.CLOSE_LABELS
+        # The command imports the table when it draws (its module loads for `--help` too).
+        for kind, label in events.CLOSE_LABELS.items():
+            close = SimpleNamespace(client_fin_frame=None, server_fin_frame=None, rst_frame=7,
+                                    kind=kind, rst_by="server")
+            handshake_ = SimpleNamespace(syn_frame=1, synack_frame=None, ack_frame=None)
+            conv = SimpleNamespace(handshake=handshake_, close=close)
+            row = SimpleNamespace(frame=7)
+            assert handshake._phase(conv, row) == f"{label} by the server"

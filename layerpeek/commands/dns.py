@@ -46,7 +46,6 @@ problems                    messages that decoded only partly, and why
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from layerpeek.commands import common, problems
@@ -94,6 +93,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # here: `layerpeek --help` imports every command module
+
     from layerpeek.dnstx import DNSTracker, DNSTransaction
 
     path = common.capture_path(args)

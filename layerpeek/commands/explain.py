@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -108,6 +107,8 @@ def _width(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # here: `layerpeek --help` imports every command module
+
     from layerpeek.story import explain
 
     path = common.capture_path(args)

@@ -9,7 +9,6 @@ model, trimmed to what layerpeek decodes).  A search word narrows the list
 from __future__ import annotations
 
 import argparse
-import json
 
 from layerpeek.commands import common
 
@@ -44,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # here: `layerpeek --help` imports every command module
+
     from layerpeek.filter.fields import FIELD_LIST
 
     word = (args.search or "").lower()

@@ -50,7 +50,6 @@ past the 256 kept, normally 0).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from layerpeek.commands import common, problems
@@ -99,6 +98,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from layerpeek.flows.events import ConversationSummary
 
     path = common.capture_path(args)

@@ -36,9 +36,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from layerpeek.commands import common, problems
-from layerpeek.flows.events import CLOSE_LABELS
-from layerpeek.flows.records import initial_states
-from layerpeek.layers.tcp import flag_names
 
 if TYPE_CHECKING:
     from layerpeek.flows.tracker import PacketFlowInfo, TCPConversation
@@ -210,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _row(frame: int, ts: int, flags: int, info: PacketFlowInfo) -> _Row:
+    from layerpeek.layers.tcp import flag_names  # here, not at import: `--help` needs no decoder
+
     parts = [f"{flag_names(flags & 0xFF)} seq={info.seq}"]
     if info.ack is not None:
         parts.append(f"ack={info.ack}")
@@ -262,6 +261,8 @@ def _columns(left: str, right: str) -> str:
 
 
 def _phase(conv: TCPConversation, row: _Row) -> str:
+    from layerpeek.flows.events import CLOSE_LABELS
+
     hs = conv.handshake
     close = conv.close
     marks = {
@@ -283,6 +284,8 @@ def ladder(conv: TCPConversation, rows: list[_Row], out: TextIO,
 
     ``t0`` is the time origin: the capture's first packet (``dump``'s), or
     else the conversation's first row."""
+    from layerpeek.flows.records import initial_states
+
     hs = conv.handshake
     out.write(f"TCP stream {conv.id}: client {conv.client}, server {conv.server}\n")
     if hs.syn_frame is not None or hs.synack_frame is not None:

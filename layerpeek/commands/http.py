@@ -58,7 +58,6 @@ Each file is written as ``NAME.part`` and renamed when complete.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 from typing import TYPE_CHECKING
@@ -115,6 +114,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import json  # here: `layerpeek --help` imports every command module
+
     from layerpeek.flows.events import Problem
     from layerpeek.http.message import HTTPExchange
 

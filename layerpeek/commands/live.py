@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -260,10 +259,14 @@ class _StopOnSignal:
         self._saved: list[tuple[int, Any]] = []  #: (signal, handler to restore)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        import signal  # in the methods: `layerpeek --help` imports this module
+
         self._capture.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def __enter__(self) -> _StopOnSignal:
+        import signal
+
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._saved.append((signum, signal.signal(signum, self._handle)))
@@ -272,6 +275,8 @@ class _StopOnSignal:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        import signal
+
         for signum, handler in self._saved:
             # None: the old handler was not set from Python; the default is the best guess.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)

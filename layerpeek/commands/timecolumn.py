@@ -24,8 +24,6 @@ dd       seconds since the previous packet shown (after -Y)    ``0.000310``
 
 from __future__ import annotations
 
-import datetime
-
 __all__ = ["TIME_FORMATS", "TimeColumn"]
 
 #: The ``-t`` choices, in tshark's spelling.
@@ -44,6 +42,8 @@ def seconds(d_ns: int) -> str:
 def wall_clock(ts_ns: int, fmt: str) -> str:
     """``ts_ns`` as a time of day (``a``/``u``), with the date (``ad``/``ud``) or the
     day of the year (``adoy``/``udoy``); local time unless the format starts with u."""
+    import datetime  # here: `layerpeek --help` imports this module and needs no clock
+
     sec, ns = divmod(ts_ns, _NS)
     tz = datetime.timezone.utc if fmt.startswith("u") else None
     try:
