@@ -34,6 +34,7 @@ from layerpeek.layers import ethernet, ipv4, ipv6, tcp, udp
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.ipv4 import IPv4, new_ipv4
 from layerpeek.layers.ipv6 import IPv6, new_ipv6
+from layerpeek.layers.links import UnknownLink
 from layerpeek.layers.tcp import TCP, Timestamps, new_tcp, new_timestamps
 from layerpeek.layers.udp import UDP, new_udp
 from layerpeek.packet import Layer, Malformed, Packet, Payload, new_payload
@@ -244,6 +245,9 @@ def decode_layers(
         start = 0
         if dissector is None and heuristics["linktype"]:
             dissector = _resolve(reg, "linktype", linktype, data, start, end)
+        if dissector is None:  # said so (a layer of no bytes), then the bytes as data
+            layers.append(UnknownLink(linktype))
+            spans.append((0, 0))
 
     return _decode_rest(data, layers, spans, dissector, start, end, reg)
 

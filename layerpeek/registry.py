@@ -103,9 +103,11 @@ def default_registry() -> Registry:
         icmpv6,
         ipv4,
         ipv6,
+        links,
         linux_sll,
         llc,
         mpls,
+        nflog,
         null,
         ppp,
         pppoe,
@@ -116,6 +118,7 @@ def default_registry() -> Registry:
         udp,
         vlan,
         vxlan,
+        wlan,
     )
 
     r = Registry()
@@ -130,6 +133,14 @@ def default_registry() -> Registry:
     link[9] = ppp.DISSECTOR  # LINKTYPE_PPP
     link[50] = ppp.HDLC_LINK_DISSECTOR  # LINKTYPE_PPP_HDLC (or Cisco HDLC, by its address)
     link[104] = ppp.CHDLC_DISSECTOR  # LINKTYPE_C_HDLC
+    link[nflog.LINKTYPE] = nflog.DISSECTOR  # 239, LINKTYPE_NFLOG
+    link[226] = links.IPNET_DISSECTOR  # LINKTYPE_IPNET (Solaris)
+    link[242] = links.IPOIB_DISSECTOR  # LINKTYPE_IPOIB
+    link[10] = links.FDDI_DISSECTOR  # LINKTYPE_FDDI
+    link[107] = links.FRAME_RELAY_DISSECTOR  # LINKTYPE_FRELAY
+    link[258] = links.PKTAP_DISSECTOR  # LINKTYPE_PKTAP (macOS)
+    link[105] = wlan.DISSECTOR  # LINKTYPE_IEEE802_11
+    link[127] = wlan.RADIOTAP_DISSECTOR  # LINKTYPE_IEEE802_11_RADIOTAP
 
     eth = r.tables["ethertype"]
     eth[0x0800] = ipv4.DISSECTOR

@@ -136,12 +136,13 @@ class TestPacketLine:
         assert "[Malformed tcp: " in line
         assert line.endswith("]")
 
-    def test_undecodable_link_type_says_how_many_bytes(self) -> None:
+    def test_undecodable_link_type_is_named(self) -> None:
         line = packet_line(decoded(b"abc", linktype=147), T0)  # LINKTYPE_USER0: no decoder
-        assert line == "#1 0.000000 data 3 bytes"
+        assert line == "#1 0.000000 link:data linktype 147 not decoded"
 
-    def test_empty_frame_has_a_dash_for_a_path(self) -> None:
-        assert packet_line(decoded(b"", linktype=147), T0) == "#1 0.000000 -"
+    def test_empty_frame_of_an_unknown_link_type_is_named_too(self) -> None:
+        assert packet_line(decoded(b"", linktype=147), T0) == (
+            "#1 0.000000 link linktype 147 not decoded")
 
     def test_control_characters_from_the_packet_are_escaped(self) -> None:
         line = packet_line(decoded(http_get("/a\x1b[2Jb")), T0)
