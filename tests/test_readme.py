@@ -4,12 +4,19 @@ Each ``$ layerpeek …`` block runs and its output must be its golden file under
 ``tests/golden/README/`` and show as the README says (``tests/doccheck.py``
 explains the rules: ``…`` lines stand for lines left out).  The ``pycon``
 examples are doctests, the ``python`` ones run.  ``pytest --update-golden``
-rewrites the golden files after a meant change of output.
+rewrites the golden files after a meant change of output.  The command forms
+written inline (``layerpeek dump -S``, ``layerpeek follow FILE [STREAM] [--hex]``)
+hold placeholders, so they cannot run: each option they name must be one its
+subcommand's ``--help`` lists.
 """
 
 from __future__ import annotations
 
 import doctest
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +83,42 @@ def test_python_example_runs(
     monkeypatch.chdir(ROOT)
     code = compile(block.text, f"README.md:{block.line}", "exec")
     exec(code, {"__name__": "readme_example"})
+
+
+def _inline_command_forms() -> list[str]:
+    """The ``layerpeek SUBCOMMAND …`` forms written inline in the README's prose and tables."""
+    prose = README.read_text()
+    for block in BLOCKS:
+        prose = prose.replace(block.text, "")
+    return sorted(set(re.findall(r"`(layerpeek [a-z][^`\n]*)`", prose)))
+
+
+FORMS = _inline_command_forms()
+
+
+def _help(subcommand: str) -> str:
+    if subcommand not in _HELP:
+        done = subprocess.run(
+            [sys.executable, "-m", "layerpeek", subcommand, "--help"], cwd=ROOT,
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert done.returncode == 0, f"layerpeek {subcommand} --help: {done.stderr}"
+        _HELP[subcommand] = done.stdout
+    return _HELP[subcommand]
+
+
+_HELP: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_inline_command_form_names_options_the_command_has(form: str) -> None:
+    """`layerpeek dump -S` in a sentence is a claim too: the subcommand has that option."""
+    words = form.replace("\\|", "|").split()
+    subcommand = words[1]
+    text = _help(subcommand)
+    for word in words[2:]:
+        for option in re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", word.strip("[]'")):
+            assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text), (
+                f"README: `{form}`: `layerpeek {subcommand} --help` has no {option}"
+            )
