@@ -335,13 +335,13 @@ class TestTreeAndHex:
         assert block.splitlines()[0].startswith("#3 ")
         separators = [line for line in block.splitlines() if line.startswith("-- ")]
         assert [s.split(":")[0] for s in separators] == ["-- eth", "-- ipv4", "-- tcp", "-- http"]
-        assert "-- tcp: Transmission Control Protocol, bytes 34-53 (20 bytes)" in separators
+        assert "-- tcp: Transmission Control Protocol, bytes 34–54 (20 bytes)" in separators
 
     def test_verbose_and_hex_together(
         self, capsys: pytest.CaptureFixture[str], pcap: Path
     ) -> None:
         _, out, _ = run(capsys, "dump", "-V", "-x", "-c", "1", str(pcap))
-        assert out.startswith("Frame 1: ") and "\n-- eth: Ethernet II, bytes 0-13" in out
+        assert out.startswith("Frame 1: ") and "\n-- eth: Ethernet II, bytes 0–14 (14 bytes)" in out
 
 
 class TestJSONLines:

@@ -1283,7 +1283,7 @@ def test_follow_shows_the_first_copy_and_both_frames_of_a_conflict(
 ) -> None:
     code, out, err = run_cli(capsys, "follow", str(conflict_capture), "0")
     assert code == 0 and "the secret!" in out and "SECRET" not in out
-    assert "[bytes 43-48 re-sent in #6 with different content; #5 shown]" in out
+    assert "[bytes 43–49 re-sent in #6 with different content; #5 shown]" in out
     assert "1 conflicting retransmission" in err
 
 

@@ -254,7 +254,7 @@ class TestHexdump:
         packet = decoded(syn_ack())
         text = hexdump(packet)
         for layer, (start, end) in zip(packet.layers, packet.spans, strict=True):
-            assert f"-- {layer.short}: {layer_title(layer)}, bytes {start}-{end - 1} " in text
+            assert f"-- {layer.short}: {layer_title(layer)}, bytes {start}–{end} " in text
 
     def test_rows_cover_every_captured_byte_once_at_absolute_offsets(self) -> None:
         packet = decoded(http_get())

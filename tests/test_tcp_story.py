@@ -143,3 +143,29 @@ def test_a_conversation_joined_mid_stream_says_so(
     states = notebook_states(conv)
     assert states["client"][:2] == ["joined mid-stream", "ESTABLISHED"]
     assert states["server"][:2] == ["joined mid-stream", "ESTABLISHED"]
+
+
+def test_one_segment_has_the_same_numbers_and_byte_ranges_in_every_view(
+    capsys: pytest.CaptureFixture[str], capture: Find
+) -> None:
+    from layerpeek.render.html import packet_html
+
+    path = capture("tcp_3040_greeting.pcap")
+    # Frame 2, the SYN-ACK: relative numbers by default, the raw ones labelled.
+    line = run(capsys, "dump", "-c", "2", str(path)).splitlines()[1]
+    assert " [SA] seq=0 ack=1 " in line
+    tree = run(capsys, "dump", "-V", "-c", "2", str(path))
+    syn_ack = tree[tree.index("Frame 2:"):]
+    assert "Transmission Control Protocol  [SA] seq=0 ack=1 " in syn_ack
+    assert re.search(r"\n +seq: \d+ \(raw; relative 0\)\n", syn_ack)
+    assert re.search(r"\n +ack: \d+ \(raw; relative 1\)\n", syn_ack)
+    assert "seq=0 ack=1" in next(r for r in run(capsys, "handshake", str(path)).splitlines()
+                                 if "handshake 2/3" in r)
+    packets = lpn.packets(path)
+    assert packets.flows is not None
+    box = packet_html(packets[1], packets.flows[1])
+    assert "[SA] seq=0 ack=1 " in box and "(raw; relative 1)" in box
+    # Byte ranges: half-open, the same in dump -x and in the notebook's boxes.
+    hexed = run(capsys, "dump", "-x", "-c", "1", str(path))
+    assert "-- ipv4: Internet Protocol v4, bytes 14–34 (20 bytes)" in hexed
+    assert "bytes 14–34 · header 20 B" in packet_html(packets[0], packets.flows[0])

@@ -523,7 +523,7 @@ def _shown(items: Annotated, write: Writer, count: int | None, view: _View,
         if t0 is None:
             t0 = first.ns if first.ns is not None else packet.ts_ns
         if view.tree:
-            head = packet_tree(packet, view.color, info)
+            head = packet_tree(packet, view.color, info, view.relative)
         else:
             head = packet_line(packet, t0, view.color, info, view.relative)
             if column is not None:

@@ -145,8 +145,10 @@ class _Text:
             return
         arrow = "→ server" if direction == "client" else "→ client"
         self._head(direction, arrow)
+        from layerpeek.render.hexdump import byte_range
+
         first = f"#{first_frame}" if first_frame else "the first copy"
-        mark = (f"[bytes {offset}-{offset + length - 1} re-sent in #{frame} with different "
+        mark = (f"[{byte_range(offset, offset + length)} re-sent in #{frame} with different "
                 f"content; {first} shown]")
         if self.hexdump:
             mark += "\n"

@@ -434,10 +434,10 @@ class Defragmenter:
             (same if first == payload[lo - offset : hi - offset] else differ).append((lo, hi))
         problems: list[str] = []
         if differ:
-            problems.append(f"overlap at {differ[0][0]}-{differ[-1][1]} with different data "
+            problems.append(f"overlap at {differ[0][0]}–{differ[-1][1]} with different data "
                             "(first copy kept)")
         if same:
-            problems.append(f"duplicate of bytes {same[0][0]}-{same[-1][1]}")
+            problems.append(f"duplicate of bytes {same[0][0]}–{same[-1][1]}")
         return problems
 
     @staticmethod

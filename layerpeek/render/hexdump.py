@@ -2,11 +2,12 @@
 
 A plain hex dump makes the reader count bytes to find where the TCP header
 starts.  Here each layer's bytes (from ``Packet.spans``) get their own block,
-introduced by a separator line naming the layer and its byte range::
+introduced by a separator line naming the layer and its byte range
+(half-open, as everywhere: :func:`byte_range`)::
 
-    -- eth: Ethernet II, bytes 0-13 (14 bytes)
+    -- eth: Ethernet II, bytes 0–14 (14 bytes)
     0000  02 00 00 00 00 02 02 00  00 00 00 01 08 00        ........ ......
-    -- ipv4: Internet Protocol v4, bytes 14-33 (20 bytes)
+    -- ipv4: Internet Protocol v4, bytes 14–34 (20 bytes)
     000e  45 00 00 28 00 01 40 00  40 06 26 cc 0a 00 00 01  E..(..@.@.&.....
     …
 
@@ -71,13 +72,23 @@ def hex_rows(data: bytes, start: int, end: int) -> list[str]:
     return rows
 
 
+def byte_range(start: int, end: int) -> str:
+    """``bytes 14–34``: the one way every view writes a span of bytes.
+
+    Half-open, as Python slices and ``Packet.spans`` are: byte 14 up to, not
+    including, byte 34 (20 bytes), so the end of one layer is the start of
+    the next.  Where a range is shown its length is shown beside it.
+    """
+    return f"bytes {start}–{end}"
+
+
 def hexdump(packet: Packet, color: bool = False) -> str:
     """The whole captured frame, one block per layer, each under a separator line."""
     lines: list[str] = []
     data = packet.data
     for start, end, label in regions(packet):
         size = end - start
-        where = f"bytes {start}-{end - 1}" if size else f"at byte {start}"
+        where = byte_range(start, end) if size else f"at byte {start}"
         header = f"-- {label}, {where} ({size} byte{'' if size == 1 else 's'})"
         lines.append(f"{_CYAN}{header}{_RESET}" if color else header)
         lines.extend(hex_rows(data, start, end))

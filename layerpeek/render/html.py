@@ -27,13 +27,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.render.hexdump import byte_range
 from layerpeek.render.text import (
     endpoints,
     frame_line,
     key_facts,
     layer_lines,
-    layer_summary,
     layer_title,
+    numbered_layer_lines,
+    numbered_summary,
     packet_line,
     relative_time,
 )
@@ -193,11 +195,13 @@ def _layer_box(
         f"border:1px solid #8a94a6;background:{PALETTE[i % len(PALETTE)]}"
     )
     title = layer_title(layer)
-    summary = layer_summary(layer)
+    # The segment the conversation numbered shows relative numbers, raw labelled.
+    summary = numbered_summary(packet, i, flow)
+    numbered = numbered_layer_lines(packet, i, flow)
     if inner:
-        span = f"bytes {start}–{end} · header {header_end - start} B"
+        span = f"{byte_range(start, end)} · header {header_end - start} B"
     else:
-        span = f"bytes {start}–{end} · {end - start} B"
+        span = f"{byte_range(start, end)} · {end - start} B"
     head = (
         f'<div style="display:flex;justify-content:space-between;gap:8px">'
         f'<span><b>{esc(title)}</b> <span style="color:#444">{esc(summary)}</span></span>'
@@ -235,7 +239,7 @@ def _layer_box(
                     + "".join(f"<div>[{esc(t)}]</div>" for t in generated)
                     + "</div>"
                 )
-        details = "\n".join(layer_lines(layer)[1:])
+        details = "\n".join(numbered[1:])
         if details:
             body += (
                 '<details style="margin-top:2px"><summary style="color:#666;cursor:pointer">'

@@ -302,6 +302,55 @@ def _relative_tcp(summary: str, tcp: TCP, flow: PacketFlowInfo) -> str:
     return f"[{tcp.flag_str}] seq={flow.seq}{rest}"
 
 
+def _numbered(packet: Packet, i: int, flow: PacketFlowInfo | None) -> bool:
+    """``packet.layers[i]`` is the segment the conversation stage numbered."""
+    if flow is None or flow.proto != "tcp" or flow.seq is None:
+        return False
+    layers = packet.layers
+    # The innermost TCP layer: an outer one of a tunnel is not the flow's.
+    return type(layers[i]) is TCP and not any(type(x) is TCP for x in layers[i + 1 :])
+
+
+def numbered_summary(packet: Packet, i: int, flow: PacketFlowInfo | None) -> str:
+    """:func:`layer_summary` of ``packet.layers[i]``, with relative TCP numbers on the
+    segment the conversation stage numbered (see :func:`numbered_layer_lines`)."""
+    layer = packet.layers[i]
+    summary = layer_summary(layer)
+    if _numbered(packet, i, flow):
+        assert isinstance(layer, TCP) and flow is not None
+        return _relative_tcp(summary, layer, flow)
+    return summary
+
+
+def numbered_layer_lines(
+    packet: Packet, i: int, flow: PacketFlowInfo | None, indent: str = "", color: bool = False
+) -> list[str]:
+    """:func:`layer_lines` of ``packet.layers[i]``, with the conversation's numbering on
+    the segment it numbered (the innermost TCP layer): the title line shows the
+    relative numbers, as the one-line listing does, and the ``seq``/``ack``
+    fields, which are the raw ones on the wire, say so and give the relative
+    number beside them.  One convention in every view: relative by default,
+    raw labelled.
+    """
+    layer = packet.layers[i]
+    lines = layer_lines(layer, indent, color)
+    if not _numbered(packet, i, flow):
+        return lines
+    assert isinstance(layer, TCP) and flow is not None and flow.seq is not None
+    summary = _clean(layer_summary(layer))
+    if summary:
+        lines[0] = lines[0].replace(summary, _relative_tcp(summary, layer, flow), 1)
+    labels = {f"seq: {layer.seq}": f" (raw; relative {flow.seq})"}
+    if flow.ack is not None:
+        labels[f"ack: {layer.ack}"] = f" (raw; relative {flow.ack})"
+    inner = indent + "  "
+    for n, line in enumerate(lines[1:], 1):
+        for raw, note in labels.items():
+            if line == f"{inner}{raw}":
+                lines[n] = line + note
+    return lines
+
+
 def flow_suffix(flow: PacketFlowInfo) -> str:
     """What the conversation stage adds to a line: stream, states, analysis.
 
@@ -746,7 +795,8 @@ def frame_line(packet: Packet) -> str:
     )
 
 
-def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None = None) -> str:
+def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None = None,
+                relative: bool = True) -> str:
     """Every layer and field, each layer nested inside the one that carries it.
 
     ::
@@ -764,7 +814,10 @@ def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None
     lines = [paint(frame_line(packet), _DIM, color)]
     flow_lines = [] if flow is None else flow.tree_lines()
     for depth, layer in enumerate(packet.layers):
-        lines.extend(layer_lines(layer, "  " * depth, color))
+        if relative:
+            lines.extend(numbered_layer_lines(packet, depth, flow, "  " * depth, color))
+        else:  # dump -S: the raw numbers, as on the wire
+            lines.extend(layer_lines(layer, "  " * depth, color))
         if flow_lines and type(layer) in (TCP, UDP):
             # Wireshark's bracketed "generated" fields: not on the wire, worked out
             # from the conversation (stream, relative numbers, states, analysis).
@@ -788,6 +841,8 @@ __all__ = [
     "layer_summary",
     "layer_title",
     "malformed_summary",
+    "numbered_layer_lines",
+    "numbered_summary",
     "packet_line",
     "packet_tree",
     "relative_time",

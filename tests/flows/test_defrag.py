@@ -76,7 +76,7 @@ def test_duplicate_fragment_is_noted_and_changes_nothing() -> None:
     frags = v4_fragments(DATAGRAM, 256)
     d.process(frags[0])
     _, info = d.process(frags[0])
-    assert info is not None and info.problems == ("duplicate of bytes 0-256",)
+    assert info is not None and info.problems == ("duplicate of bytes 0–256",)
     for p in frags[1:]:
         rebuilt, _ = d.process(p)
     assert rebuilt.payload_after(UDP) == DATAGRAM[8:]
@@ -90,11 +90,11 @@ def test_overlap_with_different_bytes_keeps_the_first_copy_and_is_reported() -> 
     d.process(frags[1])
     _, info = d.process(evil)
     assert info is not None
-    assert info.problems == ("overlap at 256-272 with different data (first copy kept)",)
+    assert info.problems == ("overlap at 256–272 with different data (first copy kept)",)
     for p in frags[2:]:
         rebuilt, done = d.process(p)
     assert rebuilt.payload_after(UDP) == DATAGRAM[8:]
-    assert done is not None and "overlap at 256-272" in done.problems[0]
+    assert done is not None and "overlap at 256–272" in done.problems[0]
 
 
 def test_incomplete_datagram_expires_after_30_seconds_of_packet_time() -> None:
