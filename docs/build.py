@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,11 +80,26 @@ def resolve_lazy(names: list[str]) -> None:
                 new.__module__ = name
 
 
+#: Sphinx's ``:class:`~a.b.C``` (shown as ``C``): pdoc keeps the ``~`` and
+#: does not link it, so the reference gets the full name, which it links.
+_TILDE = re.compile(r"(:(?:py:)?[a-z]+:)`~([\w.]+)`")
+
+
+def _read_tildes(convert: Callable[[str, str, Path | None], str]) -> Callable[..., str]:
+    def without_tildes(docstring: str, docformat: str, source_file: Path | None) -> str:
+        return convert(_TILDE.sub(r"\1`\2`", docstring), docformat, source_file)
+
+    return without_tildes
+
+
 def build(output: Path) -> list[str]:
     """Write the HTML reference to ``output``; return the warnings met (none for a good build)."""
     sys.path.insert(0, str(ROOT))
     import pdoc
+    import pdoc.docstrings
     import pdoc.render
+
+    pdoc.docstrings.convert = _read_tildes(pdoc.docstrings.convert)  # type: ignore[assignment]
 
     with warnings.catch_warnings(record=True) as met:
         warnings.simplefilter("always")
