@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from layerpeek.flows.events import ConversationSummary
+    from layerpeek.quic.stage import QUICConnection, QUICConversation
 
     path = common.capture_path(args)
     keep = common.display_filter(getattr(args, "display_filter", None))
@@ -115,16 +116,43 @@ def run(args: argparse.Namespace) -> int:
         # memory holds a compact row per conversation listed, not the
         # conversation objects.
         table = {"keep_conversations": False}
-        analysis = common.analysis(args, ["tcp", "udp"], settings={"tcp": table, "udp": table},
+        analysis = common.analysis(args, ["tcp", "udp", "quic"],
+                                   settings={"tcp": table, "udp": table,
+                                             "quic": {"keep_connections": False}},
                                    flow_info=keep is not None)
         summary = problems.ProblemSummary()
         summary.analysis(analysis)
         matched: set[tuple[str, int]] = set()  # (proto, stream) with a packet -Y selects
         done: list[tuple[tuple[int, str], str | list[str]]] = []
+        # A QUIC connection is told on the row of the UDP conversation it began on
+        # (its summary may come before or after that conversation's).
+        udp_rows: dict[int, int] = {}  # udp.stream → its index in done
+        quic_early: dict[int, QUICConnection] = {}
+
+        def quic_row(index: int, conn: QUICConnection) -> None:
+            key, cells = done[index]
+            if isinstance(cells, str):
+                record = json.loads(cells)
+                record["quic"] = conn.to_dict()  # proto stays "udp": the transport
+                done[index] = (key, json.dumps(record, separators=(",", ":")))
+            else:
+                rtt = conn.handshake_rtt_ns
+                cells[1] = "quic"
+                cells[7] = "-" if rtt is None else f"{rtt / 1e6:.3f}ms"
+                cells[10] = f"{conn.state} ({conn.close})" if conn.close else conn.state
 
         def take(events: list[object]) -> None:
             summary.events(events)
             for event in events:
+                if isinstance(event, QUICConversation):
+                    conn = event.connection
+                    if conn.udp_stream is None:
+                        continue
+                    if conn.udp_stream in udp_rows:
+                        quic_row(udp_rows.pop(conn.udp_stream), conn)
+                    else:
+                        quic_early[conn.udp_stream] = conn
+                    continue
                 if not isinstance(event, ConversationSummary):
                     continue
                 conv = event.summary
@@ -137,6 +165,12 @@ def run(args: argparse.Namespace) -> int:
                     done.append((key, json.dumps(conv.to_dict(), separators=(",", ":"))))
                 else:
                     done.append((key, row(conv)))
+                if conv.proto == "udp":
+                    early = quic_early.pop(conv.id, None)
+                    if early is not None:
+                        quic_row(len(done) - 1, early)
+                    else:
+                        udp_rows[conv.id] = len(done) - 1
 
         for packet in summary.watch(common.iter_packets(reader, path)):
             step = analysis.feed(packet)

@@ -146,6 +146,30 @@ class QUICConnection:
             return None
         return self.server_hello_ts_ns - self.first_ts_ns
 
+    @property
+    def state(self) -> str:
+        """How far the handshake got: ``Initial``, ``handshake``, ``established``, ``closed``."""
+        if self.close is not None:
+            return "closed"
+        if self.handshake_done_ts_ns is not None:
+            return "established"
+        return "handshake" if self.server_hello_ts_ns is not None else "Initial"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready values (``flows --json`` puts it under ``quic``)."""
+        return {
+            "connection": self.index, "version": self.version,
+            "original_dcid": self.original_dcid.hex(),
+            "client_cids": sorted(c.hex() for c in self.client_cids),
+            "server_cids": sorted(c.hex() for c in self.server_cids),
+            "sni": self.sni, "alpn": self.alpn, "cipher_suite": self.suite,
+            "state": self.state, "handshake_rtt_ns": self.handshake_rtt_ns,
+            "retry": self.retry, "negotiated_versions": list(self.negotiated_versions),
+            "key_updates": dict(self.key_updates), "migrations": list(self.migrations),
+            "close": self.close, "undecrypted": dict(self.undecrypted),
+            "http3_exchanges": self.exchanges, "problems": list(self.problems),
+        }
+
     def problem(self, text: str) -> bool:
         """Record a problem once; True if it is new."""
         if text in self.problems:

@@ -328,3 +328,28 @@ def test_connections_beyond_the_limit_are_let_go_and_counted() -> None:
     assert [c.index for c in let_go] == list(range(7))
     assert let_go[0].problems == ["let go after 3 connections were open"]
     assert len([e for e in events if isinstance(e, QUICConversation)]) == 10
+
+
+def test_flows_tells_the_quic_connection_on_its_udp_conversation() -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    path = capture("quic_h3_page")
+    cmd = [sys.executable, "-m", "layerpeek", "flows", "--keylog",
+           str(CAPTURES / "quic_h3_page.keys"), str(path)]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    table = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    (head, line) = table.splitlines()
+    assert head.split()[:2] == ["ID", "PROTO"]
+    assert line.split()[1:4] == ["quic", "127.0.0.1:41500", "127.0.0.1:443"]
+    assert line.endswith("closed (client: 0x0)")
+    out = subprocess.run([*cmd[:4], "--json", *cmd[4:]], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    (record,) = [json.loads(x) for x in out.splitlines()]
+    quic = record["quic"]
+    assert record["proto"] == "udp" and quic["sni"] == "example.test" and quic["alpn"] == "h3"
+    assert quic["state"] == "closed" and quic["http3_exchanges"] == 5
+    assert quic["handshake_rtt_ns"] > 0 and quic["problems"] == []
