@@ -169,3 +169,22 @@ def test_one_segment_has_the_same_numbers_and_byte_ranges_in_every_view(
     hexed = run(capsys, "dump", "-x", "-c", "1", str(path))
     assert "-- ipv4: Internet Protocol v4, bytes 14–34 (20 bytes)" in hexed
     assert "bytes 14–34 · header 20 B" in packet_html(packets[0], packets.flows[0])
+
+
+def test_a_frame_has_one_time_in_dump_handshake_and_the_notebook_ladder(
+    capsys: pytest.CaptureFixture[str], capture: Find
+) -> None:
+    # page_load: the TCP conversation starts at frame 5, after the DNS lookups,
+    # so a conversation-relative clock would disagree with dump's.
+    path = capture("page_load.pcap")
+    dumped = run(capsys, "dump", str(path)).splitlines()
+    when = {int(line.split()[0][1:]): line.split()[1] for line in dumped}
+    ladder = run(capsys, "handshake", str(path))
+    assert "  time: seconds since the first packet of the capture\n" in ladder
+    rows = [r.split() for r in ladder.splitlines() if re.match(r" +\d+ +\d+\.\d{6} +\|", r)]
+    assert rows and all(when[int(r[0])] == r[1] for r in rows)
+    conv = next(c for c in lpn.conversations(path) if c.proto == "tcp")
+    svg = lpn.ladder_svg(conv)
+    assert "since the capture&#x27;s first packet" in svg or "since the capture's first packet" in svg
+    shown = re.findall(r">\s*(\d+)  (\d+\.\d{6})<", svg)
+    assert shown and all(when[int(frame)] == t for frame, t in shown)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.flows.events import CLOSE_LABELS, StateChanged
+from layerpeek.flows.key import innermost_transport
 from layerpeek.flows.records import initial_states
 from layerpeek.flows.tcp_state import TCPState
 from layerpeek.flows.tracker import TCPConversation
@@ -108,6 +109,8 @@ class RecordedConversation(TCPConversation):
     services: tuple[str, ...] = ()  #: application layers seen in it ("http", "dns")
     ip_bytes_client: int = 0  #: IP bytes the client sent (headers included)
     ip_bytes_server: int = 0
+    #: The capture's first packet's time: the ladder's time origin, as ``dump``'s.
+    capture_t0_ns: int | None = None
     tls: TLSSummary | None = None  #: what its TLS handshake settled, if it is TLS
 
 
@@ -184,8 +187,11 @@ def conversations(
     segments: dict[int, list[LadderSegment]] = {}
     services: dict[tuple[str, int], dict[str, None]] = {}
     ip_bytes: dict[tuple[str, int], list[int]] = {}
+    t0: int | None = None
     for step in analysis.run(iter_packets(source)):
         packet, info, events = step.packet, step.flow, step.events
+        if t0 is None:
+            t0 = packet.ts_ns
         summaries.extend(e.summary for e in events if isinstance(e, ConversationSummary))
         for e in events:
             tls.feed(e)
@@ -196,9 +202,10 @@ def conversations(
         for layer in packet.layers:
             if layer.name in ("http", "dns"):
                 app[layer.name] = None
-        t = len(packet.layers) - 1
-        while t >= 0 and not isinstance(packet.layers[t], (TCP, UDP)):
-            t -= 1
+        found = innermost_transport(packet, TCP if info.proto == "tcp" else UDP)
+        if found is None:
+            continue
+        t = found[0]
         ip_len = _ip_len(packet, t)
         ip_bytes.setdefault(key, [0, 0])[info.direction != "client"] += ip_len
         if info.proto != "tcp":
@@ -230,6 +237,7 @@ def conversations(
             rows = segments.get(conv.id, [])
             rec = RecordedConversation(**{n: getattr(conv, n) for n in names})
             rec.segments = rows
+            rec.capture_t0_ns = t0
             rec.services = tuple(services.get(("tcp", conv.id), {}))
             rec.ip_bytes_client, rec.ip_bytes_server = ip_bytes.get(("tcp", conv.id), (0, 0))
             rec.tls = tls.get(conv.id)
@@ -342,8 +350,13 @@ def ladder_svg(conv: TCPConversation, max_segments: int = MAX_SEGMENTS) -> str:
     client0, server0 = initial_states(conv)
     parts.append(_state(CLIENT_X, 36, "client", client0))
     parts.append(_state(SERVER_X, 36, "server", server0))
-    parts.append(_text(8, 36, "frame  time (s)", size=10, colour="#666"))
-    t0 = drawn[0].ts_ns if drawn else 0
+    t0: int | None = getattr(conv, "capture_t0_ns", None)
+    origin = "since the capture's first packet"
+    if t0 is None:
+        t0, origin = (drawn[0].ts_ns if drawn else 0), "since the conversation's first packet"
+    parts.append(_text(8, 36, "frame  time (s)", size=10, colour="#666",
+                       extra=f' data-origin="{esc(origin)}"'))
+    parts.append(_text(8, 48, origin, size=9, colour="#888"))
     for i, seg in enumerate(drawn):
         y = TOP + i * ROW
         from_client = seg.direction == "client"
