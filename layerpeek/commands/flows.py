@@ -124,9 +124,10 @@ def run(args: argparse.Namespace) -> int:
         summary.analysis(analysis)
         matched: set[tuple[str, int]] = set()  # (proto, stream) with a packet -Y selects
         done: list[tuple[tuple[int, str], str | list[str]]] = []
-        # A QUIC connection is told on the row of the UDP conversation it began on
-        # (its summary may come before or after that conversation's).
-        udp_rows: dict[int, int] = {}  # udp.stream → its index in done
+        # A QUIC connection is told on the row of the UDP conversation it began on, the
+        # one whose first frame is its first Initial (its summary may come before or after
+        # that conversation's).
+        udp_rows: dict[int, int] = {}  # first frame of a UDP conversation → its index in done
         quic_early: dict[int, QUICConnection] = {}
 
         def quic_row(index: int, conn: QUICConnection) -> None:
@@ -146,12 +147,10 @@ def run(args: argparse.Namespace) -> int:
             for event in events:
                 if isinstance(event, QUICConversation):
                     conn = event.connection
-                    if conn.udp_stream is None:
-                        continue
-                    if conn.udp_stream in udp_rows:
-                        quic_row(udp_rows.pop(conn.udp_stream), conn)
+                    if conn.first_frame in udp_rows:
+                        quic_row(udp_rows.pop(conn.first_frame), conn)
                     else:
-                        quic_early[conn.udp_stream] = conn
+                        quic_early[conn.first_frame] = conn
                     continue
                 if not isinstance(event, ConversationSummary):
                     continue
@@ -166,11 +165,11 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     done.append((key, row(conv)))
                 if conv.proto == "udp":
-                    early = quic_early.pop(conv.id, None)
+                    early = quic_early.pop(conv.first_frame, None)
                     if early is not None:
                         quic_row(len(done) - 1, early)
-                    else:
-                        udp_rows[conv.id] = len(done) - 1
+                    else:  # an int pair beside the row already kept
+                        udp_rows[conv.first_frame] = len(done) - 1
 
         for packet in summary.watch(common.iter_packets(reader, path)):
             step = analysis.feed(packet)

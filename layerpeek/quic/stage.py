@@ -34,10 +34,11 @@ that packet alone), so ``dump`` and the display filters see them.
 
 Bounds and damage: at most ``max_connections`` connections are followed
 (the oldest is let go, counted); each CRYPTO stream holds at most
-``max_crypto`` bytes ahead of its next offset and each stream
-``max_stream`` bytes; a packet that does not decrypt (no key, wrong key,
-damaged tag) is reported on its connection with the reason, once per kind,
-and nothing else is lost.
+``max_crypto`` bytes ahead of its next offset, each stream ``max_stream``
+bytes, all streams of a connection together ``max_held``, and HTTP/3
+bodies are kept up to ``max_body`` bytes each; a packet that does not
+decrypt (no key, wrong key, damaged tag) is reported on its connection with
+the reason, once per kind, and nothing else is lost.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
 
 #: Encryption levels, by packet kind.
 LEVELS = {v.INITIAL: "initial", v.ZERO_RTT: "0-rtt", v.HANDSHAKE: "handshake", v.ONE_RTT: "1-rtt"}
+#: Streams followed at once per connection (each holds at most ``max_stream`` bytes ahead).
+MAX_STREAMS = 10_000
 #: Packet-number spaces (0-RTT and 1-RTT share the application space).
 SPACES = {"initial": "initial", "handshake": "handshake", "0-rtt": "application",
           "1-rtt": "application"}
@@ -107,7 +110,7 @@ class QUICConnection:
     first_ts_ns: int
     last_ts_ns: int = 0
     first_frame: int = 0
-    udp_stream: int | None = None  #: udp.stream of the first packet
+    udp_stream: int | None = None  #: udp.stream of the first packet (when step.flow is built)
     client_cids: set[bytes] = field(default_factory=set)  #: ids the client chose
     server_cids: set[bytes] = field(default_factory=set)  #: ids the server chose
     client_random: bytes | None = None
@@ -138,6 +141,7 @@ class QUICConnection:
     _handshake: dict[tuple[str, str], bytearray] = field(default_factory=dict, repr=False)
     _streams: dict[tuple[int, str], Reassembly] = field(default_factory=dict, repr=False)
     _h3: HTTP3Connection | None = field(default=None, repr=False)
+    _held: int = field(default=0, repr=False)  #: stream bytes held out of order, all streams
 
     @property
     def handshake_rtt_ns(self) -> int | None:
@@ -203,12 +207,15 @@ class QUICStage:
 
     stage_name: ClassVar[str] = "quic"
     requires: ClassVar[Mapping[str, Mapping[str, Any]]] = {"udp": {}}
-    needs_flow_info: ClassVar[bool] = True
+    #: The udp.stream of a connection is read from ``step.flow`` when the analysis builds
+    #: it (dump, explain); commands that spare that cost (flows, http without -Y) match
+    #: connections to conversations by their first frame instead.
+    needs_flow_info: ClassVar[bool] = False
 
     def __init__(self, keylog: KeyLog | str | os.PathLike[str] | None = None, *,
                  keep_connections: bool = True, max_connections: int = 10_000,
                  max_crypto: int = 256 * 1024, max_stream: int = 4 * 1024 * 1024,
-                 max_body: int = 16 * 1024 * 1024) -> None:
+                 max_body: int = 16 * 1024 * 1024, max_held: int = 32 * 1024 * 1024) -> None:
         if keylog is not None and not isinstance(keylog, KeyLog):
             keylog = KeyLog.load(keylog)
         self.keylog = keylog
@@ -217,6 +224,7 @@ class QUICStage:
         self.max_crypto = max_crypto
         self.max_stream = max_stream
         self.max_body = max_body
+        self.max_held = max_held
         self.connections: OrderedDict[int, QUICConnection] = OrderedDict()
         self.finished: list[QUICConnection] = []
         self.evicted = 0
@@ -574,15 +582,33 @@ class QUICStage:
         key = (frame.stream_id, sender)
         stream = conn._streams.get(key)
         if stream is None:
+            if len(conn._streams) >= MAX_STREAMS:
+                conn.problem(f"more than {MAX_STREAMS} streams open at once: "
+                             f"stream {frame.stream_id} not followed")
+                return
             stream = conn._streams[key] = Reassembly(self.max_stream)
         fin_at = frame.offset + len(frame.data) if frame.fin else None
+        before = stream.held
         data, refused = stream.add(frame.offset, frame.data)
+        conn._held += stream.held - before
         if refused:
             conn.problem(f"stream {frame.stream_id} from the {sender}: {refused}")
+        if conn._held > self.max_held:
+            # Out-of-order data of all streams together is bounded too: this stream's is let
+            # go (its reader then sees a hole: the exchange is reported incomplete).
+            conn._held -= stream.held
+            stream.pending.clear()
+            stream.held = 0
+            conn.problem(f"more than {self.max_held} bytes held out of order on the "
+                         f"connection: stream {frame.stream_id}'s dropped")
+        ended = fin_at is not None and stream.delivered >= fin_at
+        if ended:
+            conn._held -= stream.held
+            del conn._streams[key]
         # The server's choice is in EncryptedExtensions; if that was lost, a client that
         # offered only HTTP/3 can have chosen nothing else.
         alpn = conn.alpn or (conn.offered_alpn[0] if len(conn.offered_alpn) == 1 else "")
-        if not alpn.startswith("h3"):
+        if not alpn.startswith("h3") or not (data or ended):
             return
         if conn._h3 is None:
             from layerpeek.quic.http3 import HTTP3Connection
@@ -591,14 +617,10 @@ class QUICStage:
                 conn.udp_stream if conn.udp_stream is not None else conn.index,
                 f"{conn.client[0]}:{conn.client[1]}", f"{conn.server[0]}:{conn.server[1]}",
                 max_body=self.max_body)
-        ended = fin_at is not None and stream.delivered >= fin_at
-        if data or ended:
-            for ex in conn._h3.stream_data(frame.stream_id, sender, data, ended, packet.index,
-                                           packet.ts_ns):
-                conn.exchanges += 1
-                out.append(ex)
-        if ended:
-            del conn._streams[key]
+        for ex in conn._h3.stream_data(frame.stream_id, sender, data, ended, packet.index,
+                                       packet.ts_ns):
+            conn.exchanges += 1
+            out.append(ex)
 
 
 @dataclass(slots=True)

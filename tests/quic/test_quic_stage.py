@@ -353,3 +353,19 @@ def test_flows_tells_the_quic_connection_on_its_udp_conversation() -> None:
     assert record["proto"] == "udp" and quic["sni"] == "example.test" and quic["alpn"] == "h3"
     assert quic["state"] == "closed" and quic["http3_exchanges"] == 5
     assert quic["handshake_rtt_ns"] > 0 and quic["problems"] == []
+
+
+def test_out_of_order_stream_data_is_bounded_per_connection() -> None:
+    stage = QUICStage(max_stream=10_000, max_held=1000)
+    conn = QUICConnection(0, ("10.0.0.1", 1), ("10.0.0.2", 443), 1, b"x", b"x", 0)
+    frame = layerpeek.decode(b"")
+    stage._stream(conn, "client", qf.Stream(0x0E, 0, 10, b"a" * 600, False), frame, [])
+    assert conn._held == 600 and conn.problems == []
+    stage._stream(conn, "client", qf.Stream(0x0E, 4, 10, b"b" * 600, False), frame, [])
+    assert conn._held == 600  # stream 4's 600 bytes were let go, stream 0's kept
+    assert conn.problems == ["more than 1000 bytes held out of order on the connection: "
+                             "stream 4's dropped"]
+    stage._stream(conn, "client", qf.Stream(0x0E, 0, 0, b"z" * 10, False), frame, [])
+    assert conn._held == 0 and conn._streams[(0, "client")].delivered == 610
+    stage._stream(conn, "client", qf.Stream(0x0F, 0, 610, b"", True), frame, [])
+    assert (0, "client") not in conn._streams  # its FIN: forgotten
