@@ -5,6 +5,13 @@ time.  A student looking at a capture wants the conversation instead: which
 name was asked, what came back, how long it took, and what went wrong
 (no answer, a retransmitted query, a truncated answer retried over TCP).
 
+>>> from layerpeek import dnstx
+>>> tx = dnstx.transactions("captures/page_load.pcap")[0]    # the A query; then AAAA
+>>> tx.question_text, tx.query_frame, tx.response_frame, tx.rcode_name, tx.response_time_ns
+('A www.example.test', 1, 2, 'NOERROR', 342000)
+>>> tx.cname_chain, tx.addresses
+(('www.example.test', 'edge.example.test', 'host1.example.test'), ('127.0.0.1',))
+
 Theory of operation
 ===================
 

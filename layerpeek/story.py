@@ -28,6 +28,19 @@ The steps are plain data (:class:`Step`, :class:`Story`); their layout as
 text and as the ``explain --json`` form is :mod:`layerpeek.render.story`
 (``Story.text()`` and ``to_dict()`` hand over to it).
 The functions here read no files: the capture comes in as packets.
+
+>>> import layerpeek
+>>> from layerpeek import story
+>>> told = story.explain(layerpeek.read("captures/page_load.pcap"))
+>>> for step in told.steps[:5]:
+...     print(step.kind, step.frames, step.title)
+dns (1, 2) DNS lookup: www.example.test (A)
+dns (3, 4) DNS lookup: www.example.test (AAAA)
+handshake (5, 6, 7) TCP three-way handshake
+request (8,) HTTP request
+response (10,) HTTP response
+>>> told.steps[-1].title
+'Teardown: four-way close'
 """
 
 from __future__ import annotations

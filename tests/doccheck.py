@@ -27,6 +27,7 @@ with the failure's listing to go by.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import subprocess
@@ -185,10 +186,18 @@ def check(command: Command) -> None:
             return
     assert golden.exists(), f"{command}: no golden file {golden.relative_to(ROOT)} " \
         "(run pytest --update-golden to write it)"
-    assert output == golden.read_text(), (
-        f"{command}: the output is no longer {golden.relative_to(ROOT)}; if the change is "
-        "meant, run pytest --update-golden and read the diff"
-    )
+    expected = golden.read_text()
+    if output != expected:
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), output.splitlines(keepends=True),
+            str(golden.relative_to(ROOT)), "now", n=1,
+        ))
+        raise AssertionError(
+            f"{command}: the output is no longer its golden file; if the change is meant, run "
+            f"python3 -m pytest {Path(__file__).parent.name}/test_"
+            f"{'readme' if command.doc == 'README.md' else 'tutorial'}.py --update-golden, "
+            f"then check the lines the document shows\n{diff}"
+        )
     actual = [line.rstrip() for line in output.splitlines()]
     while actual and not actual[-1]:  # a block does not end with blank lines
         actual.pop()
