@@ -297,11 +297,6 @@ class TestImportDirections:
         ]
         assert ours == []
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the Jupyter views of Packet, Conversation and HTTPExchange still import "
-        "layerpeek.notebook; issue 14 moves them into render/ (the render/ move)",
-    )
     def test_decoding_flows_and_capture_do_not_import_the_notebook(self) -> None:
         sources = modules("layers", "flows", "http", "capture", "packet.py", "decode.py")
         assert offenders(sources, "layerpeek.notebook") == []
@@ -316,17 +311,11 @@ class TestImportDirections:
         assert bad == []
 
 
-def _not_yet(root: str) -> object:
-    return pytest.param(root, marks=pytest.mark.xfail(
-        strict=True, reason=f"issue 14: {root} still formats its records itself"))
-
-
 class TestRecordsHoldNoPresentation:
     """Where the records live that ``render/`` shows (``layers/`` keep their own summaries)."""
 
     @pytest.mark.parametrize(
-        "root", ["packet.py", "http", "dnstx.py", "story.py",
-                 _not_yet("flows")],
+        "root", ["packet.py", "http", "dnstx.py", "story.py", "flows"],
     )
     def test_renderer_named_methods_hand_over_to_render(self, root: str) -> None:
         bad: list[str] = []

@@ -39,8 +39,8 @@ class TestTCPFlagNames:
         assert layer.flag_names == names
 
     def test_the_ladder_and_the_handshake_command_use_it(self) -> None:
-        ladder = importlib.import_module("layerpeek.notebook.ladder")
-        assert ladder.flag_names is tcp.flag_names
+        for name in ("layerpeek.notebook.ladder", "layerpeek.render.ladder"):
+            assert importlib.import_module(name).flag_names is tcp.flag_names
         # The command imports it when it draws (its module loads for `--help` too).
         handshake = importlib.import_module("layerpeek.commands.handshake")
         info = SimpleNamespace(seq=0, ack=1, seglen=0, analysis=None, direction="client")
@@ -125,7 +125,7 @@ class TestCloseVocabulary:
     def test_the_ladders_label_a_refused_connection_alike(self) -> None:
         from layerpeek.commands import handshake
         from layerpeek.flows import events
-        from layerpeek.notebook import ladder
+        from layerpeek.render import ladder
 
         assert ladder.CLOSE_LABELS is events.CLOSE_LABELS
         # The command imports the table when it draws (its module loads for `--help` too).

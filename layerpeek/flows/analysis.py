@@ -182,14 +182,9 @@ class Verdict:
 
     def labels(self) -> list[str]:
         """Wireshark-style Info labels, e.g. ``["TCP Dup ACK 4#2"]``."""
-        out: list[str] = []
-        for flag in FLAG_ORDER:
-            if self.flags & flag:
-                label = LABELS[flag]
-                if flag is Flag.DUPLICATE_ACK:
-                    label = f"{label} {self.dupack_frame}#{self.dupack_num}"
-                out.append(label)
-        return out
+        from layerpeek.render.flows import verdict_labels
+
+        return verdict_labels(self)
 
     def reasons(self) -> list[tuple[str, str]]:
         """(``tcp.analysis.*`` field, plain-language reason) for each flag set."""

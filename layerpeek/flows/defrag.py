@@ -104,42 +104,19 @@ class FragmentInfo:
     problems: tuple[str, ...] = ()  #: overlaps, duplicates, inconsistencies
 
     def summary(self) -> str:
-        v = f"IPv{self.version}"
-        if self.complete:
-            frames = ",".join(f"#{f}" for f in self.frames)
-            return (
-                f"{v} datagram id=0x{self.datagram_id:x} reassembled: {self.total_len} bytes "
-                f"from {frames}"
-            )
-        text = (
-            f"{v} fragment id=0x{self.datagram_id:x} off={self.offset} len={self.length}"
-            f"{' MF' if self.more else ''}"
-        )
-        if self.first_frame:
-            text += f" (datagram from #{self.first_frame})"
-        if self.problems:
-            text += " " + "; ".join(self.problems)
-        return text
+        from layerpeek.render.flows import fragment_summary
+
+        return fragment_summary(self)
 
     def tree_lines(self) -> list[str]:
-        lines = [self.summary()]
-        if self.complete:  # a fragment's own problems are already in its summary
-            lines.extend(f"problem: {p}" for p in self.problems)
-        return lines
+        from layerpeek.render.flows import fragment_tree_lines
+
+        return fragment_tree_lines(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "datagram_id": self.datagram_id,
-            "first_frame": self.first_frame,
-            "offset": self.offset,
-            "length": self.length,
-            "more": self.more,
-            "complete": self.complete,
-            "frames": list(self.frames),
-            "total_len": self.total_len,
-            "problems": list(self.problems),
-        }
+        from layerpeek.render.flows import fragment_to_dict
+
+        return fragment_to_dict(self)
 
 
 class _Datagram:

@@ -163,7 +163,9 @@ class Tunnel:
     id: int | None  #: VNI or GRE key (PPTP: the call id), None when the tunnel has none
 
     def to_dict(self) -> dict[str, object]:
-        return {"type": self.kind, "src": self.src, "dst": self.dst, "id": self.id}
+        from layerpeek.render.flows import tunnel_to_dict
+
+        return tunnel_to_dict(self)
 
     def __str__(self) -> str:
         ident = "" if self.id is None else f" id={self.id}"
@@ -207,8 +209,3 @@ def note_tunnels(seen: list[Tunnel], layers: Sequence[Layer], inner: int) -> Non
 def vlans_of(context: Context) -> tuple[int, ...]:
     """The VLAN ids of a context, outermost first."""
     return tuple(hop[3] for hop in context if hop[0] == "vlan")
-
-
-def encapsulation_dict(vlans: tuple[int, ...], tunnels: list[Tunnel]) -> dict[str, object]:
-    """The ``flows --json`` keys that say what a conversation travelled in."""
-    return {"vlans": list(vlans), "tunnels": [t.to_dict() for t in tunnels]}

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerpeek.flows.analysis import Flag, Verdict
+from layerpeek.flows.analysis import Verdict
 from layerpeek.flows.events import CloseKind, Direction, StateChanged, UnexpectedSegment
-from layerpeek.flows.key import Endpoint, Tunnel, encapsulation_dict
+from layerpeek.flows.key import Endpoint, Tunnel
 from layerpeek.flows.tcp_state import Segment, TCPState
 from layerpeek.flows.zeek import ZeekTracker
 
@@ -42,12 +42,9 @@ class SynOptions:
     timestamps: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "mss": self.mss,
-            "window_scale": self.window_scale,
-            "sack_permitted": self.sack_permitted,
-            "timestamps": self.timestamps,
-        }
+        from layerpeek.render.flows import syn_options_to_dict
+
+        return syn_options_to_dict(self)
 
 
 @dataclass(slots=True)
@@ -114,48 +111,15 @@ class Handshake:
         return bool(c and s and c.timestamps and s.timestamps)
 
     def options_text(self) -> list[str]:
-        """What the two SYNs agreed, for listings: ``["MSS 1460/1460", "SACK", ...]``.
+        """What the two SYNs agreed, for listings: ``["MSS 1460/1460", "SACK", ...]``."""
+        from layerpeek.render.flows import handshake_options
 
-        Empty when either SYN was not captured (nothing was negotiated that we saw).
-        """
-        c, s = self.client_options, self.server_options
-        if c is None or s is None:
-            return []
-        parts = [f"MSS {c.mss or '-'}/{s.mss or '-'}"]
-        if self.window_scaling:
-            parts.append(f"window scale {c.window_scale}/{s.window_scale}")
-        if self.sack:
-            parts.append("SACK")
-        if self.timestamps:
-            parts.append("timestamps")
-        return parts
+        return handshake_options(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "complete": self.complete,
-            "client_isn": self.client_isn,
-            "server_isn": self.server_isn,
-            "syn_frame": self.syn_frame,
-            "synack_frame": self.synack_frame,
-            "ack_frame": self.ack_frame,
-            "syn_count": self.syn_count,
-            "rtt_ms": _ms(self.rtt_ns),
-            "rtt_server_ms": _ms(self.rtt_server_ns),
-            "rtt_client_ms": _ms(self.rtt_client_ns),
-            "client_options": _options(self.client_options),
-            "server_options": _options(self.server_options),
-            "window_scaling": self.window_scaling,
-            "sack": self.sack,
-            "timestamps": self.timestamps,
-        }
+        from layerpeek.render.flows import handshake_to_dict
 
-
-def _options(options: SynOptions | None) -> dict[str, Any] | None:
-    return None if options is None else options.to_dict()
-
-
-def _ms(ns: int | None) -> float | None:
-    return None if ns is None else round(ns / 1e6, 6)
+        return handshake_to_dict(self)
 
 
 @dataclass(slots=True)
@@ -189,39 +153,14 @@ class Teardown:
 
     def describe(self) -> str:
         """One sentence for the ``flows`` table and the ladder diagram."""
-        k = self.kind
-        if k == "refused":
-            return f"refused: the {self.rst_by} answered the SYN with RST (frame {self.rst_frame})"
-        if k == "rst":
-            half = " after a half-close" if self.half_closed else ""
-            return f"aborted{half}: {self.rst_by} sent RST (frame {self.rst_frame})"
-        if k == "evicted":
-            return "evicted from the full connection table while still open"
-        if k == "open":
-            if self.fins:
-                return f"still open at end of capture ({self.initiator} sent FIN)"
-            return "still open at end of capture"
-        other = "server" if self.initiator == "client" else "client"
-        if k == "simultaneous":
-            return "simultaneous close: both sides sent FIN before receiving the other's"
-        if k == "half-close":
-            return (
-                f"half-close: the {self.initiator} sent FIN, the {other} kept sending, "
-                f"then closed"
-            )
-        return f"four-way close begun by the {self.initiator}"
+        from layerpeek.render.flows import teardown_text
+
+        return teardown_text(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "initiator": self.initiator,
-            "client_fin_frame": self.client_fin_frame,
-            "server_fin_frame": self.server_fin_frame,
-            "rst_frame": self.rst_frame,
-            "rst_by": self.rst_by,
-            "half_closed": self.half_closed,
-            "description": self.describe(),
-        }
+        from layerpeek.render.flows import teardown_to_dict
+
+        return teardown_to_dict(self)
 
 
 @dataclass(slots=True)
@@ -295,59 +234,21 @@ class TCPConversation:
         return self.zeek.history_string
 
     def _repr_html_(self) -> str:
-        """Jupyter's view: the facts and the SVG ladder (:mod:`layerpeek.notebook.ladder`)."""
-        from layerpeek.notebook.ladder import conversation_html
+        """Jupyter's view: the facts and the SVG ladder (:mod:`layerpeek.render.ladder`)."""
+        from layerpeek.render.ladder import conversation_html
 
         return conversation_html(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from layerpeek.notebook.ladder import conversation_text
+        from layerpeek.render.ladder import conversation_text
 
         p.text(conversation_text(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``flows --json`` record (see ``layerpeek/commands/flows.py``)."""
-        return {
-            "id": self.id,
-            "proto": "tcp",
-            "client": str(self.client),
-            "server": str(self.server),
-            "client_by": self.client_by,
-            "first_frame": self.first_frame,
-            "last_frame": self.last_frame,
-            "start": self.first_ts_ns / 1e9,
-            "duration": round(self.duration_ns / 1e9, 9),
-            "packets": self.packets,
-            "packets_client": self.packets_client,
-            "packets_server": self.packets_server,
-            "bytes_client": self.bytes_client,
-            "bytes_server": self.bytes_server,
-            "stream_bytes_client": self.stream_bytes_client,
-            "stream_bytes_server": self.stream_bytes_server,
-            "missed_bytes_client": self.missed_bytes_client,
-            "missed_bytes_server": self.missed_bytes_server,
-            "conn_state": self.conn_state,
-            "history": self.history,
-            "history_dropped": self.zeek.history_dropped,
-            "client_state": self.client_state.value,
-            "server_state": self.server_state.value,
-            "handshake": self.handshake.to_dict(),
-            "close": self.close.to_dict(),
-            "analysis": dict(sorted(self.analysis.items())),
-            "transitions": [
-                {
-                    "frame": t.frame,
-                    "endpoint": t.endpoint,
-                    "from": t.old.value,
-                    "to": t.new.value,
-                    "why": t.why,
-                }
-                for t in self.transitions
-            ],
-            "anomalies": self.anomaly_count,
-            "inconsistencies": self.inconsistencies,
-            **encapsulation_dict(self.vlans, self.tunnels),
-        }
+        from layerpeek.render.flows import conversation_to_dict
+
+        return conversation_to_dict(self)
 
 
 @dataclass(slots=True)
@@ -382,87 +283,28 @@ class PacketFlowInfo:
         return 0 if self.analysis is None else self.analysis.flags
 
     def summary(self) -> str:
-        """A compact suffix for one-line listings.
+        """``dump``'s words: ``[stream 3: ESTABLISHED/CLOSE_WAIT] [TCP Retransmission]``."""
+        from layerpeek.render.text import flow_suffix
 
-        ``[tcp 0 seq=1 ack=1 len=12 ESTABLISHED/ESTABLISHED] [TCP Retransmission]``
-        """
-        parts: list[str] = []
-        if self.proto == "tcp":
-            ack = "" if self.ack is None else f" ack={self.ack}"
-            states = ""
-            if self.client_state is not None and self.server_state is not None:
-                states = f" {self.client_state.value}/{self.server_state.value}"
-            numbers = f"seq={self.seq}{ack} len={self.seglen}"
-            parts.append(f"[tcp.stream {self.stream} {numbers}{states}]")
-        elif self.proto == "udp":
-            parts.append(f"[udp.stream {self.stream}]")
-        parts.extend(self.labels())
-        return " ".join(parts)
+        return flow_suffix(self)
 
     def labels(self) -> list[str]:
-        """The bracketed notes after the stream: Wireshark's analysis labels
-        (``[TCP Dup ACK 17#2]``), then the IP defragmentation note."""
-        parts: list[str] = []
-        if self.analysis is not None and self.analysis.flags:
-            parts.extend(f"[{label}]" for label in self.analysis.labels())
-        if self.conflict_with is not None:
-            parts.append(f"[TCP retransmission with different data than #{self.conflict_with}]")
-        if self.defrag is not None:
-            parts.append(f"[{self.defrag.summary()}]")
-        return parts
+        """The bracketed notes after the stream: ``[TCP Dup ACK 17#2]``, the defrag note."""
+        from layerpeek.render.flows import flow_labels
+
+        return flow_labels(self)
 
     def tree_lines(self) -> list[str]:
         """Indented detail lines for ``dump -V`` (after the TCP/UDP layer)."""
-        lines: list[str] = []
-        if self.proto == "tcp":
-            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
-            lines.append(
-                f"Relative seq: {self.seq}  next: {self.next_seq}  "
-                f"ack: {'-' if self.ack is None else self.ack}  len: {self.seglen}"
-            )
-            if self.client_state is not None and self.server_state is not None:
-                lines.append(
-                    f"State after: client {self.client_state.value}, "
-                    f"server {self.server_state.value}"
-                )
-            if self.analysis is not None:
-                for name, reason in self.analysis.reasons():
-                    lines.append(f"{name}: {reason}")
-            if self.conflict_with is not None:
-                lines.append(f"Conflicting retransmission: bytes differ from #{self.conflict_with}"
-                             " (the first copy is the stream's)")
-        elif self.proto == "udp":
-            lines.append(f"Stream index: {self.stream} ({self.direction} → peer)")
-        if self.defrag is not None:
-            lines.extend(self.defrag.tree_lines())
-        return lines
+        from layerpeek.render.flows import flow_tree_lines
+
+        return flow_tree_lines(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: a ``"flow"`` object beside the packet's layers."""
-        out: dict[str, Any] = {"proto": self.proto}
-        if self.proto in ("tcp", "udp"):
-            out["stream"] = self.stream
-            out["direction"] = self.direction
-        if self.proto == "tcp":
-            out.update(
-                seq=self.seq,
-                ack=self.ack,
-                next_seq=self.next_seq,
-                len=self.seglen,
-                client_state=None if self.client_state is None else self.client_state.value,
-                server_state=None if self.server_state is None else self.server_state.value,
-            )
-            a = self.analysis
-            flags = [] if a is None else [name for name, _ in a.reasons()]
-            out["analysis"] = flags
-            if a is not None and a.flags & Flag.DUPLICATE_ACK:
-                out["duplicate_ack_num"] = a.dupack_num
-                out["duplicate_ack_frame"] = a.dupack_frame
-            if self.conflict_with is not None:
-                out["conflict_with"] = self.conflict_with
-        if self.defrag is not None:
-            out["defrag"] = self.defrag.to_dict()
-        return out
+        from layerpeek.render.flows import flow_to_dict
+
+        return flow_to_dict(self)
 
 
 #: How a side's start is shown when the capture joined its connection mid-stream.

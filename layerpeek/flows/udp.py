@@ -20,7 +20,6 @@ from layerpeek.flows.key import (
     FlowKey,
     Tunnel,
     context_of,
-    encapsulation_dict,
     flow_key,
     note_tunnels,
     vlans_of,
@@ -80,27 +79,9 @@ class UDPConversation:
         return ("D" if self.packets_client else "") + ("d" if self.packets_server else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "proto": "udp",
-            "client": str(self.client),
-            "server": str(self.server),
-            "client_by": "first packet",
-            "first_frame": self.first_frame,
-            "last_frame": self.last_frame,
-            "start": self.first_ts_ns / 1e9,
-            "duration": round(self.duration_ns / 1e9, 9),
-            "packets": self.packets,
-            "packets_client": self.packets_client,
-            "packets_server": self.packets_server,
-            "bytes_client": self.bytes_client,
-            "bytes_server": self.bytes_server,
-            "conn_state": self.conn_state,
-            "history": self.history,
-            "handshake": None,
-            "close": None,
-            **encapsulation_dict(self.vlans, self.tunnels),
-        }
+        from layerpeek.render.flows import udp_conversation_to_dict
+
+        return udp_conversation_to_dict(self)
 
 
 class UDPTracker:

@@ -1,8 +1,9 @@
 """Jupyter support: rich displays, DataFrames and plots for captures.
 
-``Packet`` and ``TCPConversation`` display themselves in a notebook (their
-``_repr_html_`` draws through this package); the functions here add tables,
-ladders, DataFrames and the time-sequence graph::
+``Packet``, ``TCPConversation`` and ``HTTPExchange`` display themselves in a
+notebook (their ``_repr_html_`` draws through :mod:`layerpeek.render`); the
+functions here read captures into lists shown as tables, record the ladders,
+and add DataFrames and the time-sequence graph::
 
     from layerpeek import notebook as lpn
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.render.flows import flow_tree_lines, teardown_text
 from layerpeek.render.hexdump import byte_range
 from layerpeek.render.text import (
     endpoints,
@@ -232,7 +233,7 @@ def _layer_box(
         if layer.name == "http":
             body += _http_extra(layer, fields)
         if flow is not None and flow.proto in ("tcp", "udp") and layer.name == flow.proto:
-            generated = flow.tree_lines()
+            generated = flow_tree_lines(flow)
             if generated:
                 body += (
                     '<div style="color:#555;margin-top:2px">'
@@ -374,7 +375,7 @@ def conversations_table(convs: Sequence[Any], limit: int = TABLE_ROWS) -> HTML:
     rows: list[tuple[object, ...]] = []
     for conv in convs[:limit]:
         close = getattr(conv, "close", None)
-        end = close.describe() if close is not None else ""
+        end = teardown_text(close) if close is not None else ""
         rows.append((
             conv.id, conv.proto, str(conv.client), str(conv.server),
             f"{conv.first_frame}–{conv.last_frame}", conv.packets, conv.bytes_client,

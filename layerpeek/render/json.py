@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from layerpeek.packet import Layer, Packet
+from layerpeek.render.flows import flow_to_dict
 from layerpeek.wire import ip_str, mac_str
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def packet_to_dict(packet: Packet, flow: PacketFlowInfo | None = None) -> dict[s
     out["protocols"] = packet.protocols
     out["layers"] = [layer_to_dict(layer) for layer in packet.layers]
     if flow is not None:
-        out["flow"] = flow.to_dict()
+        out["flow"] = flow_to_dict(flow)
     return out
 
 

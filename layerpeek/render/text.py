@@ -39,6 +39,7 @@ from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import SACK, TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
+from layerpeek.render.flows import flow_labels, flow_tree_lines
 from layerpeek.termsafe import terminal_safe
 from layerpeek.wire import ip_str, mac_str
 
@@ -367,7 +368,7 @@ def flow_suffix(flow: PacketFlowInfo) -> str:
             parts.append(f"[stream {flow.stream}]")
     elif flow.proto == "udp":
         parts.append(f"[stream {flow.stream}]")
-    parts.extend(flow.labels())
+    parts.extend(flow_labels(flow))
     return " ".join(parts)
 
 
@@ -812,7 +813,7 @@ def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None
               flags: 0x012 (SYN, ACK)
     """
     lines = [paint(frame_line(packet), _DIM, color)]
-    flow_lines = [] if flow is None else flow.tree_lines()
+    flow_lines = [] if flow is None else flow_tree_lines(flow)
     for depth, layer in enumerate(packet.layers):
         if relative:
             lines.extend(numbered_layer_lines(packet, depth, flow, "  " * depth, color))

@@ -49,4 +49,4 @@ def test_pipeline_annotates_udp_packets_with_stream_and_direction() -> None:
     info, events = step.flow, step.events
     assert info is not None and (info.proto, info.stream, info.direction) == ("udp", 0, "client")
     assert events == []
-    assert info.summary() == "[udp.stream 0]"
+    assert info.summary() == "[stream 0]"  # dump's words (render.text.flow_suffix)
