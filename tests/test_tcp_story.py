@@ -188,3 +188,16 @@ def test_a_frame_has_one_time_in_dump_handshake_and_the_notebook_ladder(
     assert re.search(r"since the capture(&#x27;|')s first packet", svg)
     shown = re.findall(r">\s*(\d+)  (\d+\.\d{6})<", svg)
     assert shown and all(when[int(frame)] == t for frame, t in shown)
+
+
+def test_the_capture_point_assumptions_are_stated_where_the_states_are_shown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["handshake", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "States are read at the capture point" in text
+    assert "take both sides through CLOSING" in text
+    assert "seconds since the first packet of the capture" in text
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "The states are read at the capture point" in readme
+    assert "A state the capture has not shown yet is `?`" in readme

@@ -40,7 +40,8 @@ tunnels               the tunnels it travelled in, as Zeek's tunnel_parents:
 
 TCP records also carry ``stream_bytes_client/server`` (unique bytes
 reassembled), ``missed_bytes_client/server`` (bytes in gaps),
-``client_state``/``server_state`` (final RFC 9293 states), ``analysis``
+``client_state``/``server_state`` (final RFC 9293 states; ``?`` for a server
+that never answered the SYN), ``analysis``
 (counts per ``tcp.analysis.*`` flag), ``transitions`` (every state change:
 frame, endpoint, from, to, why), ``anomalies``, ``inconsistencies`` (segments
 that re-sent bytes differently) and ``history_dropped`` (Zeek history letters

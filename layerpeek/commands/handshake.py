@@ -7,7 +7,7 @@ and each side's RFC 9293 state printed under its column whenever it
 changes::
 
     frame  time       client 10.0.0.1:40000                  server 10.0.0.2:3040
-                      CLOSED                                               CLOSED
+                      CLOSED                                               LISTEN
         1  0.000000   |---- SYN seq=0 len=0 -------------------------------->| handshake 1/3
                       SYN_SENT                                             LISTEN
 

@@ -103,6 +103,16 @@ def innermost_transport(packet: Packet, kind: type[Layer]) -> tuple[int, int] | 
     t = len(layers) - 1
     while t >= 0 and not isinstance(layers[t], kind):
         t -= 1
+    if t < 0:
+        return None
+    ip = carrier_ip(layers, t)
+    return None if ip is None else (t, ip)
+
+
+def carrier_ip(layers: Sequence[Layer], t: int) -> int | None:
+    """The index of the IP layer that carries the transport layer ``layers[t]``
+    (the nearest before it), or None when there is none or the header is
+    quoted in an ICMP error (see :func:`innermost_transport`)."""
     ip = -1
     for i in range(t - 1, -1, -1):
         layer = layers[i]
@@ -110,7 +120,7 @@ def innermost_transport(packet: Packet, kind: type[Layer]) -> tuple[int, int] | 
             return None  # anything after an ICMP message is what it quotes
         if ip < 0 and isinstance(layer, (IPv4, IPv6)):
             ip = i
-    return None if ip < 0 else (t, ip)
+    return None if ip < 0 else ip
 
 
 def _carrier(layers: Sequence[Layer], i: int) -> tuple[str, int, UDP | None]:

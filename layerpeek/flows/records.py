@@ -11,7 +11,7 @@ computed, so a consumer can build or load them without a tracker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from layerpeek.flows.analysis import Verdict
 from layerpeek.flows.events import CloseKind, Direction, StateChanged, UnexpectedSegment
@@ -264,7 +264,7 @@ class PacketFlowInfo:
 
     proto: str  #: "tcp", "udp" or "" (not a TCP/UDP packet; defrag info only)
     stream: int = -1
-    direction: str = ""  #: "client" or "server": the sender
+    direction: Direction | Literal[""] = ""  #: the sender; "" when not TCP/UDP
     seq: int | None = None  #: relative sequence number (tcp.seq)
     ack: int | None = None  #: relative acknowledgement number, None without ACK (tcp.ack)
     next_seq: int | None = None  #: relative seq + length (+1 for SYN/FIN) (tcp.nxtseq)

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from layerpeek.flows.events import ConversationSummary
+from layerpeek.flows.events import ConversationSummary, Direction
 from layerpeek.flows.key import (
     Endpoint,
     FlowKey,
     Tunnel,
+    carrier_ip,
     context_of,
     flow_key,
     note_tunnels,
@@ -27,8 +28,6 @@ from layerpeek.flows.key import (
 from layerpeek.flows.records import PacketFlowInfo
 from layerpeek.flows.tracker import DEFAULT_MAX_CONNECTIONS
 from layerpeek.flows.zeek import udp_conn_state
-from layerpeek.layers.icmp import ICMP
-from layerpeek.layers.icmpv6 import ICMPv6
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
@@ -129,7 +128,7 @@ class UDPTracker:
         """Conversations numbered so far (the next one gets this number)."""
         return self._next_id
 
-    def feed(self, packet: Packet) -> tuple[UDPConversation, str] | None:
+    def feed(self, packet: Packet) -> tuple[UDPConversation, Direction] | None:
         """Count one packet; return its conversation and direction, or None if not UDP.
 
         The conversation is the innermost UDP datagram's.  A UDP tunnel the
@@ -149,7 +148,7 @@ class UDPTracker:
             if isinstance(layer, UDP):
                 self._count_at(packet, u)
 
-    def _count_at(self, packet: Packet, u: int) -> tuple[UDPConversation, str] | None:
+    def _count_at(self, packet: Packet, u: int) -> tuple[UDPConversation, Direction] | None:
         found = _extract_at(packet, u)
         if found is None:
             return None
@@ -187,6 +186,7 @@ class UDPTracker:
             self.conversations[conv.id] = conv
         if context:
             note_tunnels(conv.tunnels, packet.layers, inner)
+        direction: Direction
         if conv.client.addr == src and conv.client.port == udp.src_port:
             direction = "client"
             conv.packets_client += 1
@@ -257,14 +257,8 @@ def _extract_at(packet: Packet, u: int) -> tuple[UDP, bytes, bytes, int, int] | 
     layers = packet.layers
     udp = layers[u]
     assert isinstance(udp, UDP)
-    ip = -1
-    for i in range(u - 1, -1, -1):
-        layer = layers[i]
-        if isinstance(layer, (ICMP, ICMPv6)):
-            return None  # anything after an ICMP message is what it quotes
-        if ip < 0 and isinstance(layer, (IPv4, IPv6)):
-            ip = i
-    if ip < 0:
+    ip = carrier_ip(layers, u)
+    if ip is None:
         return None
     carrier = layers[ip]
     assert isinstance(carrier, (IPv4, IPv6))
