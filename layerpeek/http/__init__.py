@@ -90,8 +90,9 @@ def exchanges(
     the traffic itself raises.
 
     ``keylog`` (a :class:`~layerpeek.tls.KeyLog` or the path of an NSS key
-    log) decrypts HTTPS: the exchanges inside the TLS connections whose
-    secrets it holds come out like cleartext ones.
+    log) decrypts HTTPS and QUIC: the exchanges inside the TLS connections
+    and the HTTP/3 ones inside the QUIC connections whose secrets it holds
+    come out like cleartext ones.
     """
     return sort_exchanges(list(iter_exchanges(source, defrag=defrag, problems=problems,
                                               keylog=keylog)))
@@ -111,8 +112,11 @@ def iter_exchanges(
     from layerpeek.flows.events import Problem
     from layerpeek.http.message import HTTPExchange
 
-    stages = (["defrag"] if defrag else []) + ["http"] + (["tls"] if keylog is not None else [])
-    settings = {"tls": {"keylog": keylog, "keep_connections": False}}
+    # With a key log: HTTPS (the tls stage) and HTTP/3 over QUIC (the quic stage) too.
+    stages = (["defrag"] if defrag else []) + ["http"] + (
+        ["tls", "quic"] if keylog is not None else [])
+    settings = {"tls": {"keylog": keylog, "keep_connections": False},
+                "quic": {"keylog": keylog, "keep_connections": False}}
     analysis = Analysis(stages, settings=settings if keylog is not None else None,
                         flow_info=False)
     for event in analysis.events(source):

@@ -369,3 +369,15 @@ def test_out_of_order_stream_data_is_bounded_per_connection() -> None:
     assert conn._held == 0 and conn._streams[(0, "client")].delivered == 610
     stage._stream(conn, "client", qf.Stream(0x0F, 0, 610, b"", True), frame, [])
     assert (0, "client") not in conn._streams  # its FIN: forgotten
+
+
+def test_the_library_lists_http3_exchanges_with_a_key_log() -> None:
+    import layerpeek.http
+
+    path = capture("quic_h3_page")
+    listed = layerpeek.http.exchanges(path, keylog=CAPTURES / "quic_h3_page.keys")
+    assert [(ex.request.target if ex.request else None,
+             ex.response.status if ex.response else None) for ex in listed] == [
+        ("/index.html", 200), ("/style.css", 200), ("/logo.png", 200), ("/data.json", 200),
+        ("/no-such-page", 404)]
+    assert layerpeek.http.exchanges(path) == []  # without keys nothing of HTTP/3 can be read
