@@ -1276,12 +1276,17 @@ def _quic_step(conn: QUICConnection) -> Step:
         words.append("The server first sent a Retry packet with a token, to check the client's "
                      "address; the client sent its Initial again with the token (one more round "
                      "trip).")
+    if conn.zero_rtt:
+        words.append(f"It resumed an earlier session and sent {conn.zero_rtt} 0-RTT packet"
+                     f"{'s' if conn.zero_rtt != 1 else ''} with its first flight: its requests "
+                     "left before any answer, with no round trip at all (early data, which an "
+                     "attacker could replay).")
     if conn.handshake_rtt_ns is not None:
         suite = f" ({cipher_suite_name(conn.suite)})" if conn.suite is not None else ""
         words.append(f"The server answered {_ms(conn.handshake_rtt_ns)} later with its Initial "
-                     f"packet, the ServerHello{suite}, and its Handshake packets, its certificate "
-                     "and Finished, encrypted: after one round trip the client had the keys and "
-                     "could send its requests at once.")
+                     f"packet, the ServerHello{suite}, and its encrypted Handshake packets (its "
+                     "certificate, unless the session was resumed, and Finished): after one round "
+                     "trip the client had the keys and could send its requests at once.")
     if conn.alpn:
         words.append(f"They agreed on {conn.alpn}"
                      + (" (HTTP/3)." if conn.alpn.startswith("h3") else "."))
@@ -1303,6 +1308,7 @@ def _quic_step(conn: QUICConnection) -> Step:
                 f"udp {conn.udp_stream}" if conn.udp_stream is not None else None,
                 {"sni": conn.sni, "alpn": conn.alpn, "version": conn.version,
                  "retry": conn.retry, "handshake_rtt_ns": conn.handshake_rtt_ns,
+                 "zero_rtt_packets": conn.zero_rtt,
                  "undecrypted": dict(conn.undecrypted)})
 
 

@@ -14,7 +14,9 @@ answer, so a capture's bodies can be checked against what was sent.
 started with ``--only-v2`` draws a Version Negotiation packet), ``--version
 2`` makes the client accept version 2 (preferred) and 1.  ``--key-update``
 fetches the first PATH, then updates the 1-RTT keys and moves to a new
-connection id before asking for the rest.  The secrets go to ``--keylog``
+connection id before asking for the rest.  ``--early-data`` first connects
+from ``--local-port`` + 1 for a session ticket, then resumes from
+``--local-port`` and sends its requests at once, in 0-RTT packets.  The secrets go to ``--keylog``
 in the NSS key log format (aioquic's ``secrets_log_file``).
 
 Written against aioquic's public API (QuicConnectionProtocol, H3Connection).
@@ -117,8 +119,11 @@ async def serve(args: argparse.Namespace) -> None:
         config.supported_versions = [QuicProtocolVersion.VERSION_2]
     config.load_cert_chain(args.certs / "server.pem", args.certs / "server.key")
     host, port = args.listen.rsplit(":", 1)
+    tickets: dict[bytes, Any] = {}  # session tickets issued, for resumption and 0-RTT
     server = await quic_serve(host, int(port), configuration=config,
-                              create_protocol=server_cls, retry=args.retry)
+                              create_protocol=server_cls, retry=args.retry,
+                              session_ticket_fetcher=tickets.pop,
+                              session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -146,8 +151,20 @@ async def get(args: argparse.Namespace) -> None:
         config.original_version = int(args.offer, 16)
     config.load_verify_locations(cafile=str(args.cacert))
     host, port = args.connect.rsplit(":", 1)
+    if args.early_data:
+        # A first connection for its session ticket (its key log lines are kept too), then
+        # the real one: resumed, its requests sent at once in 0-RTT packets.
+        tickets: list[Any] = []
+        async with connect(host, int(port), configuration=config, create_protocol=client_cls,
+                           local_port=args.local_port + 1,
+                           session_ticket_handler=tickets.append) as first:
+            await first.get(f"{args.server_name}", args.paths[0])
+            first.close()
+            await first.wait_closed()
+        config.session_ticket = tickets[-1]
     async with connect(host, int(port), configuration=config, create_protocol=client_cls,
-                       local_port=args.local_port) as client:
+                       local_port=args.local_port,
+                       wait_connected=not args.early_data) as client:
         authority = f"{args.server_name}:{port}" if port != "443" else args.server_name
         answers = []
         if args.key_update:
@@ -186,6 +203,8 @@ def main(argv: list[str]) -> None:
     g.add_argument("--local-port", type=int, default=0)
     g.add_argument("--version", choices=["1", "2"], default="1")
     g.add_argument("--offer", help="the version of the first Initial, in hex")
+    g.add_argument("--early-data", action="store_true",
+                   help="resume a first connection's session and send the requests as 0-RTT")
     g.add_argument("--key-update", action="store_true",
                    help="after the first answer: update the keys and change connection id")
     g.add_argument("paths", nargs="+")

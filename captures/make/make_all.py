@@ -637,6 +637,10 @@ def expect_retry(path: Path, keys: Path | None, report: list[str]) -> None:
     expect(count(path, "quic.long.packet_type == 3") == 1, "one Retry")
 
 
+def expect_0rtt(path: Path, keys: Path | None, report: list[str]) -> None:
+    expect(count(path, "quic.long.packet_type == 1") >= 1, "0-RTT packets")
+
+
 def expect_key_update(path: Path, keys: Path | None, report: list[str]) -> None:
     assert keys is not None
     expect(decrypted_count(path, keys, "quic.key_phase == 1") >= 2, "packets in key phase 1")
@@ -815,6 +819,9 @@ CAPTURES: dict[str, Callable[[], None]] = {
         paths=("/index.html", "/style.css", "/logo.png", "/data.json", "/no-such-page"),
         check=expect_h3_requests(5)),
     "quic_no_keys": quic_capture("quic_no_keys.pcap", 41501, keys=False),
+    "quic_0rtt": quic_capture(
+        "quic_0rtt.pcap", 41506, "--early-data", paths=("/index.html", "/style.css"),
+        check=expect_0rtt),
     "quic_key_update": quic_capture(
         "quic_key_update.pcap", 41504, "--key-update",
         paths=("/index.html", "/style.css", "/logo.png"), check=expect_key_update),

@@ -76,7 +76,9 @@ class _Stream:
     buffer: bytearray = field(default_factory=bytearray)
     ended: bool = False
     part: _Part | None = None
-    blocked: list[tuple[bytes, int, int]] = field(default_factory=list)  #: header blocks waiting
+    #: frames waiting behind a header block that cannot be decoded yet:
+    #: (frame type, payload, frame, time, fed to the decoder and blocked on its table)
+    blocked: list[tuple[int, bytes, int, int, bool]] = field(default_factory=list)
     ignored: bool = False  #: its bytes are not read any more
 
 
@@ -142,7 +144,10 @@ class HTTP3Connection:
 
     def finish(self) -> list[HTTPExchange]:
         """The input ended: every exchange still open, as far as it went."""
-        out = []
+        out: list[HTTPExchange] = []
+        for stream in list(self._streams.values()):
+            if stream.blocked and not stream.blocked[0][4]:
+                out.extend(self._drain(stream, force=True))
         for stream_id in sorted(self._exchanges):
             ex = self._exchanges[stream_id]
             out.append(self._exchange(stream_id, ex, ended=False))
@@ -197,14 +202,15 @@ class HTTP3Connection:
             del buf[: c.pos + length]
             self.frames_by_packet.setdefault(frame, []).append(ftype)
             if stream.kind == "control":
-                self._control(stream, ftype, payload)
+                out.extend(self._control(stream, ftype, payload, frame, ts_ns))
             else:
                 out.extend(self._request_frame(stream, ftype, payload, frame, ts_ns))
         if stream.kind == "request" and stream.ended and not buf:
             out.extend(self._ended(stream, frame, ts_ns))
         return out
 
-    def _control(self, stream: _Stream, ftype: int, payload: bytes) -> None:
+    def _control(self, stream: _Stream, ftype: int, payload: bytes, frame: int,
+                 ts_ns: int) -> list[HTTPExchange]:
         if ftype == 0x04:
             c = Cursor(payload)
             values: dict[int, int] = {}
@@ -215,11 +221,68 @@ class HTTP3Connection:
             except Short:
                 self._problem(f"{stream.sender} SETTINGS cut short")
             self.settings[stream.sender] = values
-        elif ftype == 0x07:
+            # Header blocks of the other side that waited for these SETTINGS (0-RTT
+            # requests are sent before them) can be decoded now.
+            return self._release("server" if stream.sender == "client" else "client")
+        if ftype == 0x07:
             try:
                 self.goaway = Cursor(payload).varint()
             except Short:
                 self._problem(f"{stream.sender} GOAWAY cut short")
+        return []
+
+    def _ready(self, sender: str) -> bool:
+        """Can ``sender``'s header blocks be decoded (its decoder made, or makeable)?"""
+        return sender in self._decoders or (
+            "server" if sender == "client" else "client") in self.settings
+
+    def _release(self, sender: str) -> list[HTTPExchange]:
+        out: list[HTTPExchange] = []
+        for (_, who), stream in list(self._streams.items()):
+            if who == sender and stream.blocked and not stream.blocked[0][4]:
+                out.extend(self._drain(stream))
+        return out
+
+    def _drain(self, stream: _Stream, resumed: bool = False,
+               force: bool = False) -> list[HTTPExchange]:
+        """Handle the frames queued on ``stream`` as far as the decoder allows.
+
+        ``resumed``: the encoder stream just unblocked the first (fed) block.
+        ``force``: the input ended; decode what waits for SETTINGS as if they
+        were the defaults (a table of capacity 0).
+        """
+        from pylsqpack import DecompressionFailed, StreamBlocked
+
+        out: list[HTTPExchange] = []
+        frame = ts_ns = 0
+        while stream.blocked:
+            ftype, payload, frame, ts_ns, fed = stream.blocked[0]
+            if ftype == 0x00:
+                stream.blocked.pop(0)
+                self._data(stream, payload, frame)
+                continue
+            headers: list[tuple[str, str]] | str
+            if fed:
+                if not resumed:
+                    break  # still waiting on the encoder stream
+                resumed = False
+                headers = self._resume(stream.sender, stream.stream_id)
+            else:
+                if not (force or self._ready(stream.sender)):
+                    break  # waiting for the peer's SETTINGS
+                try:
+                    _, raw = self._decoder(stream.sender).feed_header(stream.stream_id, payload)
+                    headers = _text(raw)
+                except StreamBlocked:
+                    stream.blocked[0] = (ftype, payload, frame, ts_ns, True)
+                    break
+                except DecompressionFailed:
+                    headers = "QPACK decompression failed"
+            stream.blocked.pop(0)
+            out.extend(self._headers(stream, headers, frame, ts_ns, len(payload)))
+        if not stream.blocked and stream.ended and not stream.buffer:
+            out.extend(self._ended(stream, frame, ts_ns))
+        return out
 
     def _decoder(self, sender: str) -> Any:
         decoder = self._decoders.get(sender)
@@ -266,13 +329,8 @@ class HTTP3Connection:
         out: list[HTTPExchange] = []
         for stream_id in unblocked:
             stream = self._streams.get((stream_id, sender))
-            if stream is None or not stream.blocked:
-                continue
-            block, at_frame, at_ts = stream.blocked.pop(0)
-            headers = self._resume(sender, stream_id)
-            out.extend(self._headers(stream, headers, at_frame, at_ts, len(block)))
-            if stream.ended and not stream.buffer and not stream.blocked:
-                out.extend(self._ended(stream, frame, ts_ns))
+            if stream is not None and stream.blocked and stream.blocked[0][4]:
+                out.extend(self._drain(stream, resumed=True))
         return out
 
     def _resume(self, sender: str, stream_id: int) -> list[tuple[str, str]] | str:
@@ -286,24 +344,24 @@ class HTTP3Connection:
 
     def _request_frame(self, stream: _Stream, ftype: int, payload: bytes, frame: int,
                        ts_ns: int) -> list[HTTPExchange]:
-        if ftype == 0x01:
-            if stream.blocked:  # keep the order: wait behind the blocked one
-                stream.blocked.append((payload, frame, ts_ns))
+        if ftype not in (0x00, 0x01):
+            return []
+        if stream.blocked or (ftype == 0x01 and not self._ready(stream.sender)):
+            # Behind a block that waits (keep the order), or this block needs the peer's
+            # SETTINGS first; bounded like a stream's out-of-order data.
+            if sum(len(b[1]) for b in stream.blocked) + len(payload) > self.max_frame * 4:
+                self._problem(f"stream {stream.stream_id}: more than {self.max_frame * 4} "
+                              "bytes wait behind a header block: not read further")
+                stream.ignored = True
+                stream.blocked.clear()
                 return []
-            from pylsqpack import DecompressionFailed, StreamBlocked
-
-            try:
-                _, headers = self._decoder(stream.sender).feed_header(stream.stream_id, payload)
-            except StreamBlocked:
-                stream.blocked.append((payload, frame, ts_ns))
-                return []
-            except DecompressionFailed:
-                return self._headers(stream, "QPACK decompression failed", frame, ts_ns,
-                                     len(payload))
-            return self._headers(stream, _text(headers), frame, ts_ns, len(payload))
+            stream.blocked.append((ftype, payload, frame, ts_ns, False))
+            return self._drain(stream) if ftype == 0x01 and len(stream.blocked) == 1 else []
         if ftype == 0x00:
             self._data(stream, payload, frame)
-        return []
+            return []
+        stream.blocked.append((ftype, payload, frame, ts_ns, False))
+        return self._drain(stream)
 
     def _headers(self, stream: _Stream, headers: list[tuple[str, str]] | str, frame: int,
                  ts_ns: int, size: int) -> list[HTTPExchange]:

@@ -125,6 +125,7 @@ class QUICConnection:
     retry: bool = False
     negotiated_versions: tuple[int, ...] = ()  #: the Version Negotiation's list, if any
     migrations: list[str] = field(default_factory=list)
+    zero_rtt: int = 0  #: 0-RTT packets the client sent (early data of a resumed session)
     #: frames that carried the TLS handshake (the first 32)
     handshake_frames: list[int] = field(default_factory=list)
     key_updates: dict[str, int] = field(default_factory=dict)
@@ -169,7 +170,8 @@ class QUICConnection:
             "sni": self.sni, "alpn": self.alpn, "cipher_suite": self.suite,
             "state": self.state, "handshake_rtt_ns": self.handshake_rtt_ns,
             "retry": self.retry, "negotiated_versions": list(self.negotiated_versions),
-            "key_updates": dict(self.key_updates), "migrations": list(self.migrations),
+            "zero_rtt_packets": self.zero_rtt, "key_updates": dict(self.key_updates),
+            "migrations": list(self.migrations),
             "close": self.close, "undecrypted": dict(self.undecrypted),
             "http3_exchanges": self.exchanges, "problems": list(self.problems),
         }
@@ -384,6 +386,8 @@ class QUICStage:
         if qp.long_header and qp.version is not None:
             conn.version = qp.version
         level = LEVELS[qp.kind]
+        if level == "0-rtt":
+            conn.zero_rtt += 1
         if sender == "server" and qp.kind == v.INITIAL and conn.server_hello_ts_ns is None:
             conn.server_hello_ts_ns = packet.ts_ns
         if not qp.decrypted:
@@ -484,7 +488,9 @@ class QUICStage:
                 return
             if self._unprotect(conn, sender, level, buf, pos, qp, keys, suite,
                                last=suite == suites[-1]):
-                if conn.suite is None and level != "initial":
+                if conn.suite is None and level not in ("initial", "0-rtt"):
+                    # (0-RTT comes before the ServerHello: its suite is the resumed
+                    # session's, found by trying each without any doubt raised.)
                     conn.suite = suite
                     conn.problem(f"the ServerHello was not seen: cipher suite "
                                  f"{names_of_suite(suite)} found by trying each")

@@ -381,3 +381,20 @@ def test_the_library_lists_http3_exchanges_with_a_key_log() -> None:
         ("/index.html", 200), ("/style.css", 200), ("/logo.png", 200), ("/data.json", 200),
         ("/no-such-page", 404)]
     assert layerpeek.http.exchanges(path) == []  # without keys nothing of HTTP/3 can be read
+
+
+def test_0rtt_requests_of_a_resumed_session_are_read() -> None:
+    events, stage, _ = run(capture("quic_0rtt"), CAPTURES / "quic_0rtt.keys")
+    first, resumed = stage.finished
+    assert (first.zero_rtt, resumed.zero_rtt) == (0, 2)
+    assert first.problems == [] and resumed.problems == [] and resumed.undecrypted == {}
+    exchanges = [e for e in events if isinstance(e, HTTPExchange)]
+    assert [(e.stream, e.request.target if e.request else None) for e in exchanges] == [
+        (0, "/index.html"), (1, "/index.html"), (1, "/style.css")]
+    for ex in exchanges:
+        assert ex.request is not None and ex.response is not None and ex.problem is None
+        body = FILES[ex.request.target][1]
+        assert hashlib.sha256(ex.response.body).digest() == hashlib.sha256(body).digest()
+    # The resumed connection's requests left in its 0-RTT packets, before the server spoke.
+    early = [ex.request.frames[0] for ex in exchanges[1:] if ex.request is not None]
+    assert all(frame < resumed.first_frame + 3 for frame in early)

@@ -82,6 +82,10 @@ def test_key_update_and_new_connection_ids_equal_tsharks() -> None:
     compare("quic_key_update", [*HEADER, *DECRYPTED, "tls.handshake.type", "http3.frame_type"])
 
 
+def test_0rtt_resumption_equals_tsharks() -> None:
+    compare("quic_0rtt", HEADER + DECRYPTED + TLS)
+
+
 def test_without_keys_the_initials_and_headers_equal_tsharks() -> None:
     compare("quic_no_keys", HEADER + DECRYPTED + TLS, keys=False)
 
