@@ -617,6 +617,12 @@ class QUICStage:
         if not alpn.startswith("h3") or not (data or ended):
             return
         if conn._h3 is None:
+            try:
+                import pylsqpack  # noqa: F401  (QPACK: the quic extra)
+            except ImportError:
+                conn.problem("HTTP/3 not read: its header blocks need the pylsqpack package "
+                             "(pip install 'layerpeek[quic]')")
+                return
             from layerpeek.quic.http3 import HTTP3Connection
 
             conn._h3 = HTTP3Connection(
