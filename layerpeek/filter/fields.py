@@ -1028,6 +1028,11 @@ def _build() -> list[Field]:
     add("quic.cc.reason_phrase", S, "CONNECTION_CLOSE: reason",
         _quic_frames(qf.ConnectionClose, lambda c: c.reason))
 
+    add("http3", P, "HTTP/3 (a QUIC packet that completed HTTP/3 frames; needs the QUIC stage "
+        "and a key log)",
+        lambda f: [p.http3_frames and b"" for layer in f.of(QUIC) for p in layer.packets
+                   if p.http3_frames][:1],
+        present=lambda f: any(p.http3_frames for layer in f.of(QUIC) for p in layer.packets))
     add("http3.frame_type", U, "HTTP/3 frame type completed by this packet (0 DATA, "
         "1 HEADERS, 4 SETTINGS, …; needs the QUIC stage and a key log)",
         lambda f: [t for layer in f.of(QUIC) for p in layer.packets for t in p.http3_frames])

@@ -110,6 +110,10 @@ class QUICPacket:
             parts.append("KP1")
         if self.frames:
             parts.append(_frames_brief(self.frames))
+        if self.http3_frames:
+            from layerpeek.quic.http3 import FRAME_NAMES as H3
+
+            parts.append("HTTP/3 " + ",".join(H3.get(t, f"0x{t:x}") for t in self.http3_frames))
         for message in self.messages:
             parts.append(message.summary())
         if self.problem and not self.decrypted and self.kind not in (v.RETRY,
