@@ -354,6 +354,9 @@ class QUICStage:
                     isinstance(m, ClientHello) for m in qp.messages):
                 conn = self._open(packet, qp, ends, step, out)
             if conn is None:
+                if not qp.long_header:
+                    qp.problem = ("1-RTT packet of a connection whose start is not in the "
+                                  "capture: its connection id and keys are unknown")
                 pos += qp.size
                 continue
             sender = "client" if ends[0] == conn.client or ends[1] == conn.server else "server"

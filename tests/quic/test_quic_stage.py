@@ -398,3 +398,16 @@ def test_0rtt_requests_of_a_resumed_session_are_read() -> None:
     # The resumed connection's requests left in its 0-RTT packets, before the server spoke.
     early = [ex.request.frames[0] for ex in exchanges[1:] if ex.request is not None]
     assert all(frame < resumed.first_frame + 3 for frame in early)
+
+
+def test_a_connection_picked_up_midway_says_why_it_cannot_be_read() -> None:
+    with layerpeek.read(capture("quic_h3_page")) as reader:
+        later = list(reader)[6:]  # from the first request on: no Initial, no handshake
+    events, stage, packets = run(later, CAPTURES / "quic_h3_page.keys")
+    assert stage.finished == [] and [e for e in events if isinstance(e, HTTPExchange)] == []
+    for packet in packets:
+        layer = packet.get(QUIC)
+        assert layer is not None
+        (qp,) = layer.packets
+        assert not qp.decrypted and qp.problem is not None
+        assert qp.problem.startswith("1-RTT packet of a connection whose start is not in")
