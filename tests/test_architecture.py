@@ -298,8 +298,7 @@ class TestImportDirections:
         assert ours == []
 
     def test_decoding_flows_and_capture_do_not_import_the_notebook(self) -> None:
-        sources = modules("layers", "flows", "http", "capture", "packet.py", "decode.py")
-        assert offenders(sources, "layerpeek.notebook") == []
+        assert offenders(modules(*DECODING_AND_STAGES), "layerpeek.notebook") == []
 
     def test_decoding_flows_and_capture_import_render_only_from_hooks(self) -> None:
         bad: list[str] = []
