@@ -55,7 +55,7 @@ from layerpeek.flows.events import Problem
 from layerpeek.layers.ipv4 import IPv4
 from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.udp import UDP
-from layerpeek.packet import Packet, Payload
+from layerpeek.packet import Malformed, Packet, Payload
 from layerpeek.quic import frames as qf
 from layerpeek.quic import versions as v
 from layerpeek.quic.packets import QUIC, QUICPacket, fill, parse_long, split_messages
@@ -241,7 +241,17 @@ class QUICStage:
 
     def on_packet(self, step: Step) -> list[object]:
         packet = step.packet
-        layer = packet.get(QUIC)
+        layers = packet.layers
+        if not layers:
+            return []
+        # The QUIC layer ends the chain (or comes just before a Malformed marker): two
+        # type checks per packet, not a walk over every layer of every TCP segment.
+        last = layers[-1]
+        layer: QUIC | None = None
+        if type(last) is QUIC:
+            layer = last
+        elif type(last) is Malformed and len(layers) > 1 and type(layers[-2]) is QUIC:
+            layer = layers[-2]
         if layer is None:
             if not self._by_addr or not isinstance(packet.layers[-1], Payload):
                 return []
