@@ -197,13 +197,13 @@ def decode_layers(
                 )
                 header_len = (off_flags >> 10) & 0x3C
                 if header_len == 20:
-                    layer = new_tcp(sport, dport, seq, ack, 20, off_flags & 0x1FF, window,
+                    layer = new_tcp(sport, dport, seq, ack, 20, off_flags & 0xFFF, window,
                                     checksum, urgent, (), end - start - 20)
                 elif header_len == 32 and end - start >= 32:
                     nop_nop_ts, tsval, tsecr = _tcp_u32x3(data, start + 20)
                     if nop_nop_ts == _NOP_NOP_TIMESTAMPS:
                         options = (_NOP, _NOP, new_timestamps(tsval, tsecr))
-                        layer = new_tcp(sport, dport, seq, ack, 32, off_flags & 0x1FF, window,
+                        layer = new_tcp(sport, dport, seq, ack, 32, off_flags & 0xFFF, window,
                                         checksum, urgent, options, end - start - 32)
                 table = "tcp_port"
             elif transport is _UDP and end - start >= 8:
@@ -446,7 +446,7 @@ def decode_packets(
                 tcp.seq = seq
                 tcp.ack = ack
                 tcp.header_len = 32
-                tcp.flags = off_flags & 0x1FF
+                tcp.flags = off_flags & 0xFFF
                 tcp.window = window
                 tcp.checksum = checksum
                 tcp.urgent_pointer = urgent

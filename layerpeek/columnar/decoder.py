@@ -492,7 +492,7 @@ def decode_vectorised(
     cols.tcp = ft
     cols.tcp_seq = x0 & 0xFFFF_FFFF
     cols.tcp_ack = (x1 >> 32) & 0xFFFF_FFFF
-    cols.tcp_flags = offset_flags & 0x1FF
+    cols.tcp_flags = offset_flags & 0xFFF
     cols.tcp_window = x1 & 0xFFFF
     # On the wire: what the IP header declares (an IPv6 payload length of 0
     # declares nothing: the captured end stands in, as the per-packet path says).

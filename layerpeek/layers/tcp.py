@@ -22,13 +22,18 @@ Decoding TCP is the hot path of every capture, so the common segment (no
 options) costs one ``unpack_from``, one dataclass and one hand-over tuple; the
 options area is only walked when the data offset says it exists.
 
-* ``flags`` keeps the eight flag bits plus the historic NS bit (RFC 3540) as
-  0x100, so no header bit is lost; names come from :class:`TCPFlags` at display
-  time only.
+* ``flags`` keeps all twelve bits after the data offset: the eight flags, the
+  historic NS bit (RFC 3540, now AccECN's AE) as 0x100 and the three reserved
+  bits as 0xE00 (an injected RST may set them: Zeek's rst-inject-rae.pcap), so
+  no header bit is lost; names come from :class:`TCPFlags` at display time only.
 * A damaged option keeps the header: the options decoded so far stay on the
   layer and a :class:`~layerpeek.packet.Malformed` marker follows it, with a
   field path in the reason (``"tcp.options[2].length 0 < 2"``), as
   :mod:`layerpeek.dissect` says for every option list.
+* A header cut by the snap length inside its options is still a TCP layer
+  (ports, numbers, flags, window, the options captured, ``payload_len`` 0)
+  followed by a truncated marker: conversations survive snap-length-cut
+  captures, as they do in tshark and tcpdump.
 * Running out of bytes is reported as truncation (``Short``) only when the
   capture itself ends there.  When the enclosing IP datagram ends first while
   captured bytes remain (its total length says the segment is shorter than its
@@ -52,7 +57,7 @@ from layerpeek.dissect import (
     length_overflows,
 )
 from layerpeek.errors import DecodeError, Invalid, Short
-from layerpeek.packet import Layer
+from layerpeek.packet import Layer, Malformed
 
 #: The fixed 20-byte header (options follow when the data offset > 5).
 #: Public: the fast path in :mod:`layerpeek.decode` unpacks it in line.
@@ -81,6 +86,7 @@ class TCPFlags(IntFlag):
     ECE = 0x40
     CWR = 0x80
     NS = 0x100  #: ECN nonce sum, RFC 3540 (historic); kept so no bit is lost
+    RESERVED = 0xE00  #: the three reserved bits (Wireshark's "Reserved")
 
 
 class TCPOptionKind(IntEnum):
@@ -126,6 +132,7 @@ FLAG_NAMES = (
     (0x40, "ECE"),
     (0x80, "CWR"),
     (0x100, "NS"),
+    (0xE00, "Reserved"),
 )
 
 
@@ -217,7 +224,7 @@ class TCP(Layer):
     seq: int  #: raw sequence number (relative numbers come from :mod:`layerpeek.flows`)
     ack: int  #: raw acknowledgement number, meaningful when ``is_ack``
     header_len: int  #: bytes (data offset × 4): 20 without options, at most 60
-    flags: int  #: FIN 0x01 … CWR 0x80 and NS 0x100 (see :class:`TCPFlags`)
+    flags: int  #: FIN 0x01 … CWR 0x80, NS 0x100, reserved 0xE00 (see :class:`TCPFlags`)
     window: int  #: raw, unscaled (the scale comes from the SYNs' WindowScale)
     checksum: int  #: as sent; see :func:`layerpeek.checksum.verify_checksums`
     urgent_pointer: int
@@ -420,26 +427,36 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         header_end = start + 20
         if header_end < end:
             return new_tcp(
-                sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (),
+                sport, dport, seq, ack, 20, off_flags & 0xFFF, window, checksum, urgent, (),
                 end - header_end,
             ), ("tcp_port", (sport, dport), header_end, end)
         return new_tcp(
-            sport, dport, seq, ack, 20, off_flags & 0x1FF, window, checksum, urgent, (), 0
+            sport, dport, seq, ack, 20, off_flags & 0xFFF, window, checksum, urgent, (), 0
         ), None
     if header_len < 20:
         raise Invalid(f"tcp: data offset {header_len // 4} words < 5", start + 12)
     header_end = start + header_len
     if header_end > end:
-        raise _ran_out(
-            buf, end, f"tcp: header length {header_len} but {end - start} bytes left", start + 12
+        reason = f"tcp: header length {header_len} but {end - start} bytes left"
+        if end < len(buf):  # the datagram ended inside the header: nothing was cut
+            raise _ran_out(buf, end, reason, start + 12)
+        # The snap length cut the options: the fixed header is whole, so the
+        # ports, numbers, flags and window are known (as tshark and tcpdump
+        # show them); the options captured are kept, the cut is the marker.
+        options, damage = _options(buf, start + 20, end)
+        layer = new_tcp(
+            sport, dport, seq, ack, header_len, off_flags & 0xFFF, window, checksum, urgent,
+            options, 0,
         )
+        cut = end if damage is None else damage.offset
+        return layer, Malformed("tcp", reason, cut, True, buf[cut:end])
     if header_len == 32:
         nop_nop_ts, tsval, tsecr = NOP_NOP_TIMESTAMPS_AREA.unpack_from(buf, start + 20)
         if nop_nop_ts == NOP_NOP_TIMESTAMPS:
             # NOP, NOP, Timestamps: what Linux puts on every segment once both
             # sides agreed on timestamps, so it gets a path without the loop.
             layer = new_tcp(
-                sport, dport, seq, ack, 32, off_flags & 0x1FF, window, checksum, urgent,
+                sport, dport, seq, ack, 32, off_flags & 0xFFF, window, checksum, urgent,
                 (NOP_OPTION, NOP_OPTION, new_timestamps(tsval, tsecr)), end - header_end,
             )
             if header_end < end:
@@ -447,7 +464,7 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
             return layer, None
     options, damage = _options(buf, start + 20, header_end)
     layer = new_tcp(
-        sport, dport, seq, ack, header_len, off_flags & 0x1FF, window, checksum, urgent,
+        sport, dport, seq, ack, header_len, off_flags & 0xFFF, window, checksum, urgent,
         options, end - header_end,
     )
     if damage is not None:

@@ -131,3 +131,19 @@ def test_zeek_vxlan_http_trace_shows_the_exchange(
         "172.16.11.201:40354", "54.86.237.188:80", "SF")
     assert inner["tunnels"] == [
         {"type": "vxlan", "src": "10.1.200.131:50000", "dst": "10.1.1.172:4789", "id": 1}]
+
+
+def test_a_capture_cut_to_64_bytes_still_has_its_conversation(corpus: Corpus) -> None:
+    """``editcap -s 64`` of Zeek's http/get.pcap: every TCP header is cut inside its
+    options, yet the ports, numbers and flags are there, as tshark and tcpdump show."""
+    with layerpeek.read(corpus("zeek/http/get.pcap")) as reader:
+        whole = list(reader)
+    cut = [dataclasses.replace(layerpeek.decode(p.data[:64]), index=p.index, ts_ns=p.ts_ns,
+                               wire_len=p.wire_len) for p in whole]
+    assert all(p.malformed is not None and p.malformed.truncated for p in cut)
+    (conv,) = conversations(cut)
+    (full,) = conversations(whole)
+    assert (str(conv.client), str(conv.server), conv.packets) == (
+        str(full.client), str(full.server), full.packets)
+    assert conv.conn_state == "SF" and conv.handshake.complete
+    assert conv.missed_bytes_client + conv.missed_bytes_server > 0  # the payload was cut away
