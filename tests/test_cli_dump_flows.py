@@ -114,7 +114,7 @@ def test_json_flow_object(capsys: pytest.CaptureFixture[str], capture: Find) -> 
     assert first == {
         "proto": "tcp", "stream": 0, "direction": "client", "seq": 0, "ack": None,
         "next_seq": 1, "len": 0, "client_state": "SYN_SENT", "server_state": "?",
-        "analysis": [],
+        "analysis": [], "window_shift": 0,
     }
     assert (last["client_state"], last["server_state"]) == ("TIME_WAIT", "CLOSED")
     no_flows = dump(capsys, "--json", "--no-flows", str(capture("tcp_3040_greeting.pcap")))

@@ -88,6 +88,8 @@ _COLUMNS = (
     Column("seq", "int64", "relative TCP sequence number (the ISN counts as 0)"),
     Column("ack", "int64", "relative TCP acknowledgement number"),
     Column("window", "int64", "TCP window field as sent, unscaled"),
+    Column("window_size", "int64", "TCP window in bytes: window shifted by the handshake's "
+           "scale (tcp.window_size; as sent when the handshake was not captured)"),
     Column("stream", "int64", "tcp.stream / udp.stream index"),
     Column("direction", "string", "client or server: who sent it"),
     Column("client_state", "string", "client's TCP state after this packet"),
@@ -116,8 +118,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("community_id",)
 PACKET_FRAME_COLUMNS: tuple[str, ...] = (
     "frame", "time", "rel_time", "wire_len", "cap_len", "protocols", "src", "dst", "src_port",
     "dst_port", "transport", "ttl", "tcp_flags", "tcp_flag_names", "seq", "ack", "tcp_len",
-    "tcp_cap_len", "window", "stream", "direction", "client_state", "server_state",
-    "analysis", "app", "malformed", "truncated", "info",
+    "tcp_cap_len", "window", "window_size", "stream", "direction", "client_state",
+    "server_state", "analysis", "app", "malformed", "truncated", "info",
 )
 
 #: The Arrow type of each column :func:`layerpeek.table` can give.

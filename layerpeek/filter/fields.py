@@ -401,6 +401,15 @@ def _relative(get: Callable[[Any, TCP], int | None], raw: Callable[[TCP], int]) 
     return extract
 
 
+def _window_size(f: Frame) -> list[Any]:
+    tcps = f.of(TCP)
+    if not tcps:
+        return _NONE
+    info = _tcp_info(f)
+    raw = tcps[0].window
+    return [raw if info is None else info.window_size(raw)]
+
+
 def _tcp_len(f: Frame) -> list[Any]:
     tcps = f.of(TCP)
     if not tcps:
@@ -805,6 +814,8 @@ def _build() -> list[Field]:
     ):
         add(f"tcp.flags.{flag_name}", B, desc, _flag_bit(bit))
     add("tcp.window_size_value", U, "Window as sent (unscaled)", _each(TCP, lambda t: t.window))
+    add("tcp.window_size", U, "Window in bytes: as sent, shifted by the scale the handshake "
+        "agreed (as sent when the handshake was not captured)", _window_size)
     add("tcp.checksum", U, "Checksum (as sent)", _each(TCP, lambda t: t.checksum), 4)
     add("tcp.urgent_pointer", U, "Urgent pointer", _each(TCP, lambda t: t.urgent_pointer))
     add("tcp.options.mss_val", U, "MSS option value (bytes)",

@@ -276,11 +276,21 @@ class PacketFlowInfo:
     #: The frame of the first copy, when this segment re-sent bytes *differently*
     #: (the first copy is what the stream holds: a possible evasion).
     conflict_with: int | None = None
+    #: The sender's window scale shift for this segment, from the handshake
+    #: (RFC 7323): 0 when scaling is not in use or on a SYN (whose window is
+    #: never scaled), None when the handshake was not captured (unknown).
+    window_shift: int | None = None
 
     @property
     def flags(self) -> int:
         """The analysis flags (``Flag`` bits), 0 if none."""
         return 0 if self.analysis is None else self.analysis.flags
+
+    def window_size(self, raw: int) -> int:
+        """The window in bytes (Wireshark's ``tcp.window_size``): ``raw`` shifted by
+        the scale the handshake agreed, or ``raw`` itself when that is unknown."""
+        shift = self.window_shift
+        return raw << shift if shift else raw
 
     def summary(self) -> str:
         """``dump``'s words: ``[stream 3: ESTABLISHED/CLOSE_WAIT] [TCP Retransmission]``."""

@@ -76,6 +76,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from layerpeek.flows.analysis import (
+    SCALE_NONE,
     Flag,
     SeqState,
     Verdict,
@@ -501,6 +502,13 @@ class TCPTracker:
             server.state,
             verdict,
         )
+        scale = snd.seq.win_scale  # the sender's shift (its own SYN's option)
+        if syn:
+            info.window_shift = 0  # a SYN's window is never scaled (RFC 7323 §2.2)
+        elif scale >= 0:
+            info.window_shift = scale
+        elif scale == SCALE_NONE:
+            info.window_shift = 0
         for e in out:
             if e.__class__ is StreamInconsistency:
                 assert isinstance(e, StreamInconsistency)

@@ -203,6 +203,10 @@ def packets_arrow(source: Source, *, flows: bool = True) -> ArrowTable:
         add("tcp_len").append(tcp_lengths[0])
         add("tcp_cap_len").append(tcp_lengths[1])
         add("window").append(tcp.window if tcp is not None else None)
+        add("window_size").append(
+            None if tcp is None
+            else tcp_info.window_size(tcp.window) if tcp_info is not None else tcp.window
+        )
         has_stream = info is not None and info.proto in ("tcp", "udp")
         add("stream").append(info.stream if has_stream and info is not None else None)
         add("direction").append(info.direction if has_stream and info is not None else None)

@@ -286,9 +286,21 @@ def flow_to_dict(flow: PacketFlowInfo) -> dict[str, Any]:
             out["duplicate_ack_frame"] = a.dupack_frame
         if flow.conflict_with is not None:
             out["conflict_with"] = flow.conflict_with
+        out["window_shift"] = flow.window_shift
     if flow.defrag is not None:
         out["defrag"] = fragment_to_dict(flow.defrag)
     return out
+
+
+def window_text(flow: PacketFlowInfo, raw: int, syn: bool = False) -> str:
+    """The window as ``dump -V`` explains it: in bytes, with the field as sent and why."""
+    shift = flow.window_shift
+    if shift is None:
+        return f"Window: {raw} (scale unknown: the handshake was not captured; as sent)"
+    if shift == 0:
+        why = "a SYN's window never is" if syn else "the handshake agreed on no scaling"
+        return f"Window: {raw} (not scaled: {why})"
+    return f"Window: {raw << shift} (raw {raw} × {1 << shift}, scale from the handshake)"
 
 
 def fragment_summary(info: FragmentInfo) -> str:
@@ -352,4 +364,5 @@ __all__ = [
     "tunnel_to_dict",
     "udp_conversation_to_dict",
     "verdict_labels",
+    "window_text",
 ]

@@ -39,7 +39,7 @@ from layerpeek.layers.ipv6 import IPv6
 from layerpeek.layers.tcp import SACK, TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Packet, Payload
-from layerpeek.render.flows import flow_labels, flow_tree_lines
+from layerpeek.render.flows import flow_labels, flow_tree_lines, window_text
 from layerpeek.termsafe import terminal_safe
 from layerpeek.wire import ip_str, mac_str
 
@@ -352,6 +352,13 @@ def numbered_layer_lines(
     return lines
 
 
+def _scaled_window(summary: str, tcp: TCP, shift: int) -> str:
+    """``win=64`` → ``win=65536 (raw 64)``: the window in bytes, as the handshake's
+    scale makes it (Wireshark's ``tcp.window_size``), with the field as sent."""
+    raw = f" win={tcp.window} "
+    return summary.replace(raw, f" win={tcp.window << shift} (raw {tcp.window}) ", 1)
+
+
 def flow_suffix(flow: PacketFlowInfo) -> str:
     """What the conversation stage adds to a line: stream, states, analysis.
 
@@ -392,10 +399,13 @@ def packet_line(
     layers = packet.layers
     ends, ends_i = _endpoints(layers)
     facts, facts_i = _key_facts(layers)
-    if flow is not None and relative and flow.proto == "tcp" and facts_i >= 0:
+    if flow is not None and flow.proto == "tcp" and facts_i >= 0:
         layer = layers[facts_i]
         if type(layer) is TCP:
-            facts = _relative_tcp(facts, layer, flow)
+            if relative:
+                facts = _relative_tcp(facts, layer, flow)
+            if flow.window_shift:
+                facts = _scaled_window(facts, layer, flow.window_shift)
     protocols = ":".join([layer.short for layer in layers]) or "-"  # "-": an empty frame
     if color:
         protocols = f"{_CYAN}{protocols}{_RESET}"
@@ -821,8 +831,12 @@ def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None
             lines.extend(layer_lines(layer, "  " * depth, color))
         if flow_lines and type(layer) in (TCP, UDP):
             # Wireshark's bracketed "generated" fields: not on the wire, worked out
-            # from the conversation (stream, relative numbers, states, analysis).
+            # from the conversation (stream, relative numbers, states, analysis,
+            # the window in bytes).
             indent = "  " * (depth + 1)
+            if type(layer) is TCP and flow is not None and flow.proto == "tcp":
+                assert isinstance(layer, TCP)
+                flow_lines.insert(2, window_text(flow, layer.window, layer.syn))
             lines.extend(paint(f"{indent}[{text}]", _DIM, color) for text in flow_lines)
             flow_lines = []
     if flow_lines:  # an IP fragment: no TCP/UDP header here, only the defrag facts

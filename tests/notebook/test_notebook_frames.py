@@ -30,7 +30,8 @@ def test_packets_frame_has_one_row_per_packet_with_the_documented_columns() -> N
     assert df["app"].tolist()[:4] == ["dns"] * 4
     assert df["src_port"].dtype == "UInt16"  # nullable: DNS and TCP rows mix, no floats
     # the Info column is dump's, with relative sequence numbers like the seq column
-    assert df["info"][6] == "[A] seq=1 ack=1 win=64 len=0 [stream 0: ESTABLISHED/ESTABLISHED]"
+    assert df["info"][6] == (
+        "[A] seq=1 ack=1 win=65536 (raw 64) len=0 [stream 0: ESTABLISHED/ESTABLISHED]")
 
 
 def test_packets_frame_rows_match_the_packets() -> None:

@@ -102,7 +102,7 @@ def test_packet_table_has_a_row_per_packet_and_counts_the_rest() -> None:
     rows = tree.find_all("tbody")[0].find_all("tr")
     assert len(rows) == len(packets) == 18
     assert rows[6].find_all("td")[-1].all_text() == (
-        "[A] seq=1 ack=1 win=64 len=0 [stream 0: ESTABLISHED/ESTABLISHED]"
+        "[A] seq=1 ack=1 win=65536 (raw 64) len=0 [stream 0: ESTABLISHED/ESTABLISHED]"
     )
     assert rows[7].find_all("td")[-1].all_text() == (
         "GET / HTTP/1.1 [stream 0: ESTABLISHED/ESTABLISHED]"
