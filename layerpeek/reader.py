@@ -61,8 +61,8 @@ class PacketReader:
         """The file's link types no dissector of this reader's registry decodes.
 
         Their frames come out as :class:`~layerpeek.packet.Payload` alone;
-        the CLI names each such link type once (``link type 105 (IEEE
-        802.11) is not decoded``) rather than listing data with no word why.
+        the CLI names each such link type once (``link type 195 (IEEE
+        802.15.4 with FCS) is not decoded``) rather than listing data with no word why.
         """
         known = self._registry.tables["linktype"]
         if self._registry.heuristics["linktype"]:

@@ -333,9 +333,9 @@ def test_dns_answers_are_cut_on_a_terminal_only(
 def test_an_undecoded_link_type_is_named_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = tmp_path / "wifi.pcap"
-    path.write_bytes(pcap_bytes([b"\x08\x02" + bytes(30)] * 3, linktype=105))
+    path = tmp_path / "zigbee.pcap"
+    path.write_bytes(pcap_bytes([b"\x41\x88" + bytes(30)] * 3, linktype=195))
     code, out, err = run(capsys, "dump", str(path))
     assert code == 0 and len(out.splitlines()) == 3
-    assert err == (f"layerpeek: warning: {path}: link type 105 (IEEE 802.11) is not decoded: "
-                   "its frames are shown as undecoded data\n")
+    assert err == (f"layerpeek: warning: {path}: link type 195 (IEEE 802.15.4 with FCS) is not "
+                   "decoded: its frames are shown as undecoded data\n")
