@@ -262,7 +262,9 @@ def test_t_json_values_equal_tsharks(capsys: pytest.CaptureFixture[str], capture
 
     # documented in layerpeek.filter.fields: layerpeek's protocol path, interface 0 for pcap,
     # the SACK-permitted option as a flag (tshark: its bytes)
-    differ = {"frame.protocols", "frame.interface_id", "tcp.options.sack_perm"}
+    # and the TCP checksum verified (tshark: 2, unverified, unless -o tcp.check_checksum:TRUE)
+    differ = {"frame.protocols", "frame.interface_id", "tcp.options.sack_perm",
+              "tcp.checksum.status"}
     compared = 0
     for mine, other in zip(ours, theirs, strict=True):
         them = flat(other["_source"]["layers"], {})

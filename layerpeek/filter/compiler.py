@@ -49,7 +49,8 @@ Test = Callable[[Frame], bool]
 
 _ORDER = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 _ORDERED = {FieldType.UINT, FieldType.INT, FieldType.TIME, FieldType.IPV4, FieldType.IPV6,
-            FieldType.ETHER, FieldType.BYTES, FieldType.STRING, FieldType.BOOL}
+            FieldType.ETHER, FieldType.BYTES, FieldType.STRING, FieldType.BOOL,
+            FieldType.ABSTIME}
 _ADDRESS = {FieldType.IPV4: 32, FieldType.IPV6: 128}
 
 
@@ -258,6 +259,13 @@ class _Compiler:
             if not seconds.is_finite():
                 raise self.fail(bad, lit.column, len(text) or 1)
             return int(seconds * 1_000_000_000)
+        if t is FieldType.ABSTIME:
+            when = _absolute_time(text)
+            if when is None:
+                raise self.fail(f'{bad} (e.g. "Nov 25, 2026 08:44:05" or '
+                                '"2026-11-25 08:44:05.5", local time unless it ends in UTC)',
+                                lit.column, len(text) or 1)
+            return when
         if t in _ADDRESS:
             net, mask = self.address(fld, lit)
             if mask != (1 << _ADDRESS[t]) - 1:
@@ -301,6 +309,34 @@ def _kind(t: FieldType) -> str:
     if t in (FieldType.UINT, FieldType.INT, FieldType.BOOL):
         return "number"
     return t.name
+
+
+def _absolute_time(text: str) -> int | None:
+    """A date and time literal (tshark's ``Nov 25, 2026 08:44:05.5`` or ISO
+    ``2026-11-25 08:44:05``), local time unless it ends in ``UTC`` or ``Z`` →
+    nanoseconds since the epoch; None when it is neither."""
+    import datetime
+
+    t = text.strip()
+    utc = False
+    for suffix in (" UTC", "UTC", "Z"):
+        if t.endswith(suffix):
+            t, utc = t[: -len(suffix)].rstrip(), True
+            break
+    fraction = 0
+    head, dot, frac = t.rpartition(".")
+    if dot and frac.isdigit() and ":" in head:
+        t, fraction = head, int(frac[:9].ljust(9, "0"))
+    for fmt in ("%b %d, %Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                "%b %d, %Y %H:%M", "%Y-%m-%d %H:%M", "%b %d, %Y", "%Y-%m-%d"):
+        try:
+            when = datetime.datetime.strptime(" ".join(t.split()), fmt)
+        except ValueError:
+            continue
+        if utc:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return int(when.timestamp()) * 1_000_000_000 + fraction
+    return None
 
 
 def _integer(text: str) -> int | None:

@@ -119,6 +119,7 @@ class FieldType(Enum):
     STRING = "character string"
     NONE = "label (no value)"
     PROTOCOL = "protocol"
+    ABSTIME = "date and time"
 
 
 class Frame:
@@ -495,6 +496,47 @@ def _v6_text(text: str) -> int:
     return int(ipaddress.IPv6Address(text))
 
 
+#: tcp.flags.str's letters, most significant bit first (three reserved bits, AE … FIN).
+_FLAG_LETTERS = "RRRACEUAPRSF"
+
+
+def _flags_str(flags: int) -> str:
+    return "".join(
+        letter if flags & (0x800 >> i) else "\u00b7" for i, letter in enumerate(_FLAG_LETTERS)
+    )
+
+
+def _info_column(f: Frame) -> list[Any]:
+    from layerpeek.render.html import info_text
+
+    return [info_text(f.packet, f.first_ns, f.info)]
+
+
+def _checksum_status(f: Frame) -> list[Any]:
+    if not f.of(TCP):
+        return _NONE
+    from layerpeek.checksum import verify_checksums
+
+    ok = verify_checksums(f.packet).get("tcp")
+    return [2 if ok is None else int(ok)]
+
+
+def _full_uri(h: HTTP) -> str | None:
+    target = h.target
+    if h.kind != "request" or target is None:
+        return None
+    if "://" in target:
+        return target
+    host = h.header("Host")
+    if host is None:
+        return None
+    return f"http://{host}{target}"
+
+
+def _body_text(body: bytes) -> str | None:
+    return body.decode("utf-8", "replace") if body else None
+
+
 def _header(name: str) -> Extractor:
     return _many(HTTP, lambda h: h.headers_all(name))
 
@@ -651,6 +693,11 @@ def _build() -> list[Field]:
     add("frame.len", U, "Frame length on the wire (bytes)", lambda f: [f.packet.wire_len])
     add("frame.cap_len", U, "Frame length stored in the capture (bytes)",
         lambda f: [f.packet.cap_len])
+    add("frame.time", FieldType.ABSTIME, "Capture time as a local date and time "
+        "(\"Nov 25, 2026 08:44:05.130493000 UTC\"; compare with such a string or "
+        "\"2026-11-25 08:44:05\")", lambda f: [f.packet.ts_ns])
+    add("_ws.col.Info", S, "layerpeek's Info column: what dump prints after the endpoints "
+        "(its own wording, not Wireshark's)", _info_column)
     add("frame.time_epoch", T, "Capture time, seconds since 1970-01-01 UTC",
         lambda f: [f.packet.ts_ns])
     add("frame.time_relative", T, "Seconds since the first frame",
@@ -817,6 +864,11 @@ def _build() -> list[Field]:
     add("tcp.window_size", U, "Window in bytes: as sent, shifted by the scale the handshake "
         "agreed (as sent when the handshake was not captured)", _window_size)
     add("tcp.checksum", U, "Checksum (as sent)", _each(TCP, lambda t: t.checksum), 4)
+    add("tcp.checksum.status", U, "Checksum verified: 1 good, 0 bad, 2 unverified (the "
+        "segment not all captured); tshark says 2 unless run with -o tcp.check_checksum:TRUE",
+        _checksum_status)
+    add("tcp.flags.str", S, "Flags as tshark spells them: one letter per bit set "
+        "(RRRACEUAPRSF), '·' for each bit clear", _each(TCP, lambda t: _flags_str(t.flags)))
     add("tcp.urgent_pointer", U, "Urgent pointer", _each(TCP, lambda t: t.urgent_pointer))
     add("tcp.options.mss_val", U, "MSS option value (bytes)",
         _tcp_option(lambda t: None if (o := t.option(MSS)) is None else o.value))
@@ -910,6 +962,10 @@ def _build() -> list[Field]:
         _each(HTTP, lambda h: True if h.kind == "response" else None))
     add("http.request.method", S, "Request method", _each(HTTP, lambda h: h.method))
     add("http.request.uri", S, "Request target as sent", _each(HTTP, lambda h: h.target))
+    add("http.request.full_uri", S, "The request's URL: http:// Host and target (an "
+        "absolute target as sent)", _each(HTTP, _full_uri))
+    add("http.file_data", S, "Body bytes this segment carries (as sent: not dechunked "
+        "or decompressed here), as text", _each(HTTP, lambda h: _body_text(h.body)))
     add("http.request.version", S, "Request HTTP version",
         _each(HTTP, lambda h: h.version if h.kind == "request" else None))
     add("http.response.version", S, "Response HTTP version",
@@ -1122,6 +1178,23 @@ FIELDS: dict[str, Field] = {f.name: f for f in FIELD_LIST}
 # --------------------------------------------------------------------------- output
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def absolute_time(ts_ns: int) -> str:
+    """``frame.time`` as tshark prints it: ``Nov 25, 2026 08:44:05.130493000 UTC``
+    (local time, nanoseconds, the zone's abbreviation)."""
+    import time as _time
+
+    sec, ns = divmod(ts_ns, 1_000_000_000)
+    try:
+        t = _time.localtime(sec)
+    except (OverflowError, OSError, ValueError):
+        return f"{sec}.{ns:09d}"
+    return (f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d}, {t.tm_year} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ns:09d} {t.tm_zone}")
+
+
 def format_value(field: Field, value: Any) -> str:
     """One value as tshark's ``-T fields`` prints it."""
     ftype = field.type
@@ -1147,4 +1220,6 @@ def format_value(field: Field, value: Any) -> str:
         return str(value)
     if ftype is FieldType.NONE:
         return "1"  # tshark's text for a present label
+    if ftype is FieldType.ABSTIME:
+        return absolute_time(value)
     return field.name  # a protocol: its name (tshark prints its summary line)

@@ -50,6 +50,8 @@ def _groups() -> list[tuple[str, Presence, tuple[Field, ...]]]:
     for field in FIELD_LIST:
         if field.alias_of is not None or field.type is FieldType.PROTOCOL:
             continue
+        if field.name.startswith("_ws.col."):  # columns: tshark's JSON has them only with -e
+            continue
         proto = field.name.split(".", 1)[0]
         if proto not in members:
             order.append(proto)

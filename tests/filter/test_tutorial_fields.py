@@ -1,0 +1,118 @@
+"""tshark fields people copy from tutorials (issue 15): ``frame.time``, ``tcp.flags.str``,
+``tcp.checksum.status``, ``http.request.full_uri``, ``http.file_data``, ``_ws.col.Info``.
+
+Each is checked for its meaning on a built capture, and against tshark 4.0 on
+the bundled captures where tshark is installed (``frame.time`` is local time:
+the comparison runs both with TZ=UTC).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from builders import eth, ipv4_tcp, pcap_bytes, tcp
+from conftest import CAPTURES
+
+from layerpeek.cli import main
+
+TSHARK = shutil.which("tshark")
+
+#: 2023-11-14 22:13:20 UTC
+START_NS = 1_700_000_000_000_000_000
+
+
+def fields(capsys: pytest.CaptureFixture[str], path: Path, *argv: str) -> list[str]:
+    code = main(["dump", str(path), "-T", "fields", *argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out.splitlines()
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> object:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield None
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Path:
+    get = b"GET /a?b=1 HTTP/1.1\r\nHost: example.test:8080\r\n\r\n"
+    post = b"POST http://proxy.test/x HTTP/1.1\r\nHost: proxy.test\r\nContent-Length: 3\r\n\r\nabc"
+    frames = [
+        eth(ipv4_tcp(tcp(sport=40000, dport=80, flags="S", seq=1))),
+        eth(ipv4_tcp(tcp(get, sport=40000, dport=80, flags="PA", seq=2, ack=1))),
+        eth(ipv4_tcp(tcp(post, sport=40001, dport=80, flags="PA", seq=2, ack=1))),
+    ]
+    path = tmp_path / "web.pcap"
+    path.write_bytes(pcap_bytes(frames, start_ns=START_NS + 123_456_789))
+    return path
+
+
+def test_frame_time_is_tsharks_local_date_and_time(
+    capsys: pytest.CaptureFixture[str], web: Path, utc: object
+) -> None:
+    assert fields(capsys, web, "-e", "frame.time", "-c", "1") == [
+        "Nov 14, 2023 22:13:20.123456000 UTC"]  # a microsecond pcap
+
+
+def test_frame_time_compares_with_dates(
+    capsys: pytest.CaptureFixture[str], web: Path, utc: object
+) -> None:
+    after = ["-e", "frame.number", "-Y", 'frame.time > "Nov 14, 2023 22:13:20.124"']
+    assert fields(capsys, web, *after) == ["2", "3"]
+    iso = ["-e", "frame.number", "-Y", 'frame.time <= "2023-11-14 22:13:20.1234567891"']
+    assert fields(capsys, web, *iso) == ["1"]
+    code = main(["dump", str(web), "-Y", 'frame.time > "yesterday"'])
+    assert code == 2 and "not a valid date and time" in capsys.readouterr().err
+
+
+def test_tcp_flags_str_spells_each_bit(capsys: pytest.CaptureFixture[str], web: Path) -> None:
+    assert fields(capsys, web, "-e", "tcp.flags.str") == [
+        "··········S·", "·······AP···", "·······AP···"]
+    assert fields(capsys, web, "-e", "frame.number", "-Y", 'tcp.flags.str == "··········S·"') == [
+        "1"]
+
+
+def test_tcp_checksum_status(capsys: pytest.CaptureFixture[str], web: Path) -> None:
+    assert fields(capsys, web, "-e", "tcp.checksum.status") == ["1", "1", "1"]  # as built
+    bad = web.with_name("bad.pcap")
+    frame = bytearray(web.read_bytes())
+    frame[24 + 16 + 14 + 20 + 16] ^= 0xFF  # the first frame's TCP checksum
+    bad.write_bytes(bytes(frame))
+    assert fields(capsys, bad, "-e", "tcp.checksum.status") == ["0", "1", "1"]
+
+
+def test_full_uri_and_file_data(capsys: pytest.CaptureFixture[str], web: Path) -> None:
+    assert fields(capsys, web, "-e", "http.request.full_uri") == [
+        "", "http://example.test:8080/a?b=1", "http://proxy.test/x"]
+    assert fields(capsys, web, "-e", "http.file_data") == ["", "", "abc"]
+
+
+def test_info_column_is_what_dump_prints(capsys: pytest.CaptureFixture[str], web: Path) -> None:
+    info = fields(capsys, web, "-e", "_ws.col.Info", "-E", "header=y")
+    assert info[0] == "_ws.col.Info"
+    assert info[2].startswith("GET /a?b=1 HTTP/1.1 [stream 0")
+    assert fields(capsys, web, "-e", "frame.number", "-Y", '_ws.col.Info contains "POST"') == [
+        "3"]
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
+@pytest.mark.parametrize("capture", ["http_get_post.pcap", "page_load.pcap",
+                                     "tcp_loss_reorder.pcap", "http_keepalive.pcap"])
+def test_equal_to_tsharks(capsys: pytest.CaptureFixture[str], capture: str, utc: object) -> None:
+    names = ["frame.number", "frame.time", "tcp.flags.str", "tcp.checksum.status",
+             "http.request.full_uri"]
+    argv = [arg for name in names for arg in ("-e", name)]
+    theirs = subprocess.run(
+        [str(TSHARK), "-r", str(CAPTURES / capture), "-o", "tcp.check_checksum:TRUE",
+         "-T", "fields", *argv], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TZ": "UTC"}).stdout.splitlines()
+    assert fields(capsys, CAPTURES / capture, *argv) == theirs
