@@ -77,6 +77,12 @@ _WHERE: dict[str, str] = {
 _EAGER_BEFORE = frozenset(("capture", "decode", "dissect", "errors", "layers", "packet", "reader",
                            "registry", "wire"))
 
+#: The subpackages and modules the README spells after ``import layerpeek``
+#: (``layerpeek.flows.conversations(…)``, ``layerpeek.http.exchanges(…)``):
+#: imported on first use of the attribute, like the names above.
+_SUBMODULES = frozenset(("analysis", "dnstx", "filter", "flows", "http", "http2", "notebook",
+                         "quic", "render", "story", "tls"))
+
 
 def __getattr__(name: str) -> object:
     """The public names (``layerpeek.read``, ``layerpeek.TCP`` …), imported on first use.
@@ -84,7 +90,9 @@ def __getattr__(name: str) -> object:
     The value is then kept in the package's namespace, so this runs once a
     name.  The submodules this package used to import eagerly are served too
     (``import layerpeek; layerpeek.reader.read``), and no others: probing
-    ``hasattr(layerpeek, "dask")`` must not import Dask.
+    ``hasattr(layerpeek, "dask")`` must not import Dask.  The packages the
+    README names (:data:`_SUBMODULES`: ``layerpeek.flows``, ``.http``,
+    ``.dnstx``, ``.story``, ``.filter`` …) are served the same way.
     """
     import importlib
 
@@ -93,13 +101,13 @@ def __getattr__(name: str) -> object:
         value = getattr(importlib.import_module(where), name)
         globals()[name] = value
         return value
-    if name in _EAGER_BEFORE:
+    if name in _EAGER_BEFORE or name in _SUBMODULES:
         return importlib.import_module(f"layerpeek.{name}")
     raise AttributeError(f"module 'layerpeek' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+    return sorted({*globals(), *_WHERE, *_SUBMODULES})
 
 
 class _Package(types.ModuleType):

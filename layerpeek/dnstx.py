@@ -754,3 +754,15 @@ def transactions(
 
     analysis = Analysis(["defrag", DNSTracker(retransmit_window_ns=retransmit_window_ns)])
     return [e for e in analysis.events(source) if isinstance(e, DNSTransaction)]
+
+
+__all__ = [
+    "DNSMessage",
+    "DNSTracker",
+    "DNSTransaction",
+    "follow_cnames",
+    "full_rcode",
+    "is_multicast",
+    "rcode_name",
+    "transactions",
+]

@@ -86,3 +86,14 @@ class Short(DecodeError):
 
 class Invalid(DecodeError):
     """The bytes are there but carry an impossible value."""
+
+
+__all__ = [
+    "CaptureFormatError",
+    "CaptureProblemWarning",
+    "DecodeError",
+    "FilterError",
+    "Invalid",
+    "LayerpeekError",
+    "Short",
+]

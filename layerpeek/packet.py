@@ -22,8 +22,9 @@ this: no mutable object is reachable from two packets, in one read or two.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 L = TypeVar("L", bound="Layer")
 _new = object.__new__
@@ -51,6 +52,46 @@ class Layer:
     def summary(self) -> str:
         """The key facts for a one-line listing (``dump``'s default output)."""
         return ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A layer with address fields (``json_formats``) gets a repr that shows them as
+        addresses (``src=127.0.0.1``), not as ``b'\x7f\x00\x00\x01'``.
+
+        Set here, before ``@dataclass`` runs, so the decorator keeps it (it
+        writes a ``__repr__`` only where the class has none of its own).
+        """
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("json_formats") and "__repr__" not in cls.__dict__:
+            cls.__repr__ = _address_repr  # type: ignore[method-assign,assignment]
+
+
+def _address_text(kind: str, value: bytes) -> str | None:
+    """``value`` as the address ``kind`` names (a ``json_formats`` entry), or None."""
+    import ipaddress
+
+    if kind == "mac" and len(value) == 6:
+        return value.hex(":")
+    if kind in ("ipv4", "ip") and len(value) == 4:
+        return str(ipaddress.IPv4Address(value))
+    if kind in ("ipv6", "ip") and len(value) == 16:
+        return str(ipaddress.IPv6Address(value))
+    return None
+
+
+def _address_repr(self: Layer) -> str:
+    """The dataclass repr, with the address fields written as addresses."""
+    import dataclasses
+
+    formats = type(self).json_formats
+    parts = []
+    for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        if not f.repr:
+            continue
+        value = getattr(self, f.name)
+        kind = formats.get(f.name)
+        text = _address_text(kind, value) if kind and isinstance(value, bytes) else None
+        parts.append(f"{f.name}={text if text is not None else repr(value)}")
+    return f"{type(self).__name__}({', '.join(parts)})"
 
 
 @dataclass(slots=True)
@@ -124,15 +165,66 @@ class Packet:
                 return layer
         return None
 
-    def __getitem__(self, kind: type[L]) -> L:
-        """``packet[TCP]``: like :meth:`get` but raises KeyError when absent."""
+    def _named(self, name: str) -> Layer | None:
+        """The first layer whose name or short name is ``name`` (any case)."""
+        wanted = name.lower()
+        for layer in self.layers:
+            if layer.name.lower() == wanted or layer.short.lower() == wanted:
+                return layer
+        return None
+
+    @overload
+    def __getitem__(self, kind: type[L]) -> L: ...
+
+    @overload
+    def __getitem__(self, kind: str) -> Layer: ...
+
+    def __getitem__(self, kind: type[L] | str) -> L | Layer:
+        """``packet[TCP]`` or ``packet["tcp"]`` (scapy's habit): the first such layer.
+
+        Like :meth:`get`, but a missing layer raises KeyError naming the ones
+        the packet has.  A name is a layer's ``name`` or ``short`` (``"ipv4"``,
+        ``"eth"``), in any case.
+        """
+        if isinstance(kind, str):
+            found = self._named(kind)
+            if found is None:
+                raise KeyError(f"frame {self.index} has no {kind!r} layer "
+                               f"(it has {self.protocols or 'none'})")
+            return found
+        if not isinstance(kind, type):
+            raise TypeError(f"index a packet with a layer class or name (packet[TCP], "
+                            f"packet['tcp']), not {type(kind).__name__}; its layers are "
+                            "packet.layers")
         layer = self.get(kind)
         if layer is None:
             raise KeyError(f"frame {self.index} has no {kind.__name__} layer ({self.protocols})")
         return layer
 
-    def __contains__(self, kind: type[Layer]) -> bool:
+    def __contains__(self, kind: type[Layer] | str) -> bool:
+        if isinstance(kind, str):
+            return self._named(kind) is not None
         return self.get(kind) is not None
+
+    def __iter__(self) -> Iterator[Layer]:
+        """``for layer in packet``: the layers, outermost first."""
+        return iter(self.layers)
+
+    def __bytes__(self) -> bytes:
+        """``bytes(packet)``: the frame as captured."""
+        return self.data
+
+    def __str__(self) -> str:
+        """``print(packet)``: dump's line for it (time 0: a packet alone has no first packet)."""
+        from layerpeek.render.text import packet_line
+
+        return packet_line(self, self.ts_ns)
+
+    def show(self) -> None:
+        """Print the ``dump -V`` tree of every layer and field (scapy's ``show()``)."""
+        from layerpeek.render.text import packet_tree
+
+        print(packet_tree(self))
 
     def span_of(self, kind: type[Layer]) -> tuple[int, int] | None:
         """The (start, end) byte span of the first layer of type ``kind``."""
@@ -192,3 +284,6 @@ class Packet:
         from layerpeek.render.html import packet_html
 
         return packet_html(self)
+
+
+__all__ = ["Layer", "Malformed", "Packet", "Payload", "new_payload"]

@@ -37,6 +37,8 @@ class PacketReader:
             registry = registry.through_transport()
         self._frames: CaptureReader = open_capture(source)
         self._registry = registry
+        self._source = source
+        self._iterated = False
 
     @property
     def problems(self) -> list[str]:
@@ -74,12 +76,51 @@ class PacketReader:
         """``"pcap"`` or ``"pcapng"``."""
         return self._frames.format
 
+    @property
+    def reusable(self) -> bool:
+        """True when iterating again reads the capture again from its start (a path).
+
+        A file object or stdin is a stream: it can be read once, and a second
+        ``for`` loop over the reader raises rather than yielding nothing.
+        """
+        source = self._source
+        return isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-"
+
     def __iter__(self) -> Iterator[Packet]:
+        """The packets from the start of the capture, each time for a path.
+
+        A loop left with ``break`` and a new loop starts over, as iterating a
+        list would; :attr:`problems` then describes the new pass.
+        """
+        if self._iterated:
+            if not self.reusable:
+                raise RuntimeError(
+                    "this PacketReader reads a stream (a file object or stdin), which can be "
+                    "read once: open the capture again with layerpeek.read(), or give "
+                    "read() a path to iterate it as often as you like")
+            self._frames.close()
+            self._frames = open_capture(self._source)
+        self._iterated = True
         frames = self._frames
         if frames.format == "pcap":
             # One link type, no interfaces: plain tuples, no RawFrame per record.
             return decode_packets(frames.pcap_records(), self._registry)
         return decode_packets(as_records(frames), self._registry)
+
+    def __len__(self) -> int:
+        raise TypeError(
+            "a PacketReader streams the capture and does not know how many packets it holds: "
+            "count them with sum(1 for _ in reader), or keep them with list(reader) "
+            "(all in memory)")
+
+    def __bool__(self) -> bool:
+        return True  # a reader is an object, not an empty or full container
+
+    def __getitem__(self, index: object) -> Packet:
+        raise TypeError(
+            "a PacketReader streams the capture: packets cannot be looked up by position; "
+            "keep them with packets = list(reader) and use packets[i] (all in memory), or "
+            "pick with next(p for p in reader if p.index == N)")
 
     def close(self) -> None:
         self._frames.close()
@@ -94,6 +135,9 @@ class PacketReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+__all__ = ["PacketReader", "Source", "decode", "read"]
 
 
 def read(

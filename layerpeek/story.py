@@ -1437,3 +1437,15 @@ def _overview(g: _Gathered, told: list[ToldExchange]) -> tuple[str, str]:
         lead = ("No TCP or UDP traffic, so no story of lookups, connections or requests to "
                 "tell; `layerpeek dump` shows these packets one by one.")
     return kind, f"{lead} {g.packets} packets: {listing}."
+
+
+__all__ = [
+    "BodyFacts",
+    "Step",
+    "Story",
+    "Storyteller",
+    "ToldExchange",
+    "explain",
+    "tell_of",
+    "told_exchanges",
+]

@@ -94,7 +94,7 @@ def offenders(sources: list[Path], forbidden: str) -> list[str]:
 #: Methods that show a record; in the modules below they may only hand over to ``render/``.
 PRESENTATION_METHODS = frozenset({
     "_repr_html_", "_repr_pretty_", "to_dict", "describe", "summary", "labels",
-    "tree_lines", "options_text", "text",
+    "tree_lines", "options_text", "text", "show",
 })
 #: Where those modules may import ``render/``: the methods above and ``__str__``
 #: (which may also stay a record's own: ``Endpoint`` is ``10.0.0.1:80`` everywhere).
