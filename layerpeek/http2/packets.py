@@ -77,6 +77,7 @@ class _Watch:
     requests: RequestReader | None = None
     responses: ResponseReader | None = None
     request_side: str = "client"
+    head: bytearray | None = None  # the client's bytes until its first head ends (UPGRADE)
 
 
 class HTTP2PacketStage:
@@ -197,6 +198,7 @@ class HTTP2PacketStage:
             watch.state = UPGRADE
             watch.requests = RequestReader()
             watch.responses = ResponseReader()
+            watch.head = bytearray()
             held, watch.held = watch.held, []
             out = []
             for old in held:
@@ -214,6 +216,15 @@ class HTTP2PacketStage:
         if isinstance(event, StreamGap):
             watch.state = OTHER
             return []
+        if to_requests and watch.head is not None:
+            verdict = mentions_h2c(watch.head, event.data)
+            if verdict is False:
+                # The first request's head ended without "h2c" anywhere in it: no
+                # need to parse it (nor read its body) to know it asks no upgrade.
+                self._give_up(watch)
+                return []
+            if verdict:
+                watch.head = None
         messages = reader.feed(event.data, event.frames, event.ts_ns)
         if to_requests:
             if messages and "h2c" not in messages[0].headers.tokens("upgrade"):
@@ -238,6 +249,35 @@ class HTTP2PacketStage:
     def _give_up(watch: _Watch) -> None:
         watch.state = OTHER
         watch.requests = watch.responses = None
+        watch.head = None
+
+
+#: How much of the client's first head :func:`mentions_h2c` looks at; past
+#: that, the HTTP/1 readers decide as before.
+HEAD_LIMIT = 64 * 1024
+
+
+def mentions_h2c(head: bytearray, data: bytes) -> bool | None:
+    """Add ``data`` to the client's first bytes: does its first head mention h2c?
+
+    An upgrade to h2c is asked by the first request's ``Upgrade`` header, so a
+    head that ends (at a blank line, found as the HTTP/1 readers find it) with
+    no ``h2c`` in it, in any case, asks none: False, and the usual HTTP/1.1
+    connection is given up at its first segment, without the readers parsing
+    it and every segment of its body.  True: ``h2c`` is in it (or the head
+    is longer than :data:`HEAD_LIMIT`), the readers decide.  None: the head
+    has not ended yet.
+    """
+    if len(head) + len(data) > HEAD_LIMIT:
+        return True
+    start = max(len(head) - 2, 0)
+    head += data
+    blank = head.find(b"\n\r\n", start)
+    bare = head.find(b"\n\n", start)
+    ends = [i for i in (blank, bare) if i >= 0]
+    if not ends:
+        return None
+    return b"h2c" in head[:min(ends)].lower()
 
 
 def server_preface(data: bytes) -> bool:

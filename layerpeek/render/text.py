@@ -44,6 +44,7 @@ from layerpeek.termsafe import terminal_safe
 from layerpeek.wire import ip_str, mac_str
 
 if TYPE_CHECKING:
+    from layerpeek.flows.tcp_state import TCPState
     from layerpeek.flows.tracker import PacketFlowInfo
 
 # --------------------------------------------------------------------------- names
@@ -195,6 +196,9 @@ _ROLES: dict[type, int] = {IPv4: _NET, IPv6: _NET, TCP: _PORTS, UDP: _PORTS, Eth
 #: so a scan over many addresses cannot exhaust memory.
 _ADDRESS_TEXT: dict[bytes, str] = {}
 _ADDRESS_CACHE_MAX = 4096
+#: (source, destination, source port, destination port, IP class) → ``dump``'s
+#: endpoints text, cleared the same way.
+_ENDPOINTS_TEXT: dict[tuple[bytes, bytes, int, int, type], str] = {}
 
 
 def _address(raw: bytes) -> str:
@@ -225,12 +229,22 @@ def _endpoints(layers: tuple[Layer, ...]) -> tuple[str, int]:
         elif link is None:
             link, link_i = layer, i
     if isinstance(net, (IPv4, IPv6)):
-        src, dst = _address(net.src), _address(net.dst)
-        if not isinstance(ports, (TCP, UDP)):
-            return f"{src} → {dst}", net_i
-        if isinstance(net, IPv6):
-            return f"[{src}]:{ports.src_port} → [{dst}]:{ports.dst_port}", net_i
-        return f"{src}:{ports.src_port} → {dst}:{ports.dst_port}", net_i
+        if isinstance(ports, (TCP, UDP)):
+            # One text per conversation direction: every packet of a
+            # connection repeats it.
+            key = (net.src, net.dst, ports.src_port, ports.dst_port, type(net))
+            text = _ENDPOINTS_TEXT.get(key)
+            if text is None:
+                if len(_ENDPOINTS_TEXT) >= _ADDRESS_CACHE_MAX:
+                    _ENDPOINTS_TEXT.clear()
+                src, dst = _address(net.src), _address(net.dst)
+                if isinstance(net, IPv6):
+                    text = f"[{src}]:{ports.src_port} → [{dst}]:{ports.dst_port}"
+                else:
+                    text = f"{src}:{ports.src_port} → {dst}:{ports.dst_port}"
+                _ENDPOINTS_TEXT[key] = text
+            return text, net_i
+        return f"{_address(net.src)} → {_address(net.dst)}", net_i
     if isinstance(link, Ethernet):
         return f"{_address(link.src)} → {_address(link.dst)}", link_i
     return "", -1
@@ -359,6 +373,10 @@ def _scaled_window(summary: str, tcp: TCP, shift: int) -> str:
     return summary.replace(raw, f" win={tcp.window << shift} (raw {tcp.window}) ", 1)
 
 
+#: (client state, server state) → ``"ESTABLISHED/CLOSE_WAIT"``: a few dozen pairs at most.
+_STATES_TEXT: dict[tuple[TCPState, TCPState], str] = {}
+
+
 def flow_suffix(flow: PacketFlowInfo) -> str:
     """What the conversation stage adds to a line: stream, states, analysis.
 
@@ -367,10 +385,12 @@ def flow_suffix(flow: PacketFlowInfo) -> str:
     """
     parts: list[str] = []
     if flow.proto == "tcp":
-        if flow.client_state is not None and flow.server_state is not None:
-            parts.append(
-                f"[stream {flow.stream}: {flow.client_state.value}/{flow.server_state.value}]"
-            )
+        client, server = flow.client_state, flow.server_state
+        if client is not None and server is not None:
+            states = _STATES_TEXT.get((client, server))
+            if states is None:  # an enum's .value is a property: slow on every line
+                states = _STATES_TEXT[(client, server)] = f"{client.value}/{server.value}"
+            parts.append(f"[stream {flow.stream}: {states}]")
         else:
             parts.append(f"[stream {flow.stream}]")
     elif flow.proto == "udp":

@@ -100,3 +100,35 @@ def test_the_frames_stage_plugs_into_an_analysis() -> None:
     analysis.finish()
     said = [step.packet[HTTP2].summary() for step in steps if HTTP2 in step.packet]
     assert "HEADERS stream 1 GET /index.html END_STREAM" in said
+
+
+UPGRADE = (b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+           b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+SWITCHED = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+
+
+@pytest.mark.parametrize("cut", [10, 60, len(UPGRADE) - 1])
+def test_an_upgrade_asked_in_a_later_segment_of_the_head_still_switches(cut: int) -> None:
+    # The stage gives up an HTTP/1.1 connection when its first head ends without
+    # "h2c": a head cut anywhere must still be read whole before that is decided.
+    w, h = Wire(server=("10.0.0.2", 8080)), H2()
+    packets = script(w, "c S", "s SA", "c A")
+    packets += [w.c("PA", UPGRADE[:cut]), w.c("PA", UPGRADE[cut:]),
+                w.s("PA", SWITCHED + h.settings()), w.c("PA", PREFACE + h.settings())]
+    out = [p for p, _ in _annotated(iter(packets), flows=True, defrag=True)]
+    server, client = out[5].get(HTTP2), out[6].get(HTTP2)
+    assert server is not None and [type(f).__name__ for f in server.frames] == ["SettingsFrame"]
+    assert client is not None and client.magic
+
+
+def test_the_head_check_decides_at_the_blank_line_as_the_readers_do() -> None:
+    from layerpeek.http2.packets import HEAD_LIMIT, mentions_h2c
+
+    # "h2c" anywhere in the head (here the path): the readers decide
+    assert mentions_h2c(bytearray(), b"POST /h2c-free HTTP/1.1\r\nHost: x\r\n\r\n") is True
+    head = bytearray()
+    assert mentions_h2c(head, b"GET / HTTP/1.1\r\nHost: x\r\n\r") is None
+    assert mentions_h2c(head, b"\nUpgrade: h2c") is False  # after the head: a body's bytes
+    assert mentions_h2c(bytearray(), b"GET / HTTP/1.1\r\nUPGRADE: H2C\r\n\r\n") is True
+    assert mentions_h2c(bytearray(), b"GET / HTTP/1.1\nHost: x\n\nh2c") is False  # bare LF
+    assert mentions_h2c(bytearray(), b"GET / HTTP/1.1\r\n" + b"x" * HEAD_LIMIT) is True
