@@ -111,7 +111,6 @@ from layerpeek.flows.reassembly import (
     DEFAULT_CAP,
     DEFAULT_COMPARE_WINDOW,
     DEFAULT_TOTAL_CAP,
-    OLD_DATA,
     Budget,
     StreamReassembler,
 )
@@ -664,10 +663,9 @@ class TCPTracker:
         if rst:
             pass  # data on a RST is a diagnostic, not stream content (RFC 9293 §3.5.3)
         elif seglen or fin:
-            result = reasm.segment(data_seq, payload, frame, ts, out, wire_len=seglen,
-                                   fin=bool(fin))
-            if result & OLD_DATA and seglen:
-                conn.conv.zeek.count_event(snd is conn.sides[0], "t")
+            # (Zeek's "t" letter is the ZeekTracker's: it counts by the highest
+            # sequence number sent, not by what reassembly already had.)
+            reasm.segment(data_seq, payload, frame, ts, out, wire_len=seglen, fin=bool(fin))
         if flags & _ACK and not rst and ack != snd.last_ack and rcv.reasm.started:
             snd.last_ack = ack  # a repeated acknowledgement cannot uncover a new hole
             rcv.reasm.acked(rcv.reasm.offset(ack), ts, out)

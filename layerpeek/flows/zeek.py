@@ -54,6 +54,7 @@ class ZeekState(enum.IntEnum):
 
 
 _SYN, _FIN, _RST, _ACK = 0x02, 0x01, 0x04, 0x10
+_TOO_LARGE = 1_048_576  #: Zeek's TOO_LARGE_SEQ_DELTA
 
 #: History letters kept per conversation.  Repeatable letters (``s h f r``
 #: with a new sequence number each) could otherwise grow without limit; real
@@ -78,6 +79,7 @@ class ZeekEndpoint:
         "prev_state",
         "size",
         "state",
+        "top",
     )
 
     def __init__(self, is_orig: bool) -> None:
@@ -90,6 +92,8 @@ class ZeekEndpoint:
         self.last_rst: int | None = None
         self.counts: dict[str, int] = {}
         self.size = 0  #: payload bytes sent, by sequence space (Zeek's ``size``)
+        #: one past the highest sequence number sent (Zeek's ``LastSeq``), None before any
+        self.top: int | None = None
 
     def set_state(self, state: ZeekState) -> None:
         if state != self.state:
@@ -130,6 +134,7 @@ class ZeekTracker:
     def packet(self, from_orig: bool, flags: int, seq: int, seglen: int, window: int) -> None:
         """Update states and history for one packet (raw flags, seq, payload length)."""
         ep, peer = (self.orig, self.resp) if from_orig else (self.resp, self.orig)
+        self._retransmission(ep, flags, seq, seglen)
         if not flags & (_SYN | _FIN | _RST) and ep.state != ZeekState.INACTIVE:
             # The common case (data and ACKs mid-connection): no state can move,
             # only the once-per-direction letters and a zero window matter.
@@ -148,6 +153,31 @@ class ZeekTracker:
         if window == 0 and not syn and not rst:
             self.count_event(from_orig, "w")
         self._update_state(ep, peer, syn, fin, rst, ack, seglen)
+
+    def _retransmission(self, ep: ZeekEndpoint, flags: int, seq: int, seglen: int) -> None:
+        """Zeek's ``t``: a segment with data that does not reach past the highest
+        sequence number this side sent before (TCPSessionAdapter::UpdateLastSeq).
+
+        So a segment that fills a hole counts as well as a copy of delivered
+        bytes: Zeek compares with the highest number sent, not with what the
+        receiver has.  SYN and FIN take one number each; a RST's data none.
+        """
+        rst = flags & _RST
+        one_past = (seq + (0 if rst else seglen) + (1 if flags & _SYN else 0)
+                    + (1 if flags & _FIN else 0)) & 0xFFFFFFFF
+        top = ep.top
+        if top is None:
+            ep.top = one_past
+            return
+        delta = ((one_past - top + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        if flags & (_SYN | _RST) and not -_TOO_LARGE < delta < _TOO_LARGE:
+            return  # a far-off SYN or RST number is not trusted
+        if ep.state == ZeekState.RESET:
+            return  # nor any number after a RST
+        if delta > 0:
+            ep.top = one_past
+        elif seglen and not rst:
+            self.count_event(ep.is_orig, "t")
 
     def _flag_letters(
         self, ep: ZeekEndpoint, syn: int, fin: int, rst: int, ack: int, seq: int, seglen: int
@@ -207,7 +237,13 @@ class ZeekTracker:
             # before answering it).
             early_ack = not ep.is_orig and seglen == 0 and self.orig.state == S.SYN_SENT
             if ep.state == S.INACTIVE and not early_ack:
-                ep.set_state(S.PARTIAL)
+                if ack and peer.state == S.ESTABLISHED:
+                    # The responder's SYN-ACK was seen but not the SYN it answers:
+                    # an ACK now establishes this side too (Zeek's UpdateInactiveState:
+                    # "we just missed that initial SYN"), so the connection is S1, not OTH.
+                    ep.set_state(S.ESTABLISHED)
+                else:
+                    ep.set_state(S.PARTIAL)
         elif state in (S.SYN_SENT, S.SYN_ACK_SENT):
             if fin:
                 ep.set_state(S.CLOSED)

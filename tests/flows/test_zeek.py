@@ -98,5 +98,30 @@ def test_flipped_connection_history_starts_with_a_caret() -> None:
     assert run([(RESP, "SA")], flipped=True).history_string == "^h"
 
 
+def test_an_ack_after_a_syn_ack_whose_syn_was_missed_establishes_the_connection() -> None:
+    # Zeek's krb/optional-service-name.pcap: SYN-ACK, ACK, data both ways (no SYN seen).
+    # Zeek's UpdateInactiveState establishes the originator on that ACK: S1, not OTH.
+    z = run([(RESP, "SA"), (ORIG, "A"), (ORIG, "PA"), (RESP, "PA")], flipped=True, data=5)
+    assert (z.conn_state(), z.history_string) == ("S1", "^hADd")
+    partial = run([(RESP, "SA"), (ORIG, "P")], flipped=True, data=5)  # no ACK bit: partial
+    assert partial.conn_state() == "OTH"
+
+
 def test_udp_conn_state() -> None:
     assert (udp_conn_state(3, 1), udp_conn_state(2, 0), udp_conn_state(0, 0)) == ("SF", "S0", "OTH")
+
+
+def test_a_segment_filling_a_hole_is_a_retransmission_as_zeek_counts_it() -> None:
+    # Zeek's http/concurrent-range-requests.pcap, its second connection: the responder
+    # re-sends the segment before the highest one it sent (which the capture missed):
+    # Zeek logs ShADadtFf, "t" by the highest sequence number sent, not by what arrived.
+    z = ZeekTracker()
+    z.packet(True, 0x02, 100, 0, 65535)
+    z.packet(False, 0x12, 900, 0, 65535)
+    z.packet(True, 0x10, 101, 0, 65535)
+    z.packet(True, 0x18, 101, 10, 65535)
+    z.packet(False, 0x10, 901, 100, 65535)   # 901-1000
+    z.packet(False, 0x18, 1101, 50, 65535)   # 1101-1150: 1001-1100 not captured
+    z.packet(False, 0x10, 1001, 100, 65535)  # the hole, re-sent: t
+    z.packet(False, 0x10, 1151, 0, 65535)    # a pure ACK is never one (its "a" comes last)
+    assert z.history_string == "ShADdta"
