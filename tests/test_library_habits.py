@@ -135,3 +135,37 @@ def test_dir_of_the_package_lists_the_subpackages() -> None:
 
 def test_paths_are_accepted_as_path_objects() -> None:
     assert sum(1 for _ in layerpeek.read(Path(PAGE))) == 18
+
+
+# --------------------------------------------------------------------------- HTTP headers
+
+
+def test_layer_headers_by_name_any_case(request_packet: layerpeek.Packet) -> None:
+    headers = request_packet["http"].headers
+    assert headers["host"] == headers["Host"] == "www.example.test:8080"
+    assert headers[0] == ("Host", "www.example.test:8080")  # still the pairs, in order
+    assert "ACCEPT" in headers and "Cookie" not in headers
+    assert headers.keys() == ["Host", "Accept-Encoding", "User-Agent", "Accept"]
+    with pytest.raises(KeyError, match="no 'Cookie' header"):
+        headers["Cookie"]
+
+
+def test_repeated_headers_are_kept_and_joined() -> None:
+    from layerpeek.layers.http import decode
+
+    head = (b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nVary: Accept\r\nset-cookie: b=2\r\n"
+            b"vary: Cookie\r\n\r\n")
+    layer, _ = decode(head, 0, len(head))
+    headers = layer.headers  # type: ignore[attr-defined]
+    assert headers.get_all("set-cookie") == ["a=1", "b=2"]
+    assert headers["Vary"] == "Accept, Cookie"
+    assert len(headers) == 4
+
+
+def test_message_headers_by_name_any_case() -> None:
+    (first, *_) = layerpeek.http.exchanges(str(PAGE))
+    assert first.response is not None
+    assert first.response.headers["content-type"] == "text/html; charset=utf-8"
+    assert first.request.headers["HOST"] == "www.example.test:8080"
+    with pytest.raises(KeyError, match="no 'X-Nope' header"):
+        first.response.headers["X-Nope"]

@@ -63,6 +63,23 @@ class Headers:
             out.extend(t.strip().lower() for t in value.split(",") if t.strip())
         return out
 
+    def __getitem__(self, name: str) -> str:
+        """``headers["Content-Type"]``: the field's value, any case; a field sent on
+        several lines is its values joined with ``", "`` (RFC 9110 §5.3; read
+        Set-Cookie with :meth:`get_all`).  A missing field is a KeyError."""
+        values = self.get_all(name)
+        if not values:
+            names = ", ".join(dict.fromkeys(k for k, _ in self.fields)) or "none"
+            raise KeyError(f"no {name!r} header (the message has: {names})")
+        return ", ".join(values)
+
+    def keys(self) -> list[str]:
+        """The field names, in wire order, each once, as first sent."""
+        seen: dict[str, str] = {}
+        for key, _ in self.fields:
+            seen.setdefault(key.lower(), key)
+        return list(seen.values())
+
     def raw_items(self) -> list[tuple[str, str]]:
         """The fields as sent: ``(name, value)`` in order, original case."""
         return list(self.fields)

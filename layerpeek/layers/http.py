@@ -26,7 +26,7 @@ continues in the next segment is kept with ``complete=False``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, SupportsIndex, overload
 
 from layerpeek.dissect import Decoded, Dissector
 from layerpeek.packet import Layer, new_payload
@@ -46,6 +46,65 @@ MAX_HEADERS = 1000
 _FOLD = (" ", "\t")
 
 
+class HeaderFields(tuple[tuple[str, str], ...]):
+    """A head's ``(name, value)`` pairs in wire order, original case, looked up by name.
+
+    A tuple, so it is what it always was (``for name, value in headers``,
+    ``headers[0]``, JSON, equality with a tuple of pairs); a string index
+    reads a field the way HTTP defines it: ``headers["content-type"]`` ignores
+    case, and a field sent on several lines is their values joined with
+    ``", "`` (RFC 9110 §5.3), every line kept (:meth:`get_all`; Set-Cookie
+    must be read that way).  A missing field is a KeyError.
+    """
+
+    __slots__ = ()
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` (any case), or ``default``."""
+        low = name.lower()
+        for key, value in self:
+            if key.lower() == low:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name`` (any case), in wire order."""
+        low = name.lower()
+        return [value for key, value in self if key.lower() == low]
+
+    @overload
+    def __getitem__(self, key: str) -> str: ...
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> tuple[tuple[str, str], ...]: ...
+
+    def __getitem__(
+        self, key: str | SupportsIndex | slice
+    ) -> str | tuple[str, str] | tuple[tuple[str, str], ...]:
+        if isinstance(key, str):
+            values = self.get_all(key)
+            if not values:
+                names = ", ".join(dict.fromkeys(k for k, _ in self)) or "none"
+                raise KeyError(f"no {key!r} header (the head has: {names})")
+            return ", ".join(values)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            return self.get(key) is not None
+        return super().__contains__(key)
+
+    def keys(self) -> list[str]:
+        """The field names, in wire order, each once, as first sent."""
+        seen: dict[str, str] = {}
+        for key, _ in self:
+            seen.setdefault(key.lower(), key)
+        return list(seen.values())
+
+
 @dataclass(slots=True)
 class HTTP(Layer):
     """An HTTP/1.x request or response head, and the body bytes in this segment."""
@@ -58,14 +117,15 @@ class HTTP(Layer):
     version: str  #: ``"HTTP/1.1"``; ``""`` when the start line did not name one
     status: int | None  #: responses only; None if the code is not three digits
     reason: str | None  #: responses only (``""`` when absent)
-    headers: tuple[tuple[str, str], ...]  #: (name, value) in order, original case
+    #: (name, value) in order, original case; ``headers["Content-Type"]`` ignores case
+    headers: HeaderFields
     body: bytes = field(default=b"", repr=False)  #: body bytes present in this segment
     complete: bool = True  #: True when the blank line ending the head is in this segment
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
         low = name.lower()
-        for key, value in self.headers:
+        for key, value in self.headers:  # a plain tuple too (a layer built by hand)
             if key.lower() == low:
                 return value
         return None
@@ -139,14 +199,15 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
         code, _, reason = rest.partition(" ")
         status = int(code) if len(code) == 3 and code.isdigit() and code.isascii() else None
         return HTTP(
-            "response", None, None, version, status, reason, tuple(headers), body, complete
+            "response", None, None, version, status, reason, HeaderFields(headers), body,
+            complete
         ), None
     method, _, rest = first.partition(" ")
     target, space, version = rest.rpartition(" ")
     if not space or not version.startswith("HTTP/"):  # no version (cut, or HTTP/0.9 style)
         target, version = rest, ""
     return HTTP(
-        "request", method, target, version, None, None, tuple(headers), body, complete
+        "request", method, target, version, None, None, HeaderFields(headers), body, complete
     ), None
 
 
