@@ -492,6 +492,7 @@ def decode_packets(
                 packet.spans = spans
                 packet.interface = interface
                 packet.interface_name = interface_name
+                packet.comment = None
                 yield packet
                 continue
         layers, spans = decode_layers(data, linktype, reg, ethernet_seen)

@@ -153,6 +153,8 @@ class Packet:
     spans: tuple[tuple[int, int], ...] = field(repr=False)  #: (start, end) per layer
     interface: int = 0  #: interface id within the capture (pcapng IDB index; 0 for pcap)
     interface_name: str | None = None  #: ``if_name`` from pcapng, or the live interface
+    #: the pcapng packet comment (``frame.comment``; several joined with newlines), or None
+    comment: str | None = None
 
     @property
     def cap_len(self) -> int:

@@ -8,7 +8,6 @@ from types import TracebackType
 from typing import BinaryIO
 
 from layerpeek.capture import CaptureReader, open_capture
-from layerpeek.capture.frame import as_records
 from layerpeek.capture.pcapng import Interface
 from layerpeek.decode import decode_layers, decode_packets
 from layerpeek.decode import registry as default_for
@@ -105,7 +104,7 @@ class PacketReader:
         if frames.format == "pcap":
             # One link type, no interfaces: plain tuples, no RawFrame per record.
             return decode_packets(frames.pcap_records(), self._registry)
-        return decode_packets(as_records(frames), self._registry)
+        return _with_comments(frames, self._registry)
 
     def __len__(self) -> int:
         raise TypeError(
@@ -135,6 +134,26 @@ class PacketReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _with_comments(frames: CaptureReader, registry: Registry) -> Iterator[Packet]:
+    """pcapng: the decoded packets, each with its block's comment (``packet.comment``).
+
+    The decode loop takes plain record tuples; the comments ride beside them
+    by frame number and are put on the packets as they come out.
+    """
+    comments: dict[int, str] = {}
+
+    def records() -> Iterator[tuple[int, int, bytes, int, int, str | None]]:
+        for n, f in enumerate(frames, 1):
+            if f.comment is not None:
+                comments[n] = f.comment
+            yield (f.ts_ns, f.wire_len, f.data, f.linktype, f.interface, f.interface_name)
+
+    for packet in decode_packets(records(), registry):
+        if comments:
+            packet.comment = comments.pop(packet.index, None)
+        yield packet
 
 
 __all__ = ["PacketReader", "Source", "decode", "read"]

@@ -169,3 +169,69 @@ def test_message_headers_by_name_any_case() -> None:
     assert first.request.headers["HOST"] == "www.example.test:8080"
     with pytest.raises(KeyError, match="no 'X-Nope' header"):
         first.response.headers["X-Nope"]
+
+
+# --------------------------------------------------------------------------- pcapng comments
+
+
+def commented_capture(tmp_path: Path) -> Path:
+    import struct
+
+    from builders import eth, ipv4_udp, udp
+    from pcapng_build import block, idb, option, shb
+
+    frame = eth(ipv4_udp(udp(b"hi", sport=1000, dport=2000)))
+
+    def epb(units: int, comments: list[bytes]) -> bytes:
+        body = struct.pack("<IIIII", 0, units >> 32, units & 0xFFFFFFFF, len(frame), len(frame))
+        body += frame + b"\x00" * (-len(frame) % 4)
+        if comments:
+            body += b"".join(option("<", 1, c) for c in comments) + option("<", 0, b"")
+        return block("<", 6, body)
+
+    path = tmp_path / "commented.pcapng"
+    path.write_bytes(shb() + idb() + epb(1, [b"first look"]) + epb(2, [])
+                     + epb(3, [b"two", b"comments\x00padding"]))
+    return path
+
+
+def test_pcapng_comments_on_packets(tmp_path: Path) -> None:
+    packets = list(layerpeek.read(commented_capture(tmp_path)))
+    assert [p.comment for p in packets] == ["first look", None, "two\ncomments"]
+
+
+def test_pcapng_comments_in_dump_fields_and_w(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from layerpeek.cli import main
+
+    path = commented_capture(tmp_path)
+    assert main(["dump", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(" [comment: first look]") and "comment" not in lines[1]
+    assert main(["dump", "-V", "-c", "1", str(path)]) == 0
+    assert "\n  [Comment: first look]\n" in capsys.readouterr().out
+    assert main(["dump", str(path), "-T", "fields", "-e", "frame.comment",
+                 "-Y", "frame.comment"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["first look", "two,comments"]
+    out = tmp_path / "copy.pcapng"
+    assert main(["dump", str(path), "-w", str(out)]) == 0
+    assert [p.comment for p in layerpeek.read(out)] == ["first look", None, "two\ncomments"]
+
+
+def test_pcapng_comments_equal_tsharks(capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from conftest import PUBLIC
+
+    from layerpeek.cli import main
+
+    path = PUBLIC / "pcapng_comments_2if_snaplen.pcapng"
+    tshark = shutil.which("tshark")
+    if tshark is None or not path.exists():
+        pytest.skip("tshark or ../shared/captures/public is absent")
+    argv = ["-T", "fields", "-e", "frame.number", "-e", "frame.comment"]
+    theirs = subprocess.run([tshark, "-r", str(path), *argv], capture_output=True, text=True,
+                            timeout=120).stdout
+    main(["dump", str(path), *argv])
+    assert capsys.readouterr().out == theirs

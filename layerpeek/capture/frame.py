@@ -16,6 +16,8 @@ class RawFrame:
     linktype: int  #: LINKTYPE_* of the interface the frame was captured on
     interface: int = 0  #: interface id (pcapng IDB index within the file; 0 for pcap)
     interface_name: str | None = None  #: pcapng ``if_name``, when the file gives one
+    #: pcapng packet comments (``opt_comment``), joined with newlines when several
+    comment: str | None = None
 
 
 def as_records(

@@ -285,7 +285,7 @@ class PcapngParser:
             )
             cap = room
         iface = self.interfaces[iface_id]
-        return RawFrame(
+        frame = RawFrame(
             self._timestamp(iface, high, low),
             orig,
             buf[data_start : data_start + cap],
@@ -293,6 +293,15 @@ class PcapngParser:
             self._global_base + iface_id,
             iface.name,
         )
+        options_start = data_start + cap + (-cap % 4)
+        if options_start + 4 <= end - 4:  # options follow the data: comments (opt_comment, 1)
+            # a comment ends at a NUL where a writer padded it into its length (as tshark reads it)
+            comments = [value.split(b"\x00", 1)[0].decode("utf-8", "replace")
+                        for code, value in _options(buf, options_start, end - 4, self.order)
+                        if code == 1]
+            if comments:
+                frame.comment = "\n".join(comments)
+        return frame
 
     def _simple(self, buf: bytes, pos: int, end: int, at: int) -> RawFrame | None:
         if not self.interfaces:

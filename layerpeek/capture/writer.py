@@ -74,7 +74,11 @@ class PcapngWriter:
         body = struct.pack(
             "<IIIII", interface, units >> 32, units & 0xFFFFFFFF, len(data), frame.wire_len
         )
-        self._f.write(_block(6, body + data + b"\x00" * (-len(data) % 4)))
+        options = b""
+        if frame.comment is not None:  # opt_comment, one per line of the joined comments
+            options = b"".join(_option(1, c.encode()) for c in frame.comment.split("\n"))
+            options += _option(0, b"")
+        self._f.write(_block(6, body + data + b"\x00" * (-len(data) % 4) + options))
 
     def flush(self) -> None:
         self._f.flush()

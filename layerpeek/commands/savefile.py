@@ -87,7 +87,7 @@ class CaptureSaver:
         from layerpeek.capture.frame import RawFrame
 
         frame = RawFrame(packet.ts_ns, packet.wire_len, packet.data, packet.linktype,
-                         packet.interface, packet.interface_name)
+                         packet.interface, packet.interface_name, packet.comment)
         if self.fmt == "pcap":
             self._write_pcap(packet, frame)
         else:

@@ -696,6 +696,8 @@ def _build() -> list[Field]:
     add("frame.time", FieldType.ABSTIME, "Capture time as a local date and time "
         "(\"Nov 25, 2026 08:44:05.130493000 UTC\"; compare with such a string or "
         "\"2026-11-25 08:44:05\")", lambda f: [f.packet.ts_ns])
+    add("frame.comment", S, "pcapng packet comment (one value per comment)",
+        lambda f: f.packet.comment.split("\n") if f.packet.comment is not None else _NONE)
     add("_ws.col.Info", S, "layerpeek's Info column: what dump prints after the endpoints "
         "(its own wording, not Wireshark's)", _info_column)
     add("frame.time_epoch", T, "Capture time, seconds since 1970-01-01 UTC",

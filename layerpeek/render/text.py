@@ -447,6 +447,8 @@ def packet_line(
     if layers and type(layers[-1]) is Malformed:
         text = _clean(layer_summary(layers[-1]))
         line = f"{line} {_RED}{text}{_RESET}" if color else f"{line} {text}"
+    if packet.comment is not None:  # a pcapng packet comment, as Wireshark lists it
+        line = f"{line} [comment: {_clean(packet.comment)}]"
     return line
 
 
@@ -843,6 +845,9 @@ def packet_tree(packet: Packet, color: bool = False, flow: PacketFlowInfo | None
               flags: 0x012 (SYN, ACK)
     """
     lines = [paint(frame_line(packet), _DIM, color)]
+    if packet.comment is not None:
+        lines.extend(paint(f"  [Comment: {_clean(c)}]", _DIM, color)
+                     for c in packet.comment.split("\n"))
     flow_lines = [] if flow is None else flow_tree_lines(flow)
     for depth, layer in enumerate(packet.layers):
         if relative:
