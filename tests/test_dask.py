@@ -36,7 +36,7 @@ def single_process(path: Path, columns: list[str] | None = None) -> pd.DataFrame
     """What one process computes for one file: its table, with the capture column."""
     wanted = columns or [*COLUMNS, "community_id"]
     frame = to_pandas(table(path, wanted))
-    frame.insert(0, "capture", pd.Series([str(path)] * len(frame), dtype=pd.StringDtype()))
+    frame.insert(0, "capture", pd.Series([str(path)] * len(frame), dtype=pd.StringDtype("pyarrow")))
     return frame
 
 

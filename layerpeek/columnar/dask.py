@@ -103,7 +103,7 @@ def _empty(columns: Sequence[str]) -> pd.DataFrame:
 def _with_capture(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     import pandas as pd
 
-    frame.insert(0, "capture", pd.Series([path] * len(frame), dtype=pd.StringDtype()))
+    frame.insert(0, "capture", pd.Series([path] * len(frame), dtype=pd.StringDtype("pyarrow")))
     return frame
 
 
@@ -241,7 +241,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         ["", "reset", "closed", "established", "attempt"],
         default="midstream",
     )
-    frame["state"] = pd.Series(state, index=frame.index, dtype=pd.StringDtype()).mask(~tcp)
+    frame["state"] = pd.Series(state, index=frame.index, dtype=pd.StringDtype("pyarrow")).mask(~tcp)
     frame = frame.sort_values(["first_ts_ns", "community_id"], kind="stable")
     return frame[list(CONVERSATION_COLUMNS)].reset_index(drop=True)
 

@@ -142,7 +142,9 @@ def arrow_type(name: str) -> Any:
 def pandas_types() -> dict[Any, Any]:
     """Arrow type → pandas dtype for ``to_pandas(types_mapper=...)``: integer columns
     stay integers of their width with nulls (no float64 NaN), strings and booleans
-    nullable (imports pyarrow and pandas)."""
+    nullable (imports pyarrow and pandas).  Strings are Arrow-backed whatever the
+    pandas version: pandas 2 defaults to Python storage while Dask converts to Arrow,
+    so one file read in one process and through Dask would differ in dtype."""
     import pandas as pd
     import pyarrow as pa
 
@@ -151,7 +153,7 @@ def pandas_types() -> dict[Any, Any]:
         pa.uint32(): pd.UInt32Dtype(),
         pa.uint16(): pd.UInt16Dtype(),
         pa.uint8(): pd.UInt8Dtype(),
-        pa.string(): pd.StringDtype(),
+        pa.string(): pd.StringDtype("pyarrow"),
         pa.bool_(): pd.BooleanDtype(),
     }
 
