@@ -18,6 +18,11 @@ class FieldRef:
 
     name: str
     column: int = field(default=0, compare=False)
+    #: What is read of the field's values: ``()`` the values themselves,
+    #: ``("slice", start, end)`` a byte slice (``eth.src[0:3]``; ``end`` None: to
+    #: the end), ``("len",)`` their length (``len(http.host)``), ``("and", mask)``
+    #: the bitwise AND with a mask (``tcp.flags & 0x02``).
+    transform: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

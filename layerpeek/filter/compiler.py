@@ -66,7 +66,56 @@ class _Compiler:
         if found is None:
             raise self.fail(f"{ref.name!r} is neither a field nor a protocol name", ref.column,
                             len(ref.name))
+        if ref.transform:
+            return self.derived(found, ref)
         return found
+
+    def derived(self, base: Field, ref: FieldRef) -> Field:
+        """``FIELD[i:j]``, ``len(FIELD)`` or ``FIELD & MASK`` as a field of its own."""
+        kind = ref.transform[0]
+        extract = base.extract
+        if kind == "and":
+            mask = ref.transform[1]
+            assert isinstance(mask, int)
+            if base.type not in (FieldType.UINT, FieldType.INT, FieldType.BOOL):
+                raise self.fail(f"{base.name} ({base.type.value}): '&' needs an integer field",
+                                ref.column, len(ref.name))
+
+            def masked(f: Frame) -> list[Any]:
+                return [v & mask for v in extract(f)]
+
+            def nonzero(f: Frame) -> bool:  # `tcp.flags & 0x02` alone: any bit of the mask set
+                return any(v & mask for v in extract(f))
+
+            return Field(f"{base.name} & {mask:#x}", FieldType.UINT, base.description, masked,
+                         base.hex_digits, None, nonzero)
+        as_bytes = _BYTES_OF.get(base.type)
+        if as_bytes is None:
+            what = "len()" if kind == "len" else "a slice"
+            raise self.fail(f"{base.name} ({base.type.value}): {what} needs bytes, a "
+                            "string or an address", ref.column, len(ref.name))
+        if kind == "len":
+            def lengths(f: Frame) -> list[Any]:
+                return [len(as_bytes(v)) for v in extract(f)]
+
+            return Field(f"len({base.name})", FieldType.UINT, base.description, lengths)
+        start, end = ref.transform[1], ref.transform[2]
+        assert isinstance(start, int) and (end is None or isinstance(end, int))
+
+        def sliced(f: Frame) -> list[Any]:
+            """The slice of each value that holds all of it (a value too short has none)."""
+            out = []
+            for v in extract(f):
+                data = as_bytes(v)
+                n = len(data)
+                lo = start + n if start < 0 else start
+                hi = n if end is None else end + n if end < 0 else end
+                if 0 <= lo < hi <= n:
+                    out.append(data[lo:hi])
+            return out
+
+        stop = "" if end is None else str(end)
+        return Field(f"{base.name}[{start}:{stop}]", FieldType.BYTES, base.description, sliced)
 
     # ----------------------------------------------------------------- nodes
     def compile(self, node: Node) -> Test:
@@ -337,6 +386,18 @@ def _absolute_time(text: str) -> int | None:
             when = when.replace(tzinfo=datetime.timezone.utc)
         return int(when.timestamp()) * 1_000_000_000 + fraction
     return None
+
+
+#: How a value of each type becomes bytes for slices and ``len()`` (as Wireshark
+#: slices them: a string's UTF-8, an address's network-order bytes).
+_BYTES_OF: dict[FieldType, Callable[[Any], bytes]] = {
+    FieldType.BYTES: bytes,
+    FieldType.ETHER: bytes,
+    FieldType.PROTOCOL: bytes,
+    FieldType.STRING: lambda v: str(v).encode("utf-8"),
+    FieldType.IPV4: lambda v: int(v).to_bytes(4, "big"),
+    FieldType.IPV6: lambda v: int(v).to_bytes(16, "big"),
+}
 
 
 def _integer(text: str) -> int | None:

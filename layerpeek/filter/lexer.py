@@ -26,6 +26,9 @@ class Kind(Enum):
     LBRACE = "{"
     RBRACE = "}"
     COMMA = ","
+    LBRACKET = "["
+    RBRACKET = "]"
+    BITAND = "&"
     DOTDOT = ".."
     AND = "and"
     OR = "or"
@@ -68,7 +71,8 @@ _KEYWORDS: dict[str, Kind] = {
 }
 
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-/+")
-_PUNCT = {"(": Kind.LPAREN, ")": Kind.RPAREN, "{": Kind.LBRACE, "}": Kind.RBRACE, ",": Kind.COMMA}
+_PUNCT = {"(": Kind.LPAREN, ")": Kind.RPAREN, "{": Kind.LBRACE, "}": Kind.RBRACE, ",": Kind.COMMA,
+          "[": Kind.LBRACKET, "]": Kind.RBRACKET}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
@@ -103,6 +107,10 @@ def tokenize(expression: str) -> list[Token]:
         if two in ("&&", "||"):
             tokens.append(Token(_KEYWORDS[two], two, i, 2))
             i += 2
+            continue
+        if ch == "&":  # "&&" was taken above: one "&" is the bitwise AND of a field and a mask
+            tokens.append(Token(Kind.BITAND, "&", i, 1))
+            i += 1
             continue
         if two == "..":
             tokens.append(Token(Kind.DOTDOT, "..", i, 2))

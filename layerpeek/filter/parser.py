@@ -132,6 +132,50 @@ class _Parser:
             self.depth -= 1
 
     def field(self) -> FieldRef:
+        """A field, with what is read of it: ``len(FIELD)``, ``FIELD[i:j]``, ``FIELD & MASK``."""
+        tok = self.tok
+        if tok.kind is Kind.WORD and tok.text == "len" and self.peek().kind is Kind.LPAREN:
+            self.advance()
+            self.advance()
+            inner = self.plain_field()
+            if self.tok.kind is not Kind.RPAREN:
+                raise self.fail(f"expected ')' after len({inner.name}, found "
+                                f"{self.describe(self.tok)}")
+            self.advance()
+            return FieldRef(inner.name, tok.column, ("len",))
+        ref = self.plain_field()
+        if self.tok.kind is Kind.LBRACKET:
+            opening = self.advance()
+            spec = self.tok
+            if spec.kind is not Kind.WORD:
+                raise self.fail(f"expected a range such as 0:3, 2-4 or 5 after '[', found "
+                                f"{self.describe(spec)}")
+            self.advance()
+            closing: Token = self.tokens[self.pos]
+            if closing.kind is not Kind.RBRACKET:
+                raise self.fail(f"expected ']' to close the '[' at column {opening.column + 1}, "
+                                f"found {self.describe(closing)}")
+            self.advance()
+            bounds = _slice(spec.text)
+            if bounds is None:
+                raise self.fail(f"{spec.text!r} is not a slice: use i:n (n bytes from i), "
+                                "i-j (bytes i to j), i: (from i on) or i (one byte)", spec)
+            return FieldRef(ref.name, ref.column, ("slice", *bounds))
+        if self.tok.kind is Kind.BITAND:
+            self.advance()
+            mask = self.tok
+            value = _integer(mask.text) if mask.kind is Kind.WORD else None
+            if value is None or value < 0:
+                raise self.fail(f"expected a number (a bit mask such as 0x02) after '&', found "
+                                f"{self.describe(mask)}", mask)
+            self.advance()
+            return FieldRef(ref.name, ref.column, ("and", value))
+        return ref
+
+    def peek(self) -> Token:
+        return self.tokens[min(self.pos + 1, len(self.tokens) - 1)]
+
+    def plain_field(self) -> FieldRef:
         tok = self.tok
         if tok.kind is not Kind.WORD:
             if tok.kind in (Kind.STRING, Kind.CMP, Kind.IN, Kind.CONTAINS, Kind.MATCHES):
@@ -218,6 +262,45 @@ class _Parser:
     def literal(self) -> Literal:
         tok = self.advance()
         return Literal(tok.text, tok.kind is Kind.STRING, tok.column)
+
+
+def _slice(spec: str) -> tuple[int, int | None] | None:
+    """Wireshark's slice forms as ``(start, end)``: ``i:n`` n bytes from i, ``i-j`` bytes
+    i to j inclusive, ``i:`` from i on, ``i`` one byte; negative i counts from the end."""
+    def number(text: str) -> int | None:
+        t = text[1:] if text.startswith("-") else text
+        return (-int(t) if text.startswith("-") else int(t)) if t.isdigit() else None
+
+    if ":" in spec:
+        head, _, tail = spec.partition(":")
+        start = number(head) if head else 0
+        if start is None:
+            return None
+        if not tail:
+            return start, None
+        length = number(tail)
+        if length is None or length < 0:
+            return None
+        return start, start + length if start + length != 0 else None
+    first, dash, last = spec[1:].partition("-") if spec.startswith("-") else spec.partition("-")
+    if spec.startswith("-"):
+        first = "-" + first
+    if dash:
+        start, stop = number(first), number(last)
+        if start is None or stop is None or stop < start:
+            return None
+        return start, stop + 1 if stop + 1 != 0 else None
+    start = number(spec)
+    if start is None:
+        return None
+    return start, start + 1 if start + 1 != 0 else None
+
+
+def _integer(text: str) -> int | None:
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
 
 
 def _depth(root: Node) -> int:

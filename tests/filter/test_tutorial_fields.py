@@ -116,3 +116,51 @@ def test_equal_to_tsharks(capsys: pytest.CaptureFixture[str], capture: str, utc:
          "-T", "fields", *argv], capture_output=True, text=True, timeout=300,
         env={**os.environ, "TZ": "UTC"}).stdout.splitlines()
     assert fields(capsys, CAPTURES / capture, *argv) == theirs
+
+
+# --------------------------------------------------------------------------- slices, len(), &
+
+FILTERS = [
+    "eth.src[0:3] == 00:00:00",
+    "ip.src[3] == 01",
+    "ip.dst[2-3] == 00:01",
+    "eth.dst[-2:] == 00:00",
+    'http.request.uri[0:2] == "/s"',
+    "len(http.host) > 16",
+    "len(eth.src) == 6",
+    "tcp.flags & 0x02",
+    "tcp.flags & 0x12 == 0x12",
+    "!(tcp.flags & 0x10)",
+    "tcp.flags & 0x01 && ip.src == 127.0.0.1",
+]
+
+
+def frames_matching(capsys: pytest.CaptureFixture[str], path: Path, flt: str) -> list[str]:
+    return fields(capsys, path, "-e", "frame.number", "-Y", flt)
+
+
+@pytest.mark.parametrize("flt", FILTERS)
+def test_slices_len_and_bitwise_and(capsys: pytest.CaptureFixture[str], flt: str) -> None:
+    page = CAPTURES / "page_load.pcap"
+    shown = frames_matching(capsys, page, flt)
+    assert shown, flt  # every filter here matches some frame of the page load
+    if TSHARK is not None:
+        theirs = subprocess.run([str(TSHARK), "-r", str(page), "-Y", flt, "-T", "fields",
+                                 "-e", "frame.number"], capture_output=True, text=True,
+                                timeout=120).stdout.splitlines()
+        assert shown == theirs, flt
+
+
+@pytest.mark.parametrize(("flt", "words"), [
+    ("len(tcp.flags) > 1", "len() needs bytes"),
+    ("tcp.port[0:1] == 1", "a slice needs bytes"),
+    ("http.host & 0x01", "'&' needs an integer field"),
+    ("eth.src[x] == 00", "is not a slice"),
+    ("eth.src[0:3 == 00", "expected ']'"),
+    ("tcp.flags & mask", "a bit mask"),
+])
+def test_their_mistakes_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], web: Path, flt: str, words: str
+) -> None:
+    assert main(["dump", str(web), "-Y", flt]) == 2
+    assert words in capsys.readouterr().err
