@@ -402,6 +402,15 @@ def _relative(get: Callable[[Any, TCP], int | None], raw: Callable[[TCP], int]) 
     return extract
 
 
+def _tcp_time(get: Callable[[Any], int | None]) -> Extractor:
+    def extract(f: Frame) -> list[Any]:
+        info = _tcp_info(f)
+        value = None if info is None else get(info)
+        return _NONE if value is None else [value]
+
+    return extract
+
+
 def _window_size(f: Frame) -> list[Any]:
     tcps = f.of(TCP)
     if not tcps:
@@ -863,6 +872,10 @@ def _build() -> list[Field]:
     ):
         add(f"tcp.flags.{flag_name}", B, desc, _flag_bit(bit))
     add("tcp.window_size_value", U, "Window as sent (unscaled)", _each(TCP, lambda t: t.window))
+    add("tcp.time_delta", T, "Seconds since the previous frame of this TCP stream "
+        "(needs the conversation stage)", _tcp_time(lambda i: i.time_delta_ns))
+    add("tcp.time_relative", T, "Seconds since the first frame of this TCP stream "
+        "(needs the conversation stage)", _tcp_time(lambda i: i.time_relative_ns))
     add("tcp.window_size", U, "Window in bytes: as sent, shifted by the scale the handshake "
         "agreed (as sent when the handshake was not captured)", _window_size)
     add("tcp.checksum", U, "Checksum (as sent)", _each(TCP, lambda t: t.checksum), 4)

@@ -280,6 +280,10 @@ class PacketFlowInfo:
     #: (RFC 7323): 0 when scaling is not in use or on a SYN (whose window is
     #: never scaled), None when the handshake was not captured (unknown).
     window_shift: int | None = None
+    #: TCP: nanoseconds since this conversation's previous frame (``tcp.time_delta``)
+    #: and since its first (``tcp.time_relative``); None for UDP
+    time_delta_ns: int | None = None
+    time_relative_ns: int | None = None
 
     @property
     def flags(self) -> int:

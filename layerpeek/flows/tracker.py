@@ -408,6 +408,7 @@ class TCPTracker:
             conv.packets_server += 1
             conv.bytes_server += seglen
         conv.last_frame = frame
+        previous_ts = conv.last_ts_ns if conv.packets_client + conv.packets_server > 1 else ts
         conv.last_ts_ns = ts
         if conv.frames is not None:
             conv.frames.append(frame)
@@ -501,6 +502,8 @@ class TCPTracker:
             server.state,
             verdict,
         )
+        info.time_delta_ns = ts - previous_ts  # tcp.time_delta: since the stream's last frame
+        info.time_relative_ns = ts - conv.first_ts_ns  # tcp.time_relative
         scale = snd.seq.win_scale  # the sender's shift (its own SYN's option)
         if syn:
             info.window_shift = 0  # a SYN's window is never scaled (RFC 7323 §2.2)

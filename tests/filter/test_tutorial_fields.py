@@ -164,3 +164,23 @@ def test_their_mistakes_are_usage_errors(
 ) -> None:
     assert main(["dump", str(web), "-Y", flt]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_tcp_time_delta_is_per_stream(capsys: pytest.CaptureFixture[str], web: Path) -> None:
+    # frames 1 ms apart: 1 and 2 are stream 0, 3 is stream 1 (another client port)
+    rows = fields(capsys, web, "-e", "tcp.stream", "-e", "tcp.time_delta",
+                  "-e", "tcp.time_relative")
+    assert rows == ["0\t0.000000000\t0.000000000", "0\t0.001000000\t0.001000000",
+                    "1\t0.000000000\t0.000000000"]
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
+@pytest.mark.parametrize("capture", ["http_get_post.pcap", "tcp_loss_reorder.pcap",
+                                     "page_load.pcap"])
+def test_tcp_times_equal_tsharks(capsys: pytest.CaptureFixture[str], capture: str) -> None:
+    argv = ["-Y", "tcp", "-T", "fields", "-e", "frame.number", "-e", "tcp.time_delta",
+            "-e", "tcp.time_relative"]
+    theirs = subprocess.run([str(TSHARK), "-r", str(CAPTURES / capture), *argv],
+                            capture_output=True, text=True, timeout=300).stdout.splitlines()
+    assert main(["dump", str(CAPTURES / capture), *argv]) == 0
+    assert capsys.readouterr().out.splitlines() == theirs
