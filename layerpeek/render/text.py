@@ -599,12 +599,28 @@ def _style(owner: Any, field_name: str) -> FieldStyle | None:
     return style
 
 
+#: (enum class, value) → member name or None, and (flag class, value) → names:
+#: ``-V`` names a handful of values on every packet, and an enum lookup by
+#: value or a walk of a flag class's members costs microseconds each time.
+#: Bounded: cleared when it grows (a scan over many distinct values).
+_LABELS: dict[tuple[type, int], str | None] = {}
+_FLAG_TEXT: dict[tuple[type, int], str] = {}
+_LABELS_MAX = 4096
+
+
 def enum_label(enum_cls: type[enum.Enum], value: int) -> str | None:
     """The member name for ``value``, or None when the enum does not know it."""
+    key = (enum_cls, value)
+    if key in _LABELS:
+        return _LABELS[key]
     try:
-        return str(enum_cls(value).name)
+        name: str | None = str(enum_cls(value).name)
     except ValueError:
-        return None
+        name = None
+    if len(_LABELS) >= _LABELS_MAX:
+        _LABELS.clear()
+    _LABELS[key] = name
+    return name
 
 
 def flag_names(flag_cls: type[enum.Enum], value: int) -> str:
@@ -613,6 +629,16 @@ def flag_names(flag_cls: type[enum.Enum], value: int) -> str:
     Walks the class's members (not the value) because iterating a flag value
     only exists from Python 3.11; bits the class does not name are shown in hex.
     """
+    key = (flag_cls, value)
+    text = _FLAG_TEXT.get(key)
+    if text is None:
+        if len(_FLAG_TEXT) >= _LABELS_MAX:
+            _FLAG_TEXT.clear()
+        text = _FLAG_TEXT[key] = _flag_names(flag_cls, value)
+    return text
+
+
+def _flag_names(flag_cls: type[enum.Enum], value: int) -> str:
     names: list[str] = []
     known = 0
     bits = sorted(
@@ -731,10 +757,22 @@ def _record_fields(obj: Any) -> Iterator[tuple[str, str, Any, str | None]]:
     so the tree and ``--json`` use the same names.
     """
     cls = type(obj)
-    formats: dict[str, str] = getattr(cls, "json_formats", None) or {}
-    names: dict[str, str] = getattr(cls, "json_names", None) or {}
-    for f in dataclasses.fields(obj):
-        yield f.name, names.get(f.name, f.name), getattr(obj, f.name), formats.get(f.name)
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        formats: dict[str, str] = getattr(cls, "json_formats", None) or {}
+        names: dict[str, str] = getattr(cls, "json_names", None) or {}
+        shape = _SHAPES[cls] = tuple(
+            (f.name, names.get(f.name, f.name), formats.get(f.name))
+            for f in dataclasses.fields(obj)
+        )
+    for name, label, fmt in shape:
+        yield name, label, getattr(obj, name), fmt
+
+
+#: Each dataclass's (field name, label, bytes format), read once: ``-V`` walks
+#: the fields of every layer of every packet, and ``dataclasses.fields`` builds
+#: its tuple afresh on each call.  One entry per class.
+_SHAPES: dict[type, tuple[tuple[str, str, str | None], ...]] = {}
 
 
 def _inline_record(obj: Any) -> str:
