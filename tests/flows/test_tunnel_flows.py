@@ -147,3 +147,11 @@ def test_a_capture_cut_to_64_bytes_still_has_its_conversation(corpus: Corpus) ->
         str(full.client), str(full.server), full.packets)
     assert conv.conn_state == "SF" and conv.handshake.complete
     assert conv.missed_bytes_client + conv.missed_bytes_server > 0  # the payload was cut away
+
+
+def test_zeek_vlan_collisions_are_three_conversations_with_positive_rtts(corpus: Corpus) -> None:
+    """The same 5-tuple on three VLANs: once one conversation with a negative RTT."""
+    convs = conversations(corpus("zeek/vlan-collisions.pcap"))
+    assert len(convs) == 3
+    assert len({c.vlans for c in convs}) == 3
+    assert all(c.conn_state == "SF" and (c.handshake.rtt_ns or 0) > 0 for c in convs)
