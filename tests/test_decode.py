@@ -17,6 +17,7 @@ from layerpeek.layers.dns import DNS
 from layerpeek.layers.ethernet import Ethernet
 from layerpeek.layers.http import HTTP
 from layerpeek.layers.ipv4 import IPv4
+from layerpeek.layers.links import UnknownLink
 from layerpeek.layers.tcp import TCP
 from layerpeek.layers.udp import UDP
 from layerpeek.packet import Layer, Malformed, Payload
@@ -105,13 +106,15 @@ class TestPortOrder:
 
 
 class TestChainShape:
-    def test_unknown_link_type_is_one_payload_layer(self) -> None:
+    def test_unknown_link_type_is_named_then_one_payload_layer(self) -> None:
+        # issue 18: an undecoded link type is said ("linktype 999 not decoded"),
+        # by a zero-length layer before the bytes, never a silent "data"
         layers, spans = decode_layers(b"\x01\x02\x03", 999, Registry())
-        assert layers == (Payload(b"\x01\x02\x03"),)
-        assert spans == ((0, 3),)
+        assert layers == (UnknownLink(999), Payload(b"\x01\x02\x03"))
+        assert spans == ((0, 0), (0, 3))
 
-    def test_empty_frame_of_unknown_link_type_has_no_layers(self) -> None:
-        assert decode_layers(b"", 999, Registry()) == ((), ())
+    def test_empty_frame_of_unknown_link_type_only_names_it(self) -> None:
+        assert decode_layers(b"", 999, Registry()) == ((UnknownLink(999),), ((0, 0),))
 
     def test_empty_hand_over_ends_the_chain_without_a_payload(self) -> None:
         r = Registry()
@@ -256,4 +259,4 @@ class TestOwnRegistry:
     def test_an_empty_registry_decodes_nothing(self) -> None:
         frame = eth(ipv4_tcp(tcp()))
         layers, _ = decode_layers(frame, 1, Registry())
-        assert layers == (Payload(frame),)
+        assert layers == (UnknownLink(1), Payload(frame))

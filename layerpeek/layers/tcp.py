@@ -37,8 +37,9 @@ options area is only walked when the data offset says it exists.
 * Running out of bytes is reported as truncation (``Short``) only when the
   capture itself ends there.  When the enclosing IP datagram ends first while
   captured bytes remain (its total length says the segment is shorter than its
-  own header, as in ``malformed_tcp.pcap``), nothing was cut: the segment is
-  ``Invalid``, as Wireshark's "Malformed Packet / Short segment" says.
+  own header, as in ``malformed_tcp.pcap``), nothing was cut: the fixed header
+  is still a TCP layer and the marker after it is invalid, not truncated, as
+  Wireshark's "Malformed Packet / Short segment" says.
 """
 
 from __future__ import annotations
@@ -453,17 +454,21 @@ def decode(buf: bytes, start: int, end: int) -> Decoded:
     header_end = start + header_len
     if header_end > end:
         reason = f"tcp: header length {header_len} but {end - start} bytes left"
-        if end < len(buf):  # the datagram ended inside the header: nothing was cut
-            raise _ran_out(buf, end, reason, start + 12)
-        # The snap length cut the options: the fixed header is whole, so the
+        # The header ends past its bytes, but the fixed header is whole, so the
         # ports, numbers, flags and window are known (as tshark and tcpdump
-        # show them); the options captured are kept, the cut is the marker.
+        # show them); the options there are kept, and the marker says why the
+        # rest is missing: the snap length cut it (truncated), or the IP
+        # datagram ended inside the header while captured bytes remain (nothing
+        # was cut: the segment is invalid, as Wireshark's "Short segment").
         options, damage = _options(buf, start + 20, end)
         layer = new_tcp(
             sport, dport, seq, ack, header_len, off_flags & 0xFFF, window, checksum, urgent,
             options, 0,
         )
         cut = end if damage is None else damage.offset
+        if end < len(buf):
+            return layer, Malformed("tcp", reason + " (the IP datagram ends there)", cut,
+                                    False, buf[cut:end])
         return layer, Malformed("tcp", reason, cut, True, buf[cut:end])
     if header_len == 32:
         nop_nop_ts, tsval, tsecr = NOP_NOP_TIMESTAMPS_AREA.unpack_from(buf, start + 20)

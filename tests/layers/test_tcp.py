@@ -153,15 +153,22 @@ class TestRealSegments:
         assert t.option(WindowScale) == WindowScale(3, 2)
 
     def test_header_longer_than_its_ip_datagram_is_invalid_not_truncated(self) -> None:
-        """Nothing was cut: the capture holds the whole datagram plus padding."""
+        """Nothing was cut: the capture holds the whole datagram plus padding.
+
+        The fixed header is whole, so it is a TCP layer (tshark too shows the
+        ports, numbers, flags and window, then "Malformed Packet").
+        """
         packet = decode(SHORT_SEGMENT)
-        assert types(packet) == [Ethernet, IPv4, Malformed]
+        assert types(packet) == [Ethernet, IPv4, TCP, Malformed]
+        tcp = packet.get(TCP)
+        assert tcp is not None and (tcp.src_port, tcp.dst_port) == (49671, 25014)
+        assert tcp.window == 2193 and tcp.payload_len == 0
         marker = packet.layers[-1]
         assert isinstance(marker, Malformed)
         assert marker.protocol == "tcp"
         assert not marker.truncated
         assert "header length 28" in marker.reason
-        assert marker.offset == TCP_AT + 12  # the data offset field
+        assert marker.offset == TCP_AT + 20  # where the datagram ends, inside the header
         assert not packet.truncated
 
     def test_the_same_header_cut_by_the_capture_keeps_the_fixed_header(self) -> None:
