@@ -109,8 +109,11 @@ def test_tcp_flags_is_the_number_and_tcp_flag_names_spells_it(capture: Any) -> N
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 @pytest.mark.parametrize(
     "path",
-    # tshark numbers pcapng_be_multisection's non-packet blocks as frames too (11 against 8)
-    [p for p in ALL_CAPTURES if p.name != "pcapng_be_multisection.pcapng"],
+    # tshark numbers pcapng_be_multisection's non-packet blocks as frames too (11 against 8);
+    # in malformed_tcp the IP datagram ends inside the TCP header: tshark stops before
+    # tcp.len, layerpeek keeps the fixed header (tcp_len 0, the rest marked invalid)
+    [p for p in ALL_CAPTURES
+     if p.name not in ("pcapng_be_multisection.pcapng", "malformed_tcp.pcap")],
     ids=lambda p: p.name,
 )
 def test_tcp_len_is_tsharks_tcp_len(path: Path) -> None:
