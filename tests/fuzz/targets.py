@@ -80,6 +80,9 @@ def readers(data: bytes) -> None:
         problems: list[str] = []
         rows = _table(data, ["cap_len", "protocols"], problems=problems).to_pydict()
         assert rows["cap_len"] == lengths, (rows["cap_len"], lengths)
+        # The table alone says when a time does not fit its int64 nanosecond
+        # column (the streaming reader's times are Python ints: nothing to say).
+        problems = [p for p in problems if "outside the int64 nanosecond range" not in p]
         assert problems == reader.problems, (problems, reader.problems)
 
 
